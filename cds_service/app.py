@@ -1,0 +1,144 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+from flask_cors import CORS
+from sqlalchemy.engine import make_url
+from werkzeug.exceptions import HTTPException
+
+from cds_service.config import Settings
+from cds_service.errors import CdsError, issue, operation_outcome
+from cds_service.logs import configure_logging, request_id_var
+from cds_service.protocol import routes
+from cds_service.protocol.discovery import ServiceRegistry
+from cds_service.storage import Database
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("cds_service.app")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_HTTP_ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-costly"}
+CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "X-Request-ID"]
+
+
+def create_app(
+    settings: Settings | None = None, *, registry: ServiceRegistry | None = None
+) -> Flask:
+    """Create the CDS Hooks app; tests pass their own Settings (and, if they like, registry)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if registry is None:
+        from cds_service.services import registry as default_registry
+
+        registry = default_registry
+
+    app = Flask(__name__)
+    # One byte over the cap: werkzeug silently truncates chunked bodies at this limit, so the
+    # route reads cap + 1 bytes and answers 413 itself when it gets them all.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
+    db = Database(str(settings.database_url))
+    db.create_schema()
+    app.extensions["ketamine_cds"] = routes.AppState(settings, registry, db)
+
+    CORS(
+        app,
+        origins=settings.cors_origins,
+        allow_headers=CORS_HEADERS,
+        methods=["GET", "POST", "OPTIONS"],
+        expose_headers=["X-Request-ID"],
+        max_age=600,
+    )
+    app.register_blueprint(routes.bp)
+    _register_request_hooks(app)
+    _register_error_handlers(app)
+
+    log.info(
+        "service ready",
+        extra={
+            "database": make_url(str(settings.database_url)).render_as_string(hide_password=True),
+            "services": [s.id for s in registry],
+        },
+    )
+    if "*" in settings.cors_origins:
+        log.warning(
+            "CORS allows any origin; list the EHR origins in KETAMINE_CDS_CORS_ORIGINS "
+            "for production"
+        )
+    return app
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def start() -> None:
+        supplied = request.headers.get("X-Request-ID", "")
+        g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        g.request_id_token = request_id_var.set(g.request_id)
+        g.started = time.perf_counter()
+        g.log_fields = {}
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "-")
+        if request.method != "OPTIONS":
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "ms": round(
+                        (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1
+                    ),
+                    **g.get("log_fields", {}),
+                },
+            )
+        return response
+
+    @app.teardown_request
+    def reset(_exc: BaseException | None) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CdsError)
+    def cds_error(exc: CdsError) -> Response:
+        log.info("request refused", extra={"status": exc.status, "error_code": exc.error_code})
+        return routes.json_response(exc.to_operation_outcome(), exc.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = _HTTP_ISSUE_CODES.get(status, "processing")
+        message = exc.description or exc.name
+        if status == 413:
+            limit = app.extensions["ketamine_cds"].settings.max_body_bytes
+            message = f"The request body is larger than the {limit}-byte limit."
+        outcome = operation_outcome([issue(code, message, error_code=f"http-{status}")])
+        response = routes.json_response(outcome, status)
+        if status == 405 and exc.get_response().headers.get("Allow"):
+            response.headers["Allow"] = exc.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.error("unhandled error", exc_info=exc)
+        outcome = operation_outcome(
+            [
+                issue(
+                    "exception",
+                    f"The service failed unexpectedly. Quote request id {g.get('request_id', '-')} "
+                    "when reporting this.",
+                    error_code="internal-error",
+                )
+            ]
+        )
+        return routes.json_response(outcome, 500)

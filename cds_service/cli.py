@@ -1,0 +1,73 @@
+"""``ketamine-cds``: serve the CDS Hooks service, or prepare its database."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ketamine-cds", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the service through gunicorn")
+    serve.add_argument("--bind", help="host:port (default 127.0.0.1:8080, or KETAMINE_CDS_BIND)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: CPU cores)")
+    serve.add_argument("--threads", type=int, help="threads per worker (default 1)")
+    commands.add_parser("init-db", help="create the database schema and exit")
+    args = parser.parse_args(argv)
+
+    from cds_service.config import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"ketamine-cds: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+
+    if args.command == "init-db":
+        from cds_service.storage import Database
+
+        Database(str(settings.database_url)).create_schema()
+        print("database schema is ready")
+        return 0
+    return _serve(settings, args)
+
+
+def _serve(settings: Any, args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from cds_service import gunicorn_conf
+    from cds_service.app import create_app
+
+    options = {k: v for k, v in vars(gunicorn_conf).items() if not k.startswith("_")}
+    options.pop("os", None)
+    for name in ("bind", "workers", "threads"):
+        if getattr(args, name):
+            options[name] = getattr(args, name)
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings and value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(settings)
+
+    print(
+        f"ketamine-cds: serving on http://{options['bind']}/cds-services (pid {os.getpid()})",
+        file=sys.stderr,
+    )
+    Server().run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,92 @@
+"""Settings from environment variables (prefix ``KETAMINE_CDS_``) or a TOML file.
+
+Every operational limit lives here, so that operators tune it in one place. Clinical
+thresholds join this module with the clinical engine.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = ["Settings"]
+
+CONFIG_FILE_ENV = "KETAMINE_CDS_CONFIG_FILE"
+
+
+class Settings(BaseSettings):
+    """Service settings. Tests pass their own; ``make run`` relies on the defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="KETAMINE_CDS_", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="Directory for the SQLite file.")
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KETAMINE_CDS_DATABASE_URL", "DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL; default is a SQLite file in data_dir.",
+    )
+    cors_origins: list[str] = Field(
+        default=["*"],
+        description='Allowed browser origins. "*" suits local development only; '
+        "production lists the EHR and Sandbox origins.",
+    )
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+    fhir_connect_timeout_s: float = Field(default=0.2, gt=0)
+    fhir_read_timeout_s: float = Field(default=0.3, gt=0)
+    fhir_budget_s: float = Field(
+        default=0.4, gt=0, description="Total wall time for all FHIR callbacks of one hook call."
+    )
+    fhir_max_pages: int = Field(default=10, ge=1, description="Pages followed per search.")
+    fhir_max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    fhir_max_parallel: int = Field(default=4, ge=1)
+
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir.resolve() / 'ketamine-cds.sqlite3'}"
+        return self
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return str(self.database_url).startswith("sqlite")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Precedence: explicit arguments, then env vars, then the TOML file, if one is named."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            path = Path(config_file)
+            if not path.is_file():
+                raise ValueError(f"{CONFIG_FILE_ENV}={config_file} does not name a readable file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)

@@ -1,0 +1,18 @@
+"""What a service handler receives: the validated request, its typed context, and the data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cds_service.protocol.models import HookRequest, PatientViewContext
+from cds_service.protocol.prefetch import PrefetchData
+
+__all__ = ["HookCall"]
+
+
+@dataclass(frozen=True)
+class HookCall:
+    service_id: str
+    request: HookRequest
+    context: PatientViewContext
+    data: PrefetchData

@@ -1,0 +1,370 @@
+"""Pydantic models of CDS Hooks 2.0 documents.
+
+Inbound models (requests, contexts, feedback) accept unknown keys and ``extension`` because
+real clients send them. Outbound models (cards, discovery) forbid unknown keys, enforce the
+spec's invariants at construction, and serialise through ``dump()``, which never emits
+``null`` or an empty string, array or object (spec G-02/G-03).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    model_validator,
+)
+
+__all__ = [
+    "FHIR_ID_PATTERN",
+    "RESOURCE_REF_PATTERN",
+    "Action",
+    "Bundle",
+    "Card",
+    "CdsResponse",
+    "Coding",
+    "DiscoveryResponse",
+    "FeedbackItem",
+    "FeedbackRequest",
+    "FhirAuthorization",
+    "HookRequest",
+    "Link",
+    "OrderSelectContext",
+    "OrderSignContext",
+    "OverrideReason",
+    "PatientViewContext",
+    "ServiceDefinition",
+    "Source",
+    "Suggestion",
+    "prune",
+]
+
+SUMMARY_MAX_CHARS = 139  # the spec says "<140 characters"
+
+NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
+FHIR_ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
+RESOURCE_REF_PATTERN = r"^[A-Za-z]+/[A-Za-z0-9\-.]{1,64}$"  # "Type/id" (userId, selections)
+FhirId = Annotated[str, StringConstraints(pattern=FHIR_ID_PATTERN)]
+ResourceRef = Annotated[str, StringConstraints(pattern=RESOURCE_REF_PATTERN)]
+
+
+def _absolute_url(value: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ValueError(f"must be an absolute {'/'.join(schemes)} URL")
+    return value
+
+
+AbsoluteUrl = Annotated[str, AfterValidator(_absolute_url)]
+
+
+def prune(value: Any) -> Any:
+    """Drop ``None``, ``""``, ``[]`` and ``{}`` recursively.
+
+    Usage: ``prune({"a": [], "b": {"c": None}, "d": 1})  # {"d": 1}``
+    """
+    if isinstance(value, dict):
+        out = {k: prune(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        items = [prune(v) for v in value]
+        return [v for v in items if v not in (None, "", [], {})]
+    return value
+
+
+def _new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class Inbound(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Outbound(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def dump(self) -> dict[str, Any]:
+        """JSON-ready dict with no nulls and no empty values."""
+        return prune(self.model_dump(mode="json", exclude_none=True, by_alias=True))
+
+
+# --- requests ----------------------------------------------------------------------------
+
+
+class FhirAuthorization(Inbound):
+    """Bearer token for fhirServer. The token is a SecretStr so that it never prints."""
+
+    access_token: SecretStr
+    token_type: str = "Bearer"
+    expires_in: int | None = None
+    scope: str | None = None
+    subject: str | None = None
+    patient: str | None = None
+
+
+def _server_url(value: str) -> str:
+    return _absolute_url(value).rstrip("/")
+
+
+class HookRequest(Inbound):
+    """The envelope of a hook call. ``context`` is checked per hook by the service's model."""
+
+    hook: NonEmptyStr
+    hookInstance: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    fhirServer: Annotated[str, AfterValidator(_server_url)] | None = None
+    fhirAuthorization: FhirAuthorization | None = None
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = None
+    extension: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _authorization_needs_server(self) -> HookRequest:
+        if self.fhirAuthorization is not None and not self.fhirServer:
+            raise ValueError("fhirAuthorization is present, so fhirServer is required (cds-r-1)")
+        return self
+
+
+class BundleEntry(Inbound):
+    fullUrl: str | None = None
+    resource: dict[str, Any] | None = None
+
+
+class Bundle(Inbound):
+    """A FHIR Bundle as clients send it: ``type`` is optional (the Sandbox omits it)."""
+
+    resourceType: Literal["Bundle"]
+    type: str | None = None
+    entry: list[BundleEntry] = Field(default_factory=list)
+
+    def resources(self) -> list[dict[str, Any]]:
+        return [e.resource for e in self.entry if e.resource is not None]
+
+    def find(self, reference: str) -> dict[str, Any] | None:
+        """Return the entry resource named by ``Type/id`` (by id, or by the fullUrl's tail)."""
+        rtype, _, rid = reference.partition("/")
+        for e in self.entry:
+            res = e.resource or {}
+            if res.get("resourceType") == rtype and res.get("id") == rid:
+                return res
+            if e.fullUrl and e.fullUrl.rstrip("/").endswith(f"/{reference}"):
+                return res
+        return None
+
+
+class PatientViewContext(Inbound):
+    userId: ResourceRef
+    patientId: FhirId
+    encounterId: FhirId | None = None
+
+
+class OrderSignContext(PatientViewContext):
+    draftOrders: Bundle
+
+
+class OrderSelectContext(OrderSignContext):
+    selections: Annotated[list[ResourceRef], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _selections_resolve(self) -> OrderSelectContext:
+        missing = [ref for ref in self.selections if self.draftOrders.find(ref) is None]
+        if missing:
+            raise ValueError(
+                f"selections {missing} name no resource in draftOrders; each selection must "
+                "be the 'Type/id' of a draftOrders entry"
+            )
+        return self
+
+
+# --- responses ---------------------------------------------------------------------------
+
+
+class Coding(Outbound):
+    system: NonEmptyStr
+    code: NonEmptyStr
+    display: NonEmptyStr | None = None
+
+
+class OverrideReason(Coding):
+    display: NonEmptyStr  # required on service-provided override reasons (cds-resp-4)
+
+
+class Source(Outbound):
+    label: NonEmptyStr
+    url: AbsoluteUrl | None = None
+    icon: AbsoluteUrl | None = None
+    topic: Coding | None = None
+
+
+class Action(Outbound):
+    type: Literal["create", "update", "delete"]
+    description: NonEmptyStr
+    resource: dict[str, Any] | None = None
+    resourceId: ResourceRef | None = None
+
+    @model_validator(mode="after")
+    def _shape_by_type(self) -> Action:
+        if self.type in ("create", "update"):
+            if not self.resource or not self.resource.get("resourceType"):
+                raise ValueError(f"a {self.type} action needs a resource with a resourceType")
+        elif not self.resourceId or self.resource:
+            raise ValueError("a delete action needs resourceId ('Type/id') and no resource")
+        return self
+
+
+class Suggestion(Outbound):
+    label: NonEmptyStr
+    uuid: str = Field(default_factory=_new_uuid)
+    isRecommended: bool | None = None
+    actions: list[Action] | None = None
+
+
+class Link(Outbound):
+    label: NonEmptyStr
+    url: AbsoluteUrl
+    type: Literal["absolute", "smart"]
+    appContext: NonEmptyStr | None = None
+    autolaunchable: bool | None = None
+
+    @model_validator(mode="after")
+    def _app_context_only_on_smart(self) -> Link:
+        if self.appContext is not None and self.type != "smart":
+            raise ValueError("appContext is allowed only on smart links (cds-resp-3)")
+        return self
+
+
+class Card(Outbound):
+    uuid: str = Field(default_factory=_new_uuid)
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=SUMMARY_MAX_CHARS)]
+    detail: NonEmptyStr | None = None
+    indicator: Literal["info", "warning", "critical"]
+    source: Source
+    suggestions: list[Suggestion] | None = None
+    selectionBehavior: Literal["at-most-one", "any"] | None = None
+    overrideReasons: list[OverrideReason] | None = None
+    links: list[Link] | None = None
+    extension: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _suggestion_rules(self) -> Card:
+        if self.suggestions and self.selectionBehavior is None:
+            raise ValueError("a card with suggestions needs selectionBehavior (cds-resp-6)")
+        if self.selectionBehavior == "at-most-one" and self.suggestions:
+            recommended = sum(1 for s in self.suggestions if s.isRecommended)
+            if recommended > 1:
+                raise ValueError(
+                    "selectionBehavior at-most-one allows one isRecommended suggestion at most "
+                    "(cds-resp-1)"
+                )
+        return self
+
+
+class CdsResponse(Outbound):
+    cards: list[Card] = Field(default_factory=list)
+    systemActions: list[Action] | None = None
+    extension: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _unique_uuids(self) -> CdsResponse:
+        ids = [c.uuid for c in self.cards]
+        ids += [s.uuid for c in self.cards for s in c.suggestions or []]
+        if len(ids) != len(set(ids)):
+            raise ValueError("card and suggestion uuids must be unique within a response")
+        return self
+
+    def dump(self) -> dict[str, Any]:
+        out = super().dump()
+        out["cards"] = out.get("cards", [])  # "cards": [] is the one empty array the spec wants
+        return out
+
+
+class ServiceDefinition(Outbound):
+    hook: NonEmptyStr
+    title: NonEmptyStr | None = None
+    description: NonEmptyStr
+    id: FhirId
+    prefetch: dict[str, NonEmptyStr] | None = None
+    usageRequirements: NonEmptyStr | None = None
+    extension: dict[str, Any] | None = None
+
+
+class DiscoveryResponse(Outbound):
+    services: list[ServiceDefinition] = Field(default_factory=list)
+
+    def dump(self) -> dict[str, Any]:
+        out = super().dump()
+        out["services"] = out.get("services", [])
+        return out
+
+
+# --- feedback ----------------------------------------------------------------------------
+
+
+class FeedbackCoding(Inbound):
+    """A reason Coding as clients send it: the Sandbox omits display, and system when unset."""
+
+    code: NonEmptyStr
+    system: str | None = None
+    display: str | None = None
+
+
+class FeedbackOverride(Inbound):
+    reason: FeedbackCoding | None = None
+    userComment: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrapped_reason(cls, data: Any) -> Any:
+        # Sandbox builds before cds-hooks/sandbox#139 sent {code, system} with no "reason".
+        if isinstance(data, dict) and "reason" not in data and "code" in data:
+            data = {
+                "reason": {k: data[k] for k in ("code", "system", "display") if k in data},
+                **{k: v for k, v in data.items() if k not in ("code", "system", "display")},
+            }
+        return data
+
+    @model_validator(mode="after")
+    def _reason_or_comment(self) -> FeedbackOverride:
+        if self.reason is None and not self.userComment:
+            raise ValueError("overrideReason needs a reason or a userComment (cds-fb-3)")
+        return self
+
+
+class AcceptedSuggestion(Inbound):
+    id: NonEmptyStr
+
+
+def _timestamp(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string, e.g. 2026-03-02T10:05:31Z")
+    return value
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class FeedbackItem(Inbound):
+    card: NonEmptyStr
+    outcome: Literal["accepted", "overridden"]
+    acceptedSuggestions: list[AcceptedSuggestion] | None = None
+    overrideReason: FeedbackOverride | None = None
+    outcomeTimestamp: Annotated[datetime, BeforeValidator(_timestamp), AfterValidator(_as_utc)]
+
+    @model_validator(mode="after")
+    def _accepted_names_suggestions(self) -> FeedbackItem:
+        if self.outcome == "accepted" and not self.acceptedSuggestions:
+            raise ValueError("outcome 'accepted' needs acceptedSuggestions (cds-fb-2)")
+        return self
+
+
+class FeedbackRequest(Inbound):
+    feedback: Annotated[list[FeedbackItem], Field(min_length=1)]

@@ -1,0 +1,269 @@
+"""Prefetch: fill templates, judge what the client sent, fetch what is missing.
+
+Each prefetch key ends in one state:
+
+* ``prefetched``  the client sent it (a resource, or a searchset with every page);
+* ``empty``       the client sent ``null``: known to have no data (spec §Prefetch);
+* ``fetched``     we got it from fhirServer;
+* ``incomplete``  we have some of it (a ``next`` link we could not follow, an error
+                  OperationOutcome inside the searchset, or a page cap);
+* ``unavailable`` we have none of it: absent, an OperationOutcome, or not a FHIR resource,
+                  and fhirServer could not supply it.
+
+A key that is not ``prefetched``/``empty`` is fetched from fhirServer when one is given. When
+a required key ends ``unavailable``, the call is answered 412 (``PrefetchUnavailable``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from cds_service.errors import PrefetchUnavailable
+from cds_service.protocol.fhir_client import (
+    FhirClient,
+    FhirServerError,
+    SearchResult,
+    next_link,
+    outcome_text,
+)
+
+if TYPE_CHECKING:
+    from cds_service.config import Settings
+    from cds_service.protocol.discovery import Service
+    from cds_service.protocol.models import HookRequest
+
+__all__ = ["KeyResult", "KeyState", "PrefetchData", "classify", "fill_template", "resolve"]
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+_USER_TOKENS = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+_ERROR_SEVERITIES = {"error", "fatal"}
+
+
+class KeyState(StrEnum):
+    PREFETCHED = "prefetched"
+    EMPTY = "empty"
+    FETCHED = "fetched"
+    INCOMPLETE = "incomplete"
+    UNAVAILABLE = "unavailable"
+
+
+HAVE_DATA = {KeyState.PREFETCHED, KeyState.EMPTY, KeyState.FETCHED, KeyState.INCOMPLETE}
+
+
+@dataclass
+class KeyResult:
+    key: str
+    state: KeyState
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    next_url: str | None = None
+
+
+@dataclass
+class PrefetchData:
+    """The outcome of every prefetch key, and the resources gathered across them."""
+
+    keys: dict[str, KeyResult]
+
+    def state(self, key: str) -> KeyState:
+        return self.keys[key].state
+
+    def resources(self, resource_type: str | None = None) -> list[dict[str, Any]]:
+        """Resources of every key (of one type, if given), each ``Type/id`` once."""
+        seen: set[tuple[str, str]] = set()
+        out: list[dict[str, Any]] = []
+        for result in self.keys.values():
+            for res in result.resources:
+                rtype = res.get("resourceType")
+                if resource_type and rtype != resource_type:
+                    continue
+                rid = res.get("id")
+                if isinstance(rid, str):
+                    if (rtype, rid) in seen:
+                        continue
+                    seen.add((rtype, rid))
+                out.append(res)
+        return out
+
+    def gaps(self) -> dict[str, KeyResult]:
+        """Keys whose data is missing or partial, for 'data not available' reporting."""
+        return {
+            k: r
+            for k, r in self.keys.items()
+            if r.state in (KeyState.INCOMPLETE, KeyState.UNAVAILABLE)
+        }
+
+
+def fill_template(template: str, context: dict[str, Any]) -> str | None:
+    """Replace ``{{context.x}}`` and ``{{userPractitionerId}}``-style tokens.
+
+    Returns None when a token cannot be filled (absent or non-primitive field), so the key is
+    skipped rather than queried wrongly.
+    Usage: ``fill_template("Patient/{{context.patientId}}", {"patientId": "p1"})  # "Patient/p1"``
+    """
+    missing = False
+
+    def substitute(match: re.Match[str]) -> str:
+        nonlocal missing
+        name = match.group(1)
+        value: Any = None
+        if name.startswith("context."):
+            value = context.get(name.removeprefix("context."))
+        elif name in _USER_TOKENS:
+            rtype, _, rid = str(context.get("userId", "")).partition("/")
+            value = rid if rtype == _USER_TOKENS[name] and rid else None
+        if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+            missing = True
+            return ""
+        return quote(str(value), safe="")
+
+    filled = _TOKEN.sub(substitute, template)
+    return None if missing else filled
+
+
+def classify(key: str, value: Any, *, present: bool) -> KeyResult:
+    """Judge one prefetch value as the client sent it (spec P-07/P-08)."""
+    if not present:
+        return KeyResult(key, KeyState.UNAVAILABLE, notes=["not prefetched"])
+    if value is None:
+        return KeyResult(key, KeyState.EMPTY)
+    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+        return KeyResult(
+            key, KeyState.UNAVAILABLE, notes=["prefetch value is not a FHIR resource; ignored"]
+        )
+    rtype = value["resourceType"]
+    if rtype == "OperationOutcome":
+        return KeyResult(
+            key, KeyState.UNAVAILABLE, notes=[f"client could not prefetch: {outcome_text(value)}"]
+        )
+    if rtype != "Bundle":
+        return KeyResult(key, KeyState.PREFETCHED, resources=[value])
+
+    result = KeyResult(key, KeyState.PREFETCHED)
+    for entry in value.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            result.notes.append("a searchset entry without a resource was ignored")
+            continue
+        mode = (entry.get("search") or {}).get("mode") if isinstance(entry, dict) else None
+        if resource["resourceType"] == "OperationOutcome" or mode == "outcome":
+            result.notes.append(f"client reported: {outcome_text(resource)}")
+            if _has_error(resource):
+                result.state = KeyState.INCOMPLETE
+            continue
+        result.resources.append(resource)
+    result.next_url = next_link(value)
+    if result.next_url:
+        result.state = KeyState.INCOMPLETE
+        result.notes.append("the searchset has more pages")
+    return result
+
+
+def resolve(
+    service: Service, request: HookRequest, settings: Settings, context: dict[str, Any]
+) -> PrefetchData:
+    """Classify every templated key, fetch the gaps from fhirServer, enforce requirements."""
+    sent = request.prefetch or {}
+    keys = {k: classify(k, sent.get(k), present=k in sent) for k in service.prefetch}
+    gaps = [k for k, r in keys.items() if r.state in (KeyState.UNAVAILABLE, KeyState.INCOMPLETE)]
+
+    if gaps and request.fhirServer:
+        _fetch(gaps, keys, service, request, settings, context)
+    elif gaps:
+        for k in gaps:
+            keys[k].notes.append("no fhirServer was given to fetch it from")
+
+    data = PrefetchData(keys)
+    failures = {
+        k: "; ".join(keys[k].notes) or "not available"
+        for group in service.required
+        if not any(keys[k].state in HAVE_DATA for k in group)
+        for k in group
+    }
+    if failures:
+        raise PrefetchUnavailable(service.id, failures)
+    return data
+
+
+def _fetch(
+    gaps: list[str],
+    keys: dict[str, KeyResult],
+    service: Service,
+    request: HookRequest,
+    settings: Settings,
+    context: dict[str, Any],
+) -> None:
+    deadline = time.monotonic() + settings.fhir_budget_s
+    auth = request.fhirAuthorization
+    client = FhirClient(
+        str(request.fhirServer),
+        access_token=auth.access_token.get_secret_value() if auth else None,
+        deadline=deadline,
+        connect_timeout=settings.fhir_connect_timeout_s,
+        read_timeout=settings.fhir_read_timeout_s,
+        max_pages=settings.fhir_max_pages,
+        max_response_bytes=settings.fhir_max_response_bytes,
+    )
+
+    def fetch_one(key: str) -> SearchResult:
+        current = keys[key]
+        if current.next_url:
+            partial = SearchResult(resources=list(current.resources), pages=1)
+            return client.follow(current.next_url, partial)
+        query = fill_template(service.prefetch[key], context)
+        if query is None:
+            raise FhirServerError("its template has a token this request cannot fill")
+        return client.search(query)
+
+    pool = ThreadPoolExecutor(max_workers=min(len(gaps), settings.fhir_max_parallel))
+    try:
+        futures = {pool.submit(fetch_one, k): k for k in gaps}
+        wait(futures, timeout=max(0.0, deadline - time.monotonic()) + 0.05)
+        for future, key in futures.items():
+            _apply(keys[key], future)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _apply(result: KeyResult, future: Any) -> None:
+    if not future.done():
+        result.notes.append("fhirServer did not answer within the time budget")
+        return
+    error = future.exception()
+    if error is not None:
+        if not isinstance(error, FhirServerError):
+            log.error("unexpected error during FHIR callback", exc_info=error)
+            result.notes.append("fetching it failed unexpectedly")
+        else:
+            result.notes.append(str(error))
+        return
+    fetched: SearchResult = future.result()
+    continued = result.next_url is not None
+    result.resources = fetched.resources
+    result.notes.extend(fetched.notes)
+    result.next_url = None
+    if not fetched.complete:
+        result.state = KeyState.INCOMPLETE
+    else:
+        result.state = KeyState.PREFETCHED if continued else KeyState.FETCHED
+
+
+def _has_error(outcome: dict[str, Any]) -> bool:
+    return any(
+        isinstance(i, dict) and i.get("severity") in _ERROR_SEVERITIES
+        for i in outcome.get("issue") or []
+    )

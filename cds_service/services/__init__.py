@@ -1,0 +1,111 @@
+"""The ketamine/esketamine CDS services (design.md §2), registered with their discovery entries.
+
+Until the clinical engine lands, each handler answers with no cards: the protocol around it
+(prefetch, fallback, 412, errors, feedback) is complete and tested.
+"""
+
+from __future__ import annotations
+
+from cds_service.protocol.discovery import ServiceRegistry
+from cds_service.protocol.hookcall import HookCall
+from cds_service.protocol.models import Card
+
+__all__ = ["KETAMINE_PREFETCH", "REQUIRED_PREFETCH", "registry"]
+
+# LOINC codes the rules read (clinical.md §C4, B4): PHQ-9 total and item 9, blood pressure panel
+# and components, pregnancy status, hCG (urine and serum, qualitative and rapid), body weight.
+_OBSERVATION_CODES = (
+    "44261-6",
+    "44260-8",
+    "85354-9",
+    "8480-6",
+    "8462-4",
+    "82810-3",
+    "2106-3",
+    "2112-1",
+    "2118-8",
+    "2110-5",
+    "80384-1",
+    "80385-8",
+    "29463-7",
+)
+
+KETAMINE_PREFETCH: dict[str, str] = {
+    "patient": "Patient/{{context.patientId}}",
+    "conditions": "Condition?patient={{context.patientId}}",
+    "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+    "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+    "medicationAdministrations": "MedicationAdministration?patient={{context.patientId}}",
+    "observations": "Observation?patient={{context.patientId}}&code="
+    + ",".join(f"http://loinc.org|{code}" for code in _OBSERVATION_CODES),
+    "allergies": "AllergyIntolerance?patient={{context.patientId}}",
+    "procedures": "Procedure?patient={{context.patientId}}",
+}
+
+# design.md §7 "Data that is not there": Patient, Conditions and medications are required.
+REQUIRED_PREFETCH = (("patient",), ("conditions",), ("medicationRequests", "medicationStatements"))
+
+_USAGE = (
+    "Send the prefetch keys listed, or a fhirServer (with fhirAuthorization when the server "
+    "needs a token) from which the service reads them. Patient, Condition and "
+    "MedicationRequest or MedicationStatement data are required; without them the service "
+    "answers 412. Observations, allergies, administrations and procedures are optional, and "
+    "cards say when they were missing. FHIR R4."
+)
+
+registry = ServiceRegistry()
+
+
+@registry.service(
+    id="ketamine-trd-patient-view",
+    hook="patient-view",
+    title="Ketamine/esketamine eligibility for treatment-resistant depression",
+    description=(
+        "When a chart opens, summarises whether the patient meets treatment-resistant "
+        "depression criteria (failed antidepressant trials in the current episode) and whether "
+        "IV ketamine or esketamine (Spravato) is reasonable, premature or unsafe, with the "
+        "evidence. Flags suicide risk and an ongoing ketamine/esketamine course."
+    ),
+    prefetch=KETAMINE_PREFETCH,
+    usage_requirements=_USAGE,
+    required=REQUIRED_PREFETCH,
+)
+def patient_view(call: HookCall) -> list[Card]:
+    """Eligibility summary when a chart opens."""
+    return []
+
+
+@registry.service(
+    id="ketamine-order-select",
+    hook="order-select",
+    title="Ketamine/esketamine, ECT and TMS order checks",
+    description=(
+        "While a ketamine, esketamine, ECT or TMS order is being chosen, checks "
+        "treatment-resistant depression criteria, contraindications, blood pressure, drug "
+        "interactions and the REMS requirements, and offers alternatives."
+    ),
+    prefetch=KETAMINE_PREFETCH,
+    usage_requirements=_USAGE + " Orders other than these get no cards.",
+    required=REQUIRED_PREFETCH,
+)
+def order_select(call: HookCall) -> list[Card]:
+    """Checks while a ketamine/esketamine (or ECT/TMS) order is being chosen."""
+    return []
+
+
+@registry.service(
+    id="ketamine-order-sign",
+    hook="order-sign",
+    title="Ketamine/esketamine order safety check at signing",
+    description=(
+        "Final safety check when a ketamine, esketamine, ECT or TMS order is signed: hard stops "
+        "for contraindications, with a suggestion to remove the draft order and referrals to "
+        "alternatives."
+    ),
+    prefetch=KETAMINE_PREFETCH,
+    usage_requirements=_USAGE + " Orders other than these get no cards.",
+    required=REQUIRED_PREFETCH,
+)
+def order_sign(call: HookCall) -> list[Card]:
+    """Final safety check at signing."""
+    return []

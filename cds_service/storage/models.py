@@ -1,0 +1,35 @@
+"""Tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "FeedbackRecord"]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class FeedbackRecord(Base):
+    """One clinician outcome on one card. (card, outcome, timestamp) is stored once."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("card_uuid", "outcome", "outcome_timestamp", name="uq_feedback_item"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(64), index=True)
+    card_uuid: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    outcome_timestamp: Mapped[str] = mapped_column(String(32))  # UTC, microseconds, "Z"
+    accepted_suggestions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    override_system: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    override_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    override_display: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    user_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,75 @@
+"""Fixtures: settings on a temp data dir, the app, and a client that checks every response."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from cds_service.app import create_app
+from cds_service.config import Settings
+from tests.contract import check_response
+
+
+class ContractClient(FlaskClient):
+    """A test client that validates each response against the CDS Hooks contract."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().open(*args, **kwargs)
+        check_response(
+            response.request.method,
+            response.request.path,
+            response.status_code,
+            response.content_type or "",
+            response.get_data(),
+        )
+        return response
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("KETAMINE_CDS_") or name == "DATABASE_URL":
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Any) -> Any:
+    def build(**overrides: Any) -> Settings:
+        return Settings(data_dir=tmp_path / "data", **overrides)
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Any) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def make_app(make_settings: Any) -> Iterator[Any]:
+    apps: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        app = create_app(make_settings(**overrides))
+        app.test_client_class = ContractClient
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["ketamine_cds"].db.dispose()
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -1,0 +1,113 @@
+"""GET /cds-services lists the three services of design.md §2."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cds_service.protocol.discovery import ServiceRegistry
+from cds_service.protocol.prefetch import fill_template
+
+EXPECTED = {
+    "ketamine-trd-patient-view": "patient-view",
+    "ketamine-order-select": "order-select",
+    "ketamine-order-sign": "order-sign",
+}
+
+
+def test_discovery_lists_the_three_services_with_their_hooks(client) -> None:
+    response = client.get("/cds-services")
+    assert response.status_code == 200
+    services = {s["id"]: s for s in response.json["services"]}
+    assert {sid: s["hook"] for sid, s in services.items()} == EXPECTED
+    for service in services.values():
+        assert service["title"] and service["description"] and service["usageRequirements"]
+
+
+def test_every_service_declares_the_design_prefetch_templates(client) -> None:
+    for service in client.get("/cds-services").json["services"]:
+        prefetch = service["prefetch"]
+        assert prefetch["patient"] == "Patient/{{context.patientId}}"
+        for key, rtype in [
+            ("conditions", "Condition"),
+            ("medicationRequests", "MedicationRequest"),
+            ("medicationStatements", "MedicationStatement"),
+            ("medicationAdministrations", "MedicationAdministration"),
+            ("allergies", "AllergyIntolerance"),
+            ("procedures", "Procedure"),
+        ]:
+            assert prefetch[key] == f"{rtype}?patient={{{{context.patientId}}}}"
+        assert "http://loinc.org|44261-6" in prefetch["observations"]  # PHQ-9 total
+        assert "http://loinc.org|85354-9" in prefetch["observations"]  # BP panel
+
+
+def test_templates_use_only_root_context_or_user_tokens(client) -> None:
+    token = re.compile(r"\{\{(.*?)\}\}")
+    allowed = re.compile(
+        r"^(context\.[A-Za-z]+|user(Practitioner|PractitionerRole|Patient|"
+        r"RelatedPerson)Id)$"
+    )
+    for service in client.get("/cds-services").json["services"]:
+        for template in service["prefetch"].values():
+            assert all(allowed.match(t) for t in token.findall(template)), template
+            assert "sort:desc" not in template
+
+
+def test_one_id_is_dispatched_only_to_its_own_hook() -> None:
+    registry = ServiceRegistry()
+    registry.service(
+        id="x",
+        hook="patient-view",
+        title="T",
+        description="D",
+        prefetch={"patient": "Patient/{{context.patientId}}"},
+        usage_requirements="U",
+    )(lambda call: [])
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.service(
+            id="x",
+            hook="order-sign",
+            title="T",
+            description="D",
+            prefetch={"p": "Patient/1"},
+            usage_requirements="U",
+        )(lambda call: [])
+    with pytest.raises(ValueError, match="not supported"):
+        registry.service(
+            id="y",
+            hook="appointment-book",
+            title="T",
+            description="D",
+            prefetch={},
+            usage_requirements="U",
+        )
+    with pytest.raises(ValueError, match="no prefetch template"):
+        registry.service(
+            id="z",
+            hook="patient-view",
+            title="T",
+            description="D",
+            prefetch={},
+            usage_requirements="U",
+            required=[("patient",)],
+        )
+
+
+@pytest.mark.parametrize(
+    ("template", "context", "expected"),
+    [
+        ("Patient/{{context.patientId}}", {"patientId": "p1"}, "Patient/p1"),
+        ("Encounter/{{context.encounterId}}", {"patientId": "p1"}, None),
+        ("Practitioner/{{userPractitionerId}}", {"userId": "Practitioner/abc"}, "Practitioner/abc"),
+        ("PractitionerRole?_id={{userPractitionerRoleId}}", {"userId": "Practitioner/abc"}, None),
+        ("X?s={{context.selections}}", {"selections": ["A/1"]}, None),
+        (
+            "Observation?patient={{ context.patientId }}&code=a|b",
+            {"patientId": "p 1"},
+            "Observation?patient=p%201&code=a|b",
+        ),
+    ],
+)
+def test_fill_template(template: str, context: dict, expected: str | None) -> None:
+    assert fill_template(template, context) == expected
