@@ -6,13 +6,15 @@ thresholds join this module with the clinical engine.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -36,7 +38,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("KETAMINE_CDS_DATABASE_URL", "DATABASE_URL", "database_url"),
         description="SQLAlchemy URL; default is a SQLite file in data_dir.",
     )
-    cors_origins: list[str] = Field(
+    cors_origins: Annotated[list[str], NoDecode] = Field(
         default=["*"],
         description='Allowed browser origins. "*" suits local development only; '
         "production lists the EHR and Sandbox origins.",
@@ -58,7 +60,10 @@ class Settings(BaseSettings):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        """Accept a comma-separated list or a JSON array."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

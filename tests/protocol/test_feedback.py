@@ -1,0 +1,170 @@
+"""POST /cds-services/{id}/feedback: spec shape and Sandbox quirks, stored once per item."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from cds_service.storage.models import FeedbackRecord
+from tests.contract import VALIDATORS
+
+URL = "/cds-services/ketamine-order-sign/feedback"
+CARD = "9f1e9c07-3b8f-4f5e-9c3c-0b8f6f5d2a11"
+SUGGESTION = "c1d2e3f4-0a1b-4c2d-8e3f-123456789abc"
+OVERRIDE_SYSTEM = "https://ketamine-cds.org/fhir/CodeSystem/ketamine-cds"
+
+
+def accepted(timestamp: str = "2026-03-02T10:05:31Z") -> dict:
+    return {
+        "card": CARD,
+        "outcome": "accepted",
+        "acceptedSuggestions": [{"id": SUGGESTION}],
+        "outcomeTimestamp": timestamp,
+    }
+
+
+def overridden(**extra: object) -> dict:
+    return {
+        "card": CARD,
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-03-02T10:06:00Z",
+        **extra,
+    }
+
+
+def rows(app) -> list[FeedbackRecord]:
+    with app.extensions["ketamine_cds"].db.session() as session:
+        return list(session.scalars(select(FeedbackRecord).order_by(FeedbackRecord.id)))
+
+
+def count(app) -> int:
+    with app.extensions["ketamine_cds"].db.session() as session:
+        return session.scalar(select(func.count()).select_from(FeedbackRecord)) or 0
+
+
+def test_spec_shaped_feedback_is_stored(app, client) -> None:
+    reason = {
+        "reason": {
+            "system": OVERRIDE_SYSTEM,
+            "code": "benefit-outweighs-risk",
+            "display": "Benefit outweighs risk",
+        },
+        "userComment": "Discussed with the patient",
+    }
+    body = {"feedback": [accepted(), overridden(overrideReason=reason)]}
+    assert not list(VALIDATORS["feedback-request"].iter_errors(body))
+    response = client.post(URL, json=body)
+    assert response.status_code == 200
+    assert response.json == {"received": 2, "stored": 2}
+    stored = rows(app)
+    assert [(r.outcome, r.service_id) for r in stored] == [
+        ("accepted", "ketamine-order-sign"),
+        ("overridden", "ketamine-order-sign"),
+    ]
+    assert stored[0].accepted_suggestions == [SUGGESTION]
+    assert stored[0].outcome_timestamp == "2026-03-02T10:05:31.000000Z"
+    assert (stored[1].override_code, stored[1].override_display, stored[1].user_comment) == (
+        "benefit-outweighs-risk",
+        "Benefit outweighs risk",
+        "Discussed with the patient",
+    )
+
+
+def test_sandbox_dismissal_with_bare_reason_code_and_milliseconds_is_accepted(app, client):
+    body = {
+        "feedback": [
+            overridden(
+                outcomeTimestamp="2026-03-02T10:06:00.123Z",
+                overrideReason={"reason": {"code": "not-relevant"}},
+            )
+        ]
+    }
+    assert list(VALIDATORS["feedback-request"].iter_errors(body)), "quirk must be off-spec"
+    response = client.post(URL, json=body)
+    assert response.status_code == 200
+    record = rows(app)[0]
+    assert (record.override_code, record.override_system) == ("not-relevant", None)
+    assert record.outcome_timestamp == "2026-03-02T10:06:00.123000Z"
+
+
+def test_old_sandbox_override_without_reason_wrapper_is_accepted(app, client) -> None:
+    body = {"feedback": [overridden(overrideReason={"code": "x", "system": OVERRIDE_SYSTEM})]}
+    assert client.post(URL, json=body).status_code == 200
+    assert rows(app)[0].override_code == "x"
+
+
+def test_dismissal_without_reason_is_valid(app, client) -> None:
+    assert client.post(URL, json={"feedback": [overridden()]}).json == {"received": 1, "stored": 1}
+
+
+def test_repeated_feedback_is_stored_once(app, client) -> None:
+    client.post(URL, json={"feedback": [accepted()]})
+    again = client.post(URL, json={"feedback": [accepted("2026-03-02T10:05:31.000Z"), accepted()]})
+    assert again.status_code == 200
+    assert again.json == {"received": 2, "stored": 0}
+    assert count(app) == 1
+
+
+def test_same_card_with_a_new_timestamp_is_a_new_item(app, client) -> None:
+    client.post(URL, json={"feedback": [accepted()]})
+    client.post(URL, json={"feedback": [accepted("2026-03-02T10:09:00Z")]})
+    assert count(app) == 2
+
+
+def test_feedback_survives_an_app_restart(make_app) -> None:
+    first = make_app()
+    first.test_client().post(URL, json={"feedback": [accepted()]})
+    second = make_app()
+    assert count(second) == 1
+
+
+TS = "2026-03-02T10:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({}, "feedback: is required"),
+        ({"feedback": []}, "feedback: List should have at least 1 item"),
+        (
+            {"feedback": [{"card": CARD, "outcome": "ignored", "outcomeTimestamp": TS}]},
+            "feedback[0].outcome: Input should be 'accepted' or 'overridden'",
+        ),
+        (
+            {"feedback": [{"card": CARD, "outcome": "accepted", "outcomeTimestamp": TS}]},
+            "needs acceptedSuggestions",
+        ),
+        ({"feedback": [overridden(overrideReason={})]}, "needs a reason or a userComment"),
+        (
+            {"feedback": [{"card": CARD, "outcome": "overridden"}]},
+            "feedback[0].outcomeTimestamp: is required",
+        ),
+        ({"feedback": [overridden(outcomeTimestamp="yesterday")]}, "feedback[0].outcomeTimestamp"),
+        (
+            {"feedback": [accepted() | {"acceptedSuggestions": [{}]}]},
+            "feedback[0].acceptedSuggestions[0].id: is required",
+        ),
+    ],
+)
+def test_malformed_feedback_is_400_with_the_reason(app, client, body: dict, expected: str) -> None:
+    response = client.post(URL, json=body)
+    assert response.status_code == 400
+    assert expected in " | ".join(i["diagnostics"] for i in response.json["issue"])
+    assert count(app) == 0
+
+
+def test_a_bad_item_rejects_the_batch_without_storing_part_of_it(app, client) -> None:
+    response = client.post(URL, json={"feedback": [accepted(), {"card": CARD}]})
+    assert response.status_code == 400
+    assert count(app) == 0
+
+
+def test_feedback_for_an_unknown_service_is_404(client) -> None:
+    response = client.post("/cds-services/unknown/feedback", json={"feedback": [accepted()]})
+    assert response.status_code == 404
+
+
+def test_malformed_json_feedback_is_400(client) -> None:
+    response = client.post(URL, data="{feedback:", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["issue"][0]["details"]["coding"][0]["code"] == "invalid-json"

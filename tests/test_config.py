@@ -1,0 +1,66 @@
+"""Settings come from KETAMINE_CDS_* variables, DATABASE_URL, or a TOML file."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from cds_service.config import Settings
+
+
+def test_defaults_use_a_sqlite_file_in_the_data_dir(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path}/ketamine-cds.sqlite3"
+    assert settings.cors_origins == ["*"]
+    assert settings.fhir_budget_s < 0.5  # well under the spec's 500 ms target
+
+
+def test_environment_variables_override_defaults(monkeypatch) -> None:
+    monkeypatch.setenv("KETAMINE_CDS_CORS_ORIGINS", "https://ehr.example.org, https://b.example")
+    monkeypatch.setenv("KETAMINE_CDS_FHIR_BUDGET_S", "1.5")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://cds@db/cds")
+    settings = Settings()
+    assert settings.cors_origins == ["https://ehr.example.org", "https://b.example"]
+    assert settings.fhir_budget_s == 1.5
+    assert settings.database_url == "postgresql+psycopg://cds@db/cds"
+
+
+def test_prefixed_database_url_wins_over_the_generic_one(monkeypatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///generic.db")
+    monkeypatch.setenv("KETAMINE_CDS_DATABASE_URL", "sqlite:///specific.db")
+    assert Settings().database_url == "sqlite:///specific.db"
+
+
+def test_toml_file_is_read_and_env_takes_precedence(monkeypatch, tmp_path) -> None:
+    config = tmp_path / "cds.toml"
+    config.write_text('fhir_max_pages = 3\nlog_level = "DEBUG"\n')
+    monkeypatch.setenv("KETAMINE_CDS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("KETAMINE_CDS_LOG_LEVEL", "WARNING")
+    settings = Settings()
+    assert (settings.fhir_max_pages, settings.log_level) == (3, "WARNING")
+
+
+def test_missing_config_file_is_a_clear_error(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("KETAMINE_CDS_CONFIG_FILE", str(tmp_path / "absent.toml"))
+    with pytest.raises(ValueError, match="does not name a readable file"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KETAMINE_CDS_FHIR_BUDGET_S", "0"),
+        ("KETAMINE_CDS_MAX_BODY_BYTES", "-1"),
+        ("KETAMINE_CDS_LOG_FORMAT", "xml"),
+        ("KETAMINE_CDS_FHIR_MAX_PAGES", "many"),
+    ],
+)
+def test_invalid_values_are_refused(monkeypatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_unknown_settings_are_refused() -> None:
+    with pytest.raises(ValidationError):
+        Settings(fhir_budget=1)

@@ -1,0 +1,116 @@
+"""`ketamine-cds serve` (what `make run` calls) serves the service through gunicorn."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.builders import FIXTURES
+
+CLI = Path(sys.executable).with_name("ketamine-cds")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "KETAMINE_CDS_DATA_DIR": str(tmp_path / "data"),
+        "KETAMINE_CDS_WORKERS": "2",
+    }
+    log_path = tmp_path / "server.log"
+    log_file = log_path.open("w")
+    process = subprocess.Popen(
+        [str(CLI), "serve", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/healthz", timeout=0.5).status_code == 200:
+                break
+        except requests.ConnectionError:
+            if process.poll() is not None:
+                log_file.close()
+                pytest.fail(f"server exited early:\n{log_path.read_text()}")
+            time.sleep(0.1)
+    else:
+        process.kill()
+        log_file.close()
+        pytest.fail(f"server did not become healthy within 20 s:\n{log_path.read_text()}")
+    yield base, tmp_path
+    process.terminate()
+    process.wait(timeout=15)
+    log_file.close()
+
+
+def test_gunicorn_serves_discovery_hooks_and_feedback(server) -> None:
+    base, tmp_path = server
+    services = requests.get(f"{base}/cds-services", timeout=5).json()["services"]
+    assert {s["id"] for s in services} == {
+        "ketamine-trd-patient-view",
+        "ketamine-order-select",
+        "ketamine-order-sign",
+    }
+    for hook, service_id in [
+        ("patient-view", "ketamine-trd-patient-view"),
+        ("order-select", "ketamine-order-select"),
+        ("order-sign", "ketamine-order-sign"),
+    ]:
+        body = json.loads((FIXTURES / "requests" / f"sandbox-{hook}.json").read_text())
+        response = requests.post(f"{base}/cds-services/{service_id}", json=body, timeout=5)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"cards": []}
+    feedback = {
+        "feedback": [
+            {
+                "card": "9f1e9c07-3b8f-4f5e-9c3c-0b8f6f5d2a11",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-03-02T10:06:00.000Z",
+            }
+        ]
+    }
+    for _ in range(4):  # lands on both workers; stored once
+        stored = requests.post(
+            f"{base}/cds-services/ketamine-order-sign/feedback", json=feedback, timeout=5
+        ).json()["stored"]
+    assert stored == 0
+    assert (tmp_path / "data" / "ketamine-cds.sqlite3").is_file()
+    bad = requests.post(f"{base}/cds-services/ketamine-order-sign", data="{", timeout=5)
+    assert bad.status_code == 400
+    assert bad.json()["resourceType"] == "OperationOutcome"
+
+
+def test_cli_rejects_invalid_settings(tmp_path) -> None:
+    env = {**os.environ, "KETAMINE_CDS_FHIR_BUDGET_S": "-1"}
+    result = subprocess.run(
+        [str(CLI), "init-db"], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert "fhir_budget_s" in result.stderr
+
+
+def test_cli_init_db_creates_the_schema(tmp_path) -> None:
+    env = {**os.environ, "KETAMINE_CDS_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [str(CLI), "init-db"], env=env, capture_output=True, text=True, check=True
+    )
+    assert "schema is ready" in result.stdout
+    assert (tmp_path / "ketamine-cds.sqlite3").is_file()
