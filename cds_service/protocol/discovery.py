@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -111,5 +111,5 @@ class ServiceRegistry:
     def discovery(self) -> DiscoveryResponse:
         return DiscoveryResponse(services=[s.definition for s in self._services.values()])
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Service]:
         return iter(self._services.values())

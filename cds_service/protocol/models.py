@@ -94,7 +94,10 @@ class Outbound(BaseModel):
 
     def dump(self) -> dict[str, Any]:
         """JSON-ready dict with no nulls and no empty values."""
-        return prune(self.model_dump(mode="json", exclude_none=True, by_alias=True))
+        dumped: dict[str, Any] = prune(
+            self.model_dump(mode="json", exclude_none=True, by_alias=True)
+        )
+        return dumped
 
 
 # --- requests ----------------------------------------------------------------------------

@@ -93,9 +93,9 @@ class PrefetchData:
                     continue
                 rid = res.get("id")
                 if isinstance(rid, str):
-                    if (rtype, rid) in seen:
+                    if (str(rtype), rid) in seen:
                         continue
-                    seen.add((rtype, rid))
+                    seen.add((str(rtype), rid))
                 out.append(res)
         return out
 
@@ -129,7 +129,7 @@ def fill_template(template: str, context: dict[str, Any]) -> str | None:
         if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
             missing = True
             return ""
-        return quote(str(value), safe="")
+        return quote(str(value), safe="/")  # "{{context.userId}}" is a read: Practitioner/1
 
     filled = _TOKEN.sub(substitute, template)
     return None if missing else filled
@@ -173,16 +173,14 @@ def classify(key: str, value: Any, *, present: bool) -> KeyResult:
     return result
 
 
-def resolve(
-    service: Service, request: HookRequest, settings: Settings, context: dict[str, Any]
-) -> PrefetchData:
+def resolve(service: Service, request: HookRequest, settings: Settings) -> PrefetchData:
     """Classify every templated key, fetch the gaps from fhirServer, enforce requirements."""
     sent = request.prefetch or {}
     keys = {k: classify(k, sent.get(k), present=k in sent) for k in service.prefetch}
     gaps = [k for k, r in keys.items() if r.state in (KeyState.UNAVAILABLE, KeyState.INCOMPLETE)]
 
     if gaps and request.fhirServer:
-        _fetch(gaps, keys, service, request, settings, context)
+        _fetch(gaps, keys, service, request, settings)
     elif gaps:
         for k in gaps:
             keys[k].notes.append("no fhirServer was given to fetch it from")
@@ -205,7 +203,6 @@ def _fetch(
     service: Service,
     request: HookRequest,
     settings: Settings,
-    context: dict[str, Any],
 ) -> None:
     deadline = time.monotonic() + settings.fhir_budget_s
     auth = request.fhirAuthorization
@@ -224,7 +221,7 @@ def _fetch(
         if current.next_url:
             partial = SearchResult(resources=list(current.resources), pages=1)
             return client.follow(current.next_url, partial)
-        query = fill_template(service.prefetch[key], context)
+        query = fill_template(service.prefetch[key], request.context)
         if query is None:
             raise FhirServerError("its template has a token this request cannot fill")
         return client.search(query)

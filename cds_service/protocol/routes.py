@@ -64,7 +64,7 @@ def call_service(service_id: str) -> Response:
             expression=["hook"],
         )
     context = parse(service.context_model, hook_request.context, prefix="context")
-    data = prefetch.resolve(service, hook_request, app_state.settings, hook_request.context)
+    data = prefetch.resolve(service, hook_request, app_state.settings)
     cards = service.handler(HookCall(service_id, hook_request, context, data))
     return json_response(CdsResponse(cards=cards).dump())
 

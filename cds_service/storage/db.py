@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         # gunicorn --preload forks after the app is built; children must not share connections.
-        os.register_at_fork(after_in_child=lambda: self.engine.dispose(close=False))
+        this = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _dispose_in_child(this))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
@@ -48,6 +50,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _dispose_in_child(ref: weakref.ref[Database]) -> None:
+    db = ref()
+    if db is not None:
+        db.engine.dispose(close=False)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -100,6 +100,7 @@ def test_one_id_is_dispatched_only_to_its_own_hook() -> None:
         ("Patient/{{context.patientId}}", {"patientId": "p1"}, "Patient/p1"),
         ("Encounter/{{context.encounterId}}", {"patientId": "p1"}, None),
         ("Practitioner/{{userPractitionerId}}", {"userId": "Practitioner/abc"}, "Practitioner/abc"),
+        ("{{context.userId}}", {"userId": "PractitionerRole/r1"}, "PractitionerRole/r1"),
         ("PractitionerRole?_id={{userPractitionerRoleId}}", {"userId": "Practitioner/abc"}, None),
         ("X?s={{context.selections}}", {"selections": ["A/1"]}, None),
         (

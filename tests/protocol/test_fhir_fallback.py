@@ -62,7 +62,7 @@ def request_body(httpserver, *, prefetch: dict | None = None, token: str | None 
 
 def run(body: dict, settings):
     request = HookRequest.model_validate(body)
-    return resolve(SERVICE, request, settings, request.context)
+    return resolve(SERVICE, request, settings)
 
 
 def test_missing_keys_are_fetched_with_the_bearer_token(httpserver, settings) -> None:
