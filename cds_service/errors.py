@@ -71,14 +71,9 @@ class InvalidRequest(CdsError):
     error_code = "invalid-request"
 
     def __init__(
-        self,
-        diagnostics: str,
-        *,
-        error_code: str | None = None,
-        expression: list[str] | None = None,
-        problems: list[tuple[str, str]] | None = None,
+        self, diagnostics: str, *, problems: list[tuple[str, str]] | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(diagnostics, error_code=error_code, expression=expression)
+        super().__init__(diagnostics, **kwargs)
         self.problems = problems or []
 
     def issues(self) -> list[dict[str, Any]]:

@@ -54,44 +54,29 @@ def test_templates_use_only_root_context_or_user_tokens(client) -> None:
             assert "sort:desc" not in template
 
 
-def test_one_id_is_dispatched_only_to_its_own_hook() -> None:
-    registry = ServiceRegistry()
+def register(registry: ServiceRegistry, service_id: str, hook: str, **extra) -> None:
+    prefetch = extra.pop("prefetch", {"patient": "Patient/{{context.patientId}}"})
     registry.service(
-        id="x",
-        hook="patient-view",
+        id=service_id,
+        hook=hook,
         title="T",
         description="D",
-        prefetch={"patient": "Patient/{{context.patientId}}"},
+        prefetch=prefetch,
         usage_requirements="U",
+        **extra,
     )(lambda call: [])
+
+
+def test_registry_refuses_duplicates_unknown_hooks_and_untemplated_requirements() -> None:
+    registry = ServiceRegistry()
+    register(registry, "x", "patient-view")
     with pytest.raises(ValueError, match="registered twice"):
-        registry.service(
-            id="x",
-            hook="order-sign",
-            title="T",
-            description="D",
-            prefetch={"p": "Patient/1"},
-            usage_requirements="U",
-        )(lambda call: [])
+        register(registry, "x", "order-sign")
     with pytest.raises(ValueError, match="not supported"):
-        registry.service(
-            id="y",
-            hook="appointment-book",
-            title="T",
-            description="D",
-            prefetch={},
-            usage_requirements="U",
-        )
+        register(registry, "y", "appointment-book")
     with pytest.raises(ValueError, match="no prefetch template"):
-        registry.service(
-            id="z",
-            hook="patient-view",
-            title="T",
-            description="D",
-            prefetch={},
-            usage_requirements="U",
-            required=[("patient",)],
-        )
+        register(registry, "z", "patient-view", prefetch={}, required=[("patient",)])
+    assert [s.id for s in registry] == ["x"]
 
 
 @pytest.mark.parametrize(
