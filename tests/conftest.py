@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +14,7 @@ from flask.testing import FlaskClient
 
 from cds_service.app import create_app
 from cds_service.config import Settings
+from cds_service.logs import JsonFormatter
 from tests.contract import check_response
 
 
@@ -28,6 +31,21 @@ class ContractClient(FlaskClient):
             response.get_data(),
         )
         return response
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """Everything the service logs, formatted exactly as in production (extras included)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("cds_service")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    yield stream
+    logger.removeHandler(handler)
+    logger.setLevel(previous)
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import shutil
@@ -124,31 +123,18 @@ def test_cors_headers_are_on_error_responses_too(client) -> None:
     assert response.headers["Access-Control-Allow-Origin"] == "https://sandbox.cds-hooks.org"
 
 
-def capture_logs():
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    logging.getLogger("cds_service").addHandler(handler)
-    return stream, handler
-
-
-def test_each_request_logs_one_json_line_with_its_request_id(client) -> None:
-    stream, handler = capture_logs()
-    try:
-        response = client.post(
-            "/cds-services/ketamine-trd-patient-view", json=hook_request("patient-view")
-        )
-    finally:
-        logging.getLogger("cds_service").removeHandler(handler)
-    request_id = response.headers["X-Request-ID"]
-    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+def test_each_request_logs_one_json_line_with_its_request_id(client, json_logs) -> None:
+    response = client.post(
+        "/cds-services/ketamine-trd-patient-view", json=hook_request("patient-view")
+    )
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     access = [line for line in lines if line["msg"] == "request"]
     assert len(access) == 1
-    assert access[0]["request_id"] == request_id
+    assert access[0]["request_id"] == response.headers["X-Request-ID"]
     assert access[0]["status"] == 200
     assert access[0]["service"] == "ketamine-trd-patient-view"
-    assert "pat-mdd-recurrent" not in stream.getvalue()
-    assert PATIENT_NAME.split()[0] not in stream.getvalue()
+    assert "pat-mdd-recurrent" not in json_logs.getvalue()
+    assert PATIENT_NAME.split()[0] not in json_logs.getvalue()
 
 
 def test_a_client_request_id_is_kept_and_a_malformed_one_replaced(client) -> None:

@@ -71,6 +71,12 @@ class FhirClient:
             target.path.rstrip("/") + "/"
         ).startswith(base.path.rstrip("/") + "/")
 
+    def resource_type(self, url: str) -> str:
+        """The resource type a URL addresses, for logs: paths and queries can hold patient ids."""
+        base_path = urlsplit(self.base_url).path.rstrip("/")
+        first = urlsplit(url).path.removeprefix(base_path).strip("/").split("/", 1)[0]
+        return first if first.isalpha() else "(page)"
+
     def read(self, relative: str) -> dict[str, Any]:
         """GET one resource (``Patient/123``) or the first page of a search."""
         return self._get(self.url_for(relative))
@@ -119,7 +125,6 @@ class FhirClient:
         headers = {"Accept": FHIR_JSON}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        path = urlsplit(url).path  # the query can hold a patient id: keep it out of logs
         started = time.monotonic()
         try:
             with requests.get(
@@ -140,7 +145,7 @@ class FhirClient:
         log.info(
             "fhir callback",
             extra={
-                "fhir_path": path,
+                "fhir_resource": self.resource_type(url),
                 "status": status,
                 "ms": round((time.monotonic() - started) * 1000, 1),
             },

@@ -16,6 +16,7 @@ a required key ends ``unavailable``, the call is answered 412 (``PrefetchUnavail
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import time
@@ -228,7 +229,8 @@ def _fetch(
 
     pool = ThreadPoolExecutor(max_workers=min(len(gaps), settings.fhir_max_parallel))
     try:
-        futures = {pool.submit(fetch_one, k): k for k in gaps}
+        # Each task runs in a copy of this context, so its log lines keep the request id.
+        futures = {pool.submit(contextvars.copy_context().run, fetch_one, k): k for k in gaps}
         wait(futures, timeout=max(0.0, deadline - time.monotonic()) + 0.05)
         for future, key in futures.items():
             _apply(keys[key], future)
