@@ -6,6 +6,8 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, g, request
 from flask_cors import CORS
@@ -19,11 +21,15 @@ from cds_service.protocol import routes
 from cds_service.protocol.discovery import ServiceRegistry
 from cds_service.storage import Database
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 __all__ = ["create_app"]
 
 log = logging.getLogger("cds_service.app")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SLASHES = re.compile(r"/{2,}")
 _HTTP_ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-costly"}
 CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "X-Request-ID"]
 
@@ -56,6 +62,7 @@ def create_app(
         max_age=600,
     )
     app.register_blueprint(routes.bp)
+    app.wsgi_app = _TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
     _register_request_hooks(app)
     _register_error_handlers(app)
 
@@ -72,6 +79,24 @@ def create_app(
             "for production"
         )
     return app
+
+
+class _TolerantPaths:
+    """Route ``/cds-services//x`` as ``/cds-services/x``, and ``/cds-services/`` without the slash.
+
+    The Sandbox builds each service URL by appending ``/{id}`` to the discovery URL as the user
+    typed it, so a trailing slash there doubles here (peers.md §2.1.1). Rewriting the path,
+    rather than redirecting, keeps CORS preflights working: browsers do not follow redirects.
+    """
+
+    def __init__(self, wsgi_app: WSGIApplication) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if "//" in path or (len(path) > 1 and path.endswith("/")):
+            environ["PATH_INFO"] = _SLASHES.sub("/", path).rstrip("/") or "/"
+        return self.wsgi_app(environ, start_response)
 
 
 def _register_request_hooks(app: Flask) -> None:

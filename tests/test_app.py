@@ -150,3 +150,33 @@ def test_text_log_format_is_available(capsys) -> None:
     logging.getLogger("cds_service.test").info("hello")
     assert "INFO [-] cds_service.test: hello" in capsys.readouterr().err
     configure_logging("INFO", "json")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/cds-services/"),
+        ("POST", "/cds-services//ketamine-trd-patient-view"),
+        ("OPTIONS", "/cds-services//ketamine-trd-patient-view"),
+        ("POST", "/cds-services//ketamine-order-sign//feedback"),
+        ("OPTIONS", "/cds-services//ketamine-order-sign/feedback/"),
+    ],
+)
+def test_sandbox_slash_quirks_are_routed_without_redirects(client, method, path) -> None:
+    body = None
+    if method == "POST":
+        body = (
+            {
+                "feedback": [
+                    {
+                        "card": "c1",
+                        "outcome": "overridden",
+                        "outcomeTimestamp": "2026-03-02T10:00:00Z",
+                    }
+                ]
+            }
+            if path.endswith("feedback")
+            else hook_request("patient-view")
+        )
+    response = client.open(path, method=method, json=body, headers=PREFLIGHT)
+    assert response.status_code == 200

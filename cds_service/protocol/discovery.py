@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from cds_service.errors import UnknownService
+from cds_service.errors import UnknownService, UnsupportedHook
 from cds_service.protocol.models import (
     Card,
     DiscoveryResponse,
@@ -15,12 +15,19 @@ from cds_service.protocol.models import (
     PatientViewContext,
     ServiceDefinition,
 )
+from cds_service.protocol.prefetch import TOKEN, USER_TOKENS
 
 if TYPE_CHECKING:
     from cds_service.protocol.hookcall import HookCall
 
 __all__ = ["HOOK_CONTEXTS", "Service", "ServiceRegistry"]
 
+# Context fields each hook marks "Prefetch Token: Yes" (CDS Hooks Library; spec checklist §10).
+HOOK_CONTEXT_TOKENS: dict[str, frozenset[str]] = {
+    "patient-view": frozenset({"userId", "patientId", "encounterId"}),
+    "order-select": frozenset({"userId", "patientId", "encounterId"}),
+    "order-sign": frozenset({"userId", "patientId", "encounterId"}),
+}
 HOOK_CONTEXTS: dict[str, type[PatientViewContext]] = {
     "patient-view": PatientViewContext,
     "order-select": OrderSelectContext,
@@ -60,10 +67,14 @@ class Service:
 
 
 class ServiceRegistry:
-    """Services by id; the discovery document is the registry's listing."""
+    """Services by (id, hook); the discovery document is the registry's listing.
+
+    One id may serve several hooks (spec D-05): a call is dispatched on its id and its body's
+    ``hook``.
+    """
 
     def __init__(self) -> None:
-        self._services: dict[str, Service] = {}
+        self._services: dict[tuple[str, str], Service] = {}
 
     def service(
         self,
@@ -82,10 +93,12 @@ class ServiceRegistry:
         unknown = {k for group in required for k in group} - set(prefetch)
         if unknown:
             raise ValueError(f"required keys {sorted(unknown)} have no prefetch template")
+        for key, template in prefetch.items():
+            _check_tokens(key, template, hook)
 
         def register(handler: Handler) -> Handler:
-            if id in self._services:
-                raise ValueError(f"service id {id!r} is registered twice")
+            if (id, hook) in self._services:
+                raise ValueError(f"service id {id!r} is registered twice for {hook!r}")
             definition = ServiceDefinition(
                 id=id,
                 hook=hook,
@@ -94,22 +107,49 @@ class ServiceRegistry:
                 prefetch=prefetch,
                 usageRequirements=usage_requirements,
             )
-            self._services[id] = Service(definition, handler, tuple(tuple(g) for g in required))
+            self._services[(id, hook)] = Service(
+                definition, handler, tuple(tuple(g) for g in required)
+            )
             return handler
 
         return register
 
-    def get(self, service_id: str) -> Service:
-        try:
-            return self._services[service_id]
-        except KeyError:
-            known = ", ".join(sorted(self._services)) or "none"
-            raise UnknownService(
-                f"No CDS service with id '{service_id}'. Known services: {known}."
-            ) from None
+    def hooks_of(self, service_id: str) -> list[str]:
+        """The hooks ``service_id`` serves; raises UnknownService (404) when it serves none."""
+        hooks = [hook for (sid, hook) in self._services if sid == service_id]
+        if not hooks:
+            known = ", ".join(sorted({sid for sid, _ in self._services})) or "none"
+            raise UnknownService(f"No CDS service with id '{service_id}'. Known services: {known}.")
+        return hooks
+
+    def dispatch(self, service_id: str, hook: str) -> Service:
+        """The service for (id, hook): 404 for an unknown id, 400 for a hook it does not serve."""
+        hooks = self.hooks_of(service_id)
+        if hook not in hooks:
+            served = ", ".join(f"'{h}'" for h in hooks)
+            raise UnsupportedHook(
+                f"Service '{service_id}' serves the {served} hook, not '{hook}'. "
+                "Call the service registered for that hook (see GET /cds-services).",
+                expression=["hook"],
+            )
+        return self._services[(service_id, hook)]
 
     def discovery(self) -> DiscoveryResponse:
         return DiscoveryResponse(services=[s.definition for s in self._services.values()])
 
     def __iter__(self) -> Iterator[Service]:
         return iter(self._services.values())
+
+
+def _check_tokens(key: str, template: str, hook: str) -> None:
+    """Tokens must be root-level primitive context fields or user tokens (spec P-11)."""
+    for token in TOKEN.findall(template):
+        field_name = token.removeprefix("context.")
+        if token in USER_TOKENS or (
+            token.startswith("context.") and field_name in HOOK_CONTEXT_TOKENS[hook]
+        ):
+            continue
+        raise ValueError(
+            f"prefetch {key!r} uses {{{{{token}}}}}, which {hook} cannot fill; use one of "
+            f"{sorted(f'context.{f}' for f in HOOK_CONTEXT_TOKENS[hook])} or a user token"
+        )

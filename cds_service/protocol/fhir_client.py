@@ -1,9 +1,14 @@
 """Fetch FHIR data from the client's fhirServer, within a time budget.
 
-Each request has connect and read timeouts cut to the time left, a cap on response size, and
-no redirects (a redirect could carry the bearer token to another host). ``next`` links are
-followed up to a page cap, and only when they stay on fhirServer. Failures become
-``FhirServerError`` with a message that names no patient and never the token.
+* Every socket read is bounded by the read timeout, and the deadline is checked between
+  reads, so a server that drips its body cannot hold a worker past the budget plus one read
+  timeout.
+* Responses are capped in size; redirects are not followed (one could carry the bearer token
+  to another host); ``next`` links are followed up to a page cap and only while they stay under
+  fhirServer.
+* The session ignores the host's environment (proxies, ``.netrc``), so no stray credential is
+  sent to a server the caller named.
+* Failures become ``FhirServerError``, whose message names no patient and never the token.
 """
 
 from __future__ import annotations
@@ -12,16 +17,26 @@ import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import orjson
 import requests
+import urllib3
 
-__all__ = ["FhirClient", "FhirServerError", "SearchResult", "next_link", "outcome_text"]
+from cds_service.protocol.fhirjson import (
+    bundle_entries,
+    has_error,
+    is_resource,
+    next_link,
+    outcome_text,
+)
+
+__all__ = ["FhirClient", "FhirServerError", "SearchResult"]
 
 log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
+READ_CHUNK_BYTES = 16384
 
 
 class FhirServerError(Exception):
@@ -57,19 +72,27 @@ class FhirClient:
         self.read_timeout = read_timeout
         self.max_pages = max_pages
         self.max_response_bytes = max_response_bytes
+        self._session = requests.Session()
+        self._session.trust_env = False
 
     def __repr__(self) -> str:
         return f"FhirClient({self.base_url!r})"
+
+    def close(self) -> None:
+        self._session.close()
 
     def url_for(self, relative: str) -> str:
         return f"{self.base_url}/{relative.lstrip('/')}"
 
     def on_server(self, url: str) -> bool:
-        """True when ``url`` lies under fhirServer (same scheme, host, port and base path)."""
+        """True when ``url`` lies under fhirServer: same origin, under its path, no dot segments."""
         target, base = urlsplit(url), urlsplit(self.base_url)
-        return (target.scheme, target.netloc) == (base.scheme, base.netloc) and (
-            target.path.rstrip("/") + "/"
-        ).startswith(base.path.rstrip("/") + "/")
+        if (target.scheme, target.netloc) != (base.scheme, base.netloc):
+            return False
+        segments = unquote(target.path).split("/")
+        if any(segment in (".", "..") for segment in segments):
+            return False
+        return (target.path.rstrip("/") + "/").startswith(base.path.rstrip("/") + "/")
 
     def resource_type(self, url: str) -> str:
         """The resource type a URL addresses, for logs: paths and queries can hold patient ids."""
@@ -77,16 +100,24 @@ class FhirClient:
         first = urlsplit(url).path.removeprefix(base_path).strip("/").split("/", 1)[0]
         return first if first.isalpha() else "(page)"
 
-    def read(self, relative: str) -> dict[str, Any]:
-        """GET one resource (``Patient/123``) or the first page of a search."""
-        return self._get(self.url_for(relative))
+    def read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
+        """GET ``Type/id``; the answer must be that resource, not another."""
+        body = self._get(self.url_for(f"{resource_type}/{resource_id}"))
+        if body.get("resourceType") != resource_type or body.get("id") != resource_id:
+            raise FhirServerError(
+                f"fhirServer answered a {body.get('resourceType')} that is not the "
+                f"{resource_type} asked for"
+            )
+        return body
 
-    def search(self, relative: str) -> SearchResult:
+    def search(self, relative: str, resource_type: str) -> SearchResult:
         """Run a search and follow ``next`` links up to the page cap."""
-        return self.follow(self.url_for(relative))
+        return self.follow(self.url_for(relative), resource_type)
 
-    def follow(self, url: str, result: SearchResult | None = None) -> SearchResult:
-        """Fetch ``url`` and the pages after it, adding to ``result``."""
+    def follow(
+        self, url: str, resource_type: str, result: SearchResult | None = None
+    ) -> SearchResult:
+        """Fetch the searchset page at ``url`` and the pages after it, adding to ``result``."""
         result = result or SearchResult()
         next_url: str | None = url
         while next_url:
@@ -100,21 +131,23 @@ class FhirClient:
                 break
             body = self._get(next_url)
             result.pages += 1
+            if body.get("resourceType") == "OperationOutcome":
+                raise FhirServerError(
+                    f"fhirServer answered an OperationOutcome: {outcome_text(body)}"
+                )
             if body.get("resourceType") != "Bundle":
-                if body.get("resourceType") == "OperationOutcome":
-                    raise FhirServerError(
-                        f"fhirServer answered an OperationOutcome: {outcome_text(body)}"
-                    )
-                result.resources.append(body)
-                break
-            for entry in body.get("entry") or []:
-                resource = entry.get("resource") if isinstance(entry, dict) else None
-                if not isinstance(resource, dict):
-                    continue
-                if resource.get("resourceType") == "OperationOutcome":
-                    result.notes.append(f"fhirServer reported: {outcome_text(resource)}")
-                    continue
-                result.resources.append(resource)
+                raise FhirServerError(f"fhirServer answered a {body['resourceType']}, not a Bundle")
+            resources, outcomes, _ = bundle_entries(body)
+            kept = [r for r in resources if r["resourceType"] == resource_type]
+            if len(kept) < len(resources):
+                result.notes.append(
+                    f"{len(resources) - len(kept)} resources of other types ignored"
+                )
+            result.resources.extend(kept)
+            for outcome in outcomes:
+                result.notes.append(f"fhirServer reported: {outcome_text(outcome)}")
+                if has_error(outcome):
+                    result.complete = False
             next_url = next_link(body)
         return result
 
@@ -127,7 +160,7 @@ class FhirClient:
             headers["Authorization"] = f"Bearer {self._token}"
         started = time.monotonic()
         try:
-            with requests.get(
+            with self._session.get(
                 url,
                 headers=headers,
                 timeout=(min(self.connect_timeout, remaining), min(self.read_timeout, remaining)),
@@ -135,10 +168,10 @@ class FhirClient:
                 allow_redirects=False,
             ) as response:
                 status = response.status_code
-                content = self._read_body(response)
-        except requests.Timeout as exc:
+                content = self._read_body(response) if status < 300 else b""
+        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
             raise FhirServerError("fhirServer did not answer in time") from exc
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise FhirServerError(
                 f"fhirServer could not be reached ({type(exc).__name__})"
             ) from exc
@@ -158,14 +191,18 @@ class FhirClient:
             body = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
             raise FhirServerError("fhirServer answered with a body that is not JSON") from exc
-        if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
+        if not is_resource(body):
             raise FhirServerError("fhirServer answered JSON that is not a FHIR resource")
-        return body
+        return body  # type: ignore[no-any-return]
 
     def _read_body(self, response: requests.Response) -> bytes:
+        """Read the body one socket read at a time, within the size cap and the deadline."""
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_content(chunk_size=65536):
+        while True:
+            chunk = response.raw.read1(READ_CHUNK_BYTES, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
             size += len(chunk)
             if size > self.max_response_bytes:
                 raise FhirServerError(
@@ -174,23 +211,3 @@ class FhirClient:
             if time.monotonic() > self.deadline:
                 raise FhirServerError("the time budget for FHIR callbacks ran out")
             chunks.append(chunk)
-        return b"".join(chunks)
-
-
-def next_link(bundle: dict[str, Any]) -> str | None:
-    for link in bundle.get("link") or []:
-        if isinstance(link, dict) and link.get("relation") == "next" and link.get("url"):
-            return str(link["url"])
-    return None
-
-
-def outcome_text(outcome: dict[str, Any]) -> str:
-    """Summarise an OperationOutcome's issues: 'error (timeout): backend slow; ...'."""
-    texts = []
-    for issue in outcome.get("issue") or []:
-        if not isinstance(issue, dict):
-            continue
-        detail = issue.get("diagnostics") or (issue.get("details") or {}).get("text")
-        text = f"{issue.get('severity', 'unknown')} ({issue.get('code', 'unknown')})"
-        texts.append(f"{text}: {detail}" if detail else text)
-    return "; ".join(texts) or "OperationOutcome without issues"

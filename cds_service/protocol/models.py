@@ -8,6 +8,7 @@ spec's invariants at construction, and serialise through ``dump()``, which never
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -19,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     StringConstraints,
     model_validator,
@@ -51,10 +53,14 @@ __all__ = [
 SUMMARY_MAX_CHARS = 139  # the spec says "<140 characters"
 
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
-FHIR_ID_PATTERN = r"^[A-Za-z0-9\-.]{1,64}$"
-RESOURCE_REF_PATTERN = r"^[A-Za-z]+/[A-Za-z0-9\-.]{1,64}$"  # "Type/id" (userId, selections)
+FHIR_ID_PATTERN = r"^(?!\.+$)[A-Za-z0-9\-.]{1,64}$"  # ids of dots alone would walk paths
+RESOURCE_REF_PATTERN = r"^[A-Za-z]+/(?!\.+$)[A-Za-z0-9\-.]{1,64}$"  # "Type/id" (userId, ...)
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 FhirId = Annotated[str, StringConstraints(pattern=FHIR_ID_PATTERN)]
 ResourceRef = Annotated[str, StringConstraints(pattern=RESOURCE_REF_PATTERN)]
+Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+Text = Annotated[str, StringConstraints(max_length=255)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 def _absolute_url(value: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
@@ -86,11 +92,11 @@ def _new_uuid() -> str:
 
 
 class Inbound(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, regex_engine="python-re")
 
 
 class Outbound(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, regex_engine="python-re")
 
     def dump(self) -> dict[str, Any]:
         """JSON-ready dict with no nulls and no empty values."""
@@ -115,13 +121,16 @@ class FhirAuthorization(Inbound):
 
 
 def _server_url(value: str) -> str:
-    return _absolute_url(value).rstrip("/")
+    parts = urlsplit(_absolute_url(value))
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError("must be a base URL without query, fragment or user credentials")
+    return value.rstrip("/")
 
 
 class HookRequest(Inbound):
     """The envelope of a hook call. ``context`` is checked per hook by the service's model."""
 
-    hook: NonEmptyStr
+    hook: Code
     hookInstance: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     fhirServer: Annotated[str, AfterValidator(_server_url)] | None = None
     fhirAuthorization: FhirAuthorization | None = None
@@ -147,20 +156,23 @@ class Bundle(Inbound):
     resourceType: Literal["Bundle"]
     type: str | None = None
     entry: list[BundleEntry] = Field(default_factory=list)
+    _index: dict[str, dict[str, Any]] | None = PrivateAttr(default=None)
 
     def resources(self) -> list[dict[str, Any]]:
         return [e.resource for e in self.entry if e.resource is not None]
 
     def find(self, reference: str) -> dict[str, Any] | None:
         """Return the entry resource named by ``Type/id`` (by id, or by the fullUrl's tail)."""
-        rtype, _, rid = reference.partition("/")
-        for e in self.entry:
-            res = e.resource or {}
-            if res.get("resourceType") == rtype and res.get("id") == rid:
-                return res
-            if e.fullUrl and e.fullUrl.rstrip("/").endswith(f"/{reference}"):
-                return res
-        return None
+        if self._index is None:
+            self._index = {}
+            for e in self.entry:
+                res = e.resource or {}
+                if isinstance(res.get("resourceType"), str) and isinstance(res.get("id"), str):
+                    self._index.setdefault(f"{res['resourceType']}/{res['id']}", res)
+                if e.fullUrl:
+                    tail = "/".join(e.fullUrl.rstrip("/").rsplit("/", 2)[-2:])
+                    self._index.setdefault(tail, res)
+        return self._index.get(reference)
 
 
 class PatientViewContext(Inbound):
@@ -178,7 +190,7 @@ class OrderSelectContext(OrderSignContext):
 
     @model_validator(mode="after")
     def _selections_resolve(self) -> OrderSelectContext:
-        missing = [ref for ref in self.selections if self.draftOrders.find(ref) is None]
+        missing = sorted({ref for ref in self.selections if self.draftOrders.find(ref) is None})
         if missing:
             raise ValueError(
                 f"selections {missing} name no resource in draftOrders; each selection must "
@@ -225,7 +237,7 @@ class Action(Outbound):
 
 class Suggestion(Outbound):
     label: NonEmptyStr
-    uuid: str = Field(default_factory=_new_uuid)
+    uuid: Uuid = Field(default_factory=_new_uuid)
     isRecommended: bool | None = None
     actions: list[Action] | None = None
 
@@ -245,7 +257,7 @@ class Link(Outbound):
 
 
 class Card(Outbound):
-    uuid: str = Field(default_factory=_new_uuid)
+    uuid: Uuid = Field(default_factory=_new_uuid)
     summary: Annotated[str, StringConstraints(min_length=1, max_length=SUMMARY_MAX_CHARS)]
     detail: NonEmptyStr | None = None
     indicator: Literal["info", "warning", "critical"]
@@ -314,14 +326,14 @@ class DiscoveryResponse(Outbound):
 class FeedbackCoding(Inbound):
     """A reason Coding as clients send it: the Sandbox omits display, and system when unset."""
 
-    code: NonEmptyStr
-    system: str | None = None
-    display: str | None = None
+    code: Code
+    system: Text | None = None
+    display: Text | None = None
 
 
 class FeedbackOverride(Inbound):
     reason: FeedbackCoding | None = None
-    userComment: str | None = None
+    userComment: Annotated[str, StringConstraints(max_length=4000)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -342,21 +354,28 @@ class FeedbackOverride(Inbound):
 
 
 class AcceptedSuggestion(Inbound):
-    id: NonEmptyStr
+    id: Code
+
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$")
 
 
 def _timestamp(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 date-time string, e.g. 2026-03-02T10:05:31Z")
+    """RFC 3339 date-time; a missing offset is taken as UTC (some clients omit it)."""
+    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-03-02T10:05:31Z")
     return value
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside the range of representable UTC times") from None
 
 
 class FeedbackItem(Inbound):
-    card: NonEmptyStr
+    card: Code
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: list[AcceptedSuggestion] | None = None
     overrideReason: FeedbackOverride | None = None

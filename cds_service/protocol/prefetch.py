@@ -5,13 +5,16 @@ Each prefetch key ends in one state:
 * ``prefetched``  the client sent it (a resource, or a searchset with every page);
 * ``empty``       the client sent ``null``: known to have no data (spec §Prefetch);
 * ``fetched``     we got it from fhirServer;
-* ``incomplete``  we have some of it (a ``next`` link we could not follow, an error
-                  OperationOutcome inside the searchset, or a page cap);
-* ``unavailable`` we have none of it: absent, an OperationOutcome, or not a FHIR resource,
-                  and fhirServer could not supply it.
+* ``incomplete``  we have some of it: a ``next`` link we could not follow, an error
+                  OperationOutcome beside the resources, or a page cap;
+* ``unavailable`` we have none of it: absent, an OperationOutcome, not a FHIR resource, or not
+                  what the template asks for, and fhirServer could not supply it.
 
-A key that is not ``prefetched``/``empty`` is fetched from fhirServer when one is given. When
-a required key ends ``unavailable``, the call is answered 412 (``PrefetchUnavailable``).
+Data must match its template: search results keep only the template's resource type, and a
+read (``Patient/{{context.patientId}}``) must be that very resource, so a Patient with another
+id is never taken for the patient in context. A key that is not ``prefetched``/``empty`` is
+fetched from fhirServer when one is given. When a required key ends ``unavailable``, the call is
+answered 412 (``PrefetchUnavailable``).
 """
 
 from __future__ import annotations
@@ -20,17 +23,18 @@ import contextvars
 import logging
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cds_service.errors import PrefetchUnavailable
-from cds_service.protocol.fhir_client import (
-    FhirClient,
-    FhirServerError,
-    SearchResult,
+from cds_service.protocol.fhir_client import FhirClient, FhirServerError, SearchResult
+from cds_service.protocol.fhirjson import (
+    bundle_entries,
+    has_error,
+    is_resource,
     next_link,
     outcome_text,
 )
@@ -40,18 +44,25 @@ if TYPE_CHECKING:
     from cds_service.protocol.discovery import Service
     from cds_service.protocol.models import HookRequest
 
-__all__ = ["KeyResult", "KeyState", "PrefetchData", "classify", "fill_template", "resolve"]
+__all__ = [
+    "KeyResult",
+    "KeyState",
+    "PrefetchData",
+    "Template",
+    "classify",
+    "fill_template",
+    "resolve",
+]
 
 log = logging.getLogger(__name__)
 
-_TOKEN = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
-_USER_TOKENS = {
+TOKEN = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
+USER_TOKENS = {
     "userPractitionerId": "Practitioner",
     "userPractitionerRoleId": "PractitionerRole",
     "userPatientId": "Patient",
     "userRelatedPersonId": "RelatedPerson",
 }
-_ERROR_SEVERITIES = {"error", "fatal"}
 
 
 class KeyState(StrEnum):
@@ -63,6 +74,25 @@ class KeyState(StrEnum):
 
 
 HAVE_DATA = {KeyState.PREFETCHED, KeyState.EMPTY, KeyState.FETCHED, KeyState.INCOMPLETE}
+
+
+@dataclass(frozen=True)
+class Template:
+    """A prefetch template: a read (``Type/id``) or a type-level search (``Type?...``)."""
+
+    text: str
+
+    @property
+    def resource_type(self) -> str:
+        return self.text.split("?", 1)[0].split("/", 1)[0]
+
+    @property
+    def is_read(self) -> bool:
+        return "/" in self.text.split("?", 1)[0]
+
+    def read_id(self, filled: str) -> str | None:
+        """The id a filled read template asks for (None for searches)."""
+        return filled.split("?", 1)[0].split("/", 1)[1] if self.is_read else None
 
 
 @dataclass
@@ -89,14 +119,14 @@ class PrefetchData:
         out: list[dict[str, Any]] = []
         for result in self.keys.values():
             for res in result.resources:
-                rtype = res.get("resourceType")
+                rtype = str(res.get("resourceType"))
                 if resource_type and rtype != resource_type:
                     continue
                 rid = res.get("id")
                 if isinstance(rid, str):
-                    if (str(rtype), rid) in seen:
+                    if (rtype, rid) in seen:
                         continue
-                    seen.add((str(rtype), rid))
+                    seen.add((rtype, rid))
                 out.append(res)
         return out
 
@@ -124,51 +154,64 @@ def fill_template(template: str, context: dict[str, Any]) -> str | None:
         value: Any = None
         if name.startswith("context."):
             value = context.get(name.removeprefix("context."))
-        elif name in _USER_TOKENS:
+        elif name in USER_TOKENS:
             rtype, _, rid = str(context.get("userId", "")).partition("/")
-            value = rid if rtype == _USER_TOKENS[name] and rid else None
+            value = rid if rtype == USER_TOKENS[name] and rid else None
         if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
             missing = True
             return ""
         return quote(str(value), safe="/")  # "{{context.userId}}" is a read: Practitioner/1
 
-    filled = _TOKEN.sub(substitute, template)
+    filled = TOKEN.sub(substitute, template)
     return None if missing else filled
 
 
-def classify(key: str, value: Any, *, present: bool) -> KeyResult:
+def classify(
+    key: str, value: Any, *, present: bool, resource_type: str, read_id: str | None = None
+) -> KeyResult:
     """Judge one prefetch value as the client sent it (spec P-07/P-08)."""
     if not present:
         return KeyResult(key, KeyState.UNAVAILABLE, notes=["not prefetched"])
     if value is None:
         return KeyResult(key, KeyState.EMPTY)
-    if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+    if not is_resource(value):
         return KeyResult(
             key, KeyState.UNAVAILABLE, notes=["prefetch value is not a FHIR resource; ignored"]
         )
-    rtype = value["resourceType"]
-    if rtype == "OperationOutcome":
+    if value["resourceType"] == "OperationOutcome":
         return KeyResult(
             key, KeyState.UNAVAILABLE, notes=[f"client could not prefetch: {outcome_text(value)}"]
         )
-    if rtype != "Bundle":
-        return KeyResult(key, KeyState.PREFETCHED, resources=[value])
 
     result = KeyResult(key, KeyState.PREFETCHED)
-    for entry in value.get("entry") or []:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-            result.notes.append("a searchset entry without a resource was ignored")
-            continue
-        mode = (entry.get("search") or {}).get("mode") if isinstance(entry, dict) else None
-        if resource["resourceType"] == "OperationOutcome" or mode == "outcome":
-            result.notes.append(f"client reported: {outcome_text(resource)}")
-            if _has_error(resource):
-                result.state = KeyState.INCOMPLETE
-            continue
-        result.resources.append(resource)
-    result.next_url = next_link(value)
-    if result.next_url:
+    errored = False
+    if value["resourceType"] == "Bundle":
+        resources, outcomes, skipped = bundle_entries(value)
+        if skipped:
+            result.notes.append(f"{skipped} searchset entries without a resource were ignored")
+        for outcome in outcomes:
+            result.notes.append(f"client reported: {outcome_text(outcome)}")
+            errored = errored or has_error(outcome)
+        result.next_url = None if errored else next_link(value)
+    else:
+        resources = [value]
+    result.resources = [r for r in resources if r["resourceType"] == resource_type]
+    if len(result.resources) < len(resources):
+        result.notes.append(
+            f"{len(resources) - len(result.resources)} resources that are not "
+            f"{resource_type} were ignored"
+        )
+
+    if read_id is not None:
+        result.resources = [r for r in result.resources if r.get("id") == read_id][:1]
+        result.next_url = None
+        if not result.resources:
+            result.notes.append(f"the prefetched data holds no {resource_type} for this context")
+            result.state = KeyState.UNAVAILABLE
+            return result
+    if errored:
+        result.state = KeyState.INCOMPLETE if result.resources else KeyState.UNAVAILABLE
+    elif result.next_url:
         result.state = KeyState.INCOMPLETE
         result.notes.append("the searchset has more pages")
     return result
@@ -177,7 +220,17 @@ def classify(key: str, value: Any, *, present: bool) -> KeyResult:
 def resolve(service: Service, request: HookRequest, settings: Settings) -> PrefetchData:
     """Classify every templated key, fetch the gaps from fhirServer, enforce requirements."""
     sent = request.prefetch or {}
-    keys = {k: classify(k, sent.get(k), present=k in sent) for k in service.prefetch}
+    keys: dict[str, KeyResult] = {}
+    for key, text in service.prefetch.items():
+        template = Template(text)
+        filled = fill_template(text, request.context)
+        keys[key] = classify(
+            key,
+            sent.get(key),
+            present=key in sent,
+            resource_type=template.resource_type,
+            read_id=template.read_id(filled) if filled else None,
+        )
     gaps = [k for k, r in keys.items() if r.state in (KeyState.UNAVAILABLE, KeyState.INCOMPLETE)]
 
     if gaps and request.fhirServer:
@@ -186,7 +239,6 @@ def resolve(service: Service, request: HookRequest, settings: Settings) -> Prefe
         for k in gaps:
             keys[k].notes.append("no fhirServer was given to fetch it from")
 
-    data = PrefetchData(keys)
     failures = {
         k: "; ".join(keys[k].notes) or "not available"
         for group in service.required
@@ -195,7 +247,7 @@ def resolve(service: Service, request: HookRequest, settings: Settings) -> Prefe
     }
     if failures:
         raise PrefetchUnavailable(service.id, failures)
-    return data
+    return PrefetchData(keys)
 
 
 def _fetch(
@@ -218,14 +270,19 @@ def _fetch(
     )
 
     def fetch_one(key: str) -> SearchResult:
+        template = Template(service.prefetch[key])
         current = keys[key]
         if current.next_url:
             partial = SearchResult(resources=list(current.resources), pages=1)
-            return client.follow(current.next_url, partial)
-        query = fill_template(service.prefetch[key], request.context)
+            return client.follow(current.next_url, template.resource_type, partial)
+        query = fill_template(template.text, request.context)
         if query is None:
             raise FhirServerError("its template has a token this request cannot fill")
-        return client.search(query)
+        read_id = template.read_id(query)
+        if read_id is not None:
+            resource = client.read(template.resource_type, read_id)
+            return SearchResult(resources=[resource], pages=1)
+        return client.search(query, template.resource_type)
 
     pool = ThreadPoolExecutor(max_workers=min(len(gaps), settings.fhir_max_parallel))
     try:
@@ -236,9 +293,10 @@ def _fetch(
             _apply(keys[key], future)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+        client.close()
 
 
-def _apply(result: KeyResult, future: Any) -> None:
+def _apply(result: KeyResult, future: Future[SearchResult]) -> None:
     if not future.done():
         result.notes.append("fhirServer did not answer within the time budget")
         return
@@ -250,7 +308,7 @@ def _apply(result: KeyResult, future: Any) -> None:
         else:
             result.notes.append(str(error))
         return
-    fetched: SearchResult = future.result()
+    fetched = future.result()
     continued = result.next_url is not None
     result.resources = fetched.resources
     result.notes.extend(fetched.notes)
@@ -259,10 +317,3 @@ def _apply(result: KeyResult, future: Any) -> None:
         result.state = KeyState.INCOMPLETE
     else:
         result.state = KeyState.PREFETCHED if continued else KeyState.FETCHED
-
-
-def _has_error(outcome: dict[str, Any]) -> bool:
-    return any(
-        isinstance(i, dict) and i.get("severity") in _ERROR_SEVERITIES
-        for i in outcome.get("issue") or []
-    )

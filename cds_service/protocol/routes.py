@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -10,13 +11,14 @@ from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
 
 from cds_service.config import Settings
-from cds_service.errors import InvalidRequest, PayloadTooLarge, UnsupportedHook
+from cds_service.errors import InvalidRequest, PayloadTooLarge
 from cds_service.protocol import prefetch
 from cds_service.protocol.discovery import ServiceRegistry
 from cds_service.protocol.hookcall import HookCall
 from cds_service.protocol.models import (
     FHIR_ID_PATTERN,
     RESOURCE_REF_PATTERN,
+    UUID_PATTERN,
     CdsResponse,
     FeedbackRequest,
     HookRequest,
@@ -28,6 +30,7 @@ __all__ = ["AppState", "bp", "json_response", "state"]
 bp = Blueprint("cds", __name__)
 
 M = TypeVar("M", bound=BaseModel)
+UUID = re.compile(UUID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -53,16 +56,11 @@ def discovery() -> Response:
 @bp.post("/cds-services/<service_id>")
 def call_service(service_id: str) -> Response:
     app_state = state()
-    service = app_state.registry.get(service_id)
+    app_state.registry.hooks_of(service_id)
     g.log_fields = {"service": service_id}
     hook_request = parse(HookRequest, read_json_object(app_state.settings))
-    g.log_fields.update(hook=hook_request.hook, hookInstance=hook_request.hookInstance)
-    if hook_request.hook != service.hook:
-        raise UnsupportedHook(
-            f"Service '{service_id}' serves the '{service.hook}' hook, not '{hook_request.hook}'. "
-            f"Call the service registered for '{hook_request.hook}' (see GET /cds-services).",
-            expression=["hook"],
-        )
+    service = app_state.registry.dispatch(service_id, hook_request.hook)
+    g.log_fields.update(hook=service.hook, hookInstance=loggable_uuid(hook_request.hookInstance))
     context = parse(service.context_model, hook_request.context, prefix="context")
     data = prefetch.resolve(service, hook_request, app_state.settings)
     cards = service.handler(HookCall(service_id, hook_request, context, data))
@@ -72,7 +70,7 @@ def call_service(service_id: str) -> Response:
 @bp.post("/cds-services/<service_id>/feedback")
 def feedback(service_id: str) -> Response:
     app_state = state()
-    app_state.registry.get(service_id)
+    app_state.registry.hooks_of(service_id)
     g.log_fields = {"service": service_id}
     body = parse(FeedbackRequest, read_json_object(app_state.settings))
     summary = record_feedback(app_state.db, service_id, body.feedback)
@@ -90,6 +88,11 @@ def healthz() -> Response:
         },
         200 if database_ok else 503,
     )
+
+
+def loggable_uuid(value: str) -> str:
+    """hookInstance is client text: log it only when it is the UUID the spec asks for."""
+    return value if UUID.match(value) else "(not a uuid)"
 
 
 def read_json_object(settings: Settings) -> dict[str, Any]:

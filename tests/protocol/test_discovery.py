@@ -6,8 +6,10 @@ import re
 
 import pytest
 
+from cds_service.app import create_app
 from cds_service.protocol.discovery import ServiceRegistry
 from cds_service.protocol.prefetch import fill_template
+from tests.builders import hook_request
 
 EXPECTED = {
     "ketamine-trd-patient-view": "patient-view",
@@ -71,12 +73,48 @@ def test_registry_refuses_duplicates_unknown_hooks_and_untemplated_requirements(
     registry = ServiceRegistry()
     register(registry, "x", "patient-view")
     with pytest.raises(ValueError, match="registered twice"):
-        register(registry, "x", "order-sign")
+        register(registry, "x", "patient-view")
     with pytest.raises(ValueError, match="not supported"):
         register(registry, "y", "appointment-book")
     with pytest.raises(ValueError, match="no prefetch template"):
         register(registry, "z", "patient-view", prefetch={}, required=[("patient",)])
     assert [s.id for s in registry] == ["x"]
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "MedicationRequest?_id={{context.draftOrders}}",
+        "MedicationRequest?_id={{context.selections}}",
+        "Patient/{{Patient.id}}",
+        "Patient/{{context.medication.id}}",
+        "Practitioner/{{user}}",
+    ],
+)
+def test_templates_with_tokens_the_hook_cannot_fill_are_refused(template: str) -> None:
+    with pytest.raises(ValueError, match="cannot fill"):
+        register(ServiceRegistry(), "x", "order-select", prefetch={"k": template})
+
+
+def test_one_id_serving_two_hooks_is_dispatched_on_the_body_hook(make_settings) -> None:
+    registry = ServiceRegistry()
+    seen: list[str] = []
+    for hook in ("patient-view", "order-sign"):
+        registry.service(
+            id="dual",
+            hook=hook,
+            title="T",
+            description="D",
+            prefetch={"patient": "Patient/{{context.patientId}}"},
+            usage_requirements="U",
+        )(lambda call, hook=hook: seen.append(hook) or [])
+    client = create_app(make_settings(), registry=registry).test_client()
+    for hook in ("patient-view", "order-sign", "order-select"):
+        body = hook_request(hook)
+        response = client.post("/cds-services/dual", json=body)
+        assert response.status_code == (400 if hook == "order-select" else 200)
+    assert seen == ["patient-view", "order-sign"]
+    assert [s["hook"] for s in client.get("/cds-services").json["services"]] == seen
 
 
 @pytest.mark.parametrize(

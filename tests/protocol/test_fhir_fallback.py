@@ -17,7 +17,7 @@ from tests.builders import hook_request, patient_bundle, searchset
 
 TOKEN = "eyJ-fhir-access-token-7f3a"
 PID = "pat-mdd-recurrent"
-SERVICE = registry.get("ketamine-trd-patient-view")
+SERVICE = registry.dispatch("ketamine-trd-patient-view", "patient-view")
 
 
 def resources_of(rtype: str) -> list[dict]:
