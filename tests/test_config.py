@@ -64,3 +64,18 @@ def test_invalid_values_are_refused(monkeypatch, name: str, value: str) -> None:
 def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(fhir_budget=1)
+
+
+def test_gunicorn_takes_bind_workers_and_threads_from_the_environment(monkeypatch) -> None:
+    import importlib
+
+    from cds_service import gunicorn_conf
+
+    monkeypatch.setenv("KETAMINE_CDS_BIND", "0.0.0.0:9000")
+    monkeypatch.setenv("KETAMINE_CDS_WORKERS", "3")
+    monkeypatch.setenv("KETAMINE_CDS_THREADS", "4")
+    reloaded = importlib.reload(gunicorn_conf)
+    assert (reloaded.bind, reloaded.workers, reloaded.threads) == ("0.0.0.0:9000", 3, 4)
+    assert reloaded.preload_app is True
+    monkeypatch.undo()
+    importlib.reload(gunicorn_conf)

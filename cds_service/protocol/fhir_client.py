@@ -193,7 +193,7 @@ class FhirClient:
             raise FhirServerError("fhirServer answered with a body that is not JSON") from exc
         if not is_resource(body):
             raise FhirServerError("fhirServer answered JSON that is not a FHIR resource")
-        return body  # type: ignore[no-any-return]
+        return body
 
     def _read_body(self, response: requests.Response) -> bytes:
         """Read the body one socket read at a time, within the size cap and the deadline."""

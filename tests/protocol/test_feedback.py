@@ -93,6 +93,11 @@ def test_old_sandbox_override_without_reason_wrapper_is_accepted(app, client) ->
     assert rows(app)[0].override_code == "x"
 
 
+def test_timestamp_without_offset_is_taken_as_utc(app, client) -> None:
+    client.post(URL, json={"feedback": [overridden(outcomeTimestamp="2026-03-02T10:06:00")]})
+    assert rows(app)[0].outcome_timestamp == "2026-03-02T10:06:00.000000Z"
+
+
 def test_dismissal_without_reason_is_valid(app, client) -> None:
     assert client.post(URL, json={"feedback": [overridden()]}).json == {"received": 1, "stored": 1}
 
@@ -168,3 +173,13 @@ def test_malformed_json_feedback_is_400(client) -> None:
     response = client.post(URL, data="{feedback:", content_type="application/json")
     assert response.status_code == 400
     assert response.json["issue"][0]["details"]["coding"][0]["code"] == "invalid-json"
+
+
+def test_database_url_selects_where_feedback_is_stored(make_app, tmp_path, monkeypatch) -> None:
+    elsewhere = tmp_path / "elsewhere" / "feedback.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{elsewhere}")
+    app = make_app()
+    app.test_client().post(URL, json={"feedback": [accepted()]})
+    assert elsewhere.is_file()
+    assert not (tmp_path / "data" / "ketamine-cds.sqlite3").exists()
+    assert count(app) == 1

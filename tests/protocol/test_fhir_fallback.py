@@ -253,3 +253,109 @@ def test_logs_hold_neither_token_nor_patient_id_and_keep_the_request_id(
     callbacks = [line for line in lines if line["msg"] == "fhir callback"]
     assert {line["fhir_resource"] for line in callbacks} >= {"Patient", "Condition"}
     assert {line["request_id"] for line in callbacks} == {response.headers["X-Request-ID"]}
+
+
+def test_a_dripping_body_is_cut_off_and_leaves_no_thread_behind(httpserver, make_app) -> None:
+    done = threading.Event()
+
+    def drip(request: Request) -> Response:
+        def body():
+            try:
+                yield b'{"resourceType": "Bundle", "type": "searchset", "entry": ['
+                for _ in range(15):
+                    time.sleep(0.1)
+                    yield b" "
+                yield b"]}"
+            finally:
+                done.set()
+
+        return Response(body(), content_type="application/fhir+json")
+
+    httpserver.expect_request("/fhir/Condition").respond_with_handler(drip)
+    serve_patient(httpserver)
+    client = make_app(fhir_budget_s=0.3, fhir_read_timeout_s=0.25).test_client()
+    threads_before = threading.active_count()
+    started = time.monotonic()
+    response = client.post("/cds-services/ketamine-trd-patient-view", json=request_body(httpserver))
+    assert response.status_code == 412
+    assert time.monotonic() - started < 0.8
+    deadline = time.monotonic() + 1.0
+    while threading.active_count() > threads_before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert threading.active_count() <= threads_before
+    assert done.wait(5)
+
+
+def test_a_server_answering_another_patient_is_not_believed(httpserver, client) -> None:
+    httpserver.expect_request(f"/fhir/Patient/{PID}").respond_with_json(
+        {"resourceType": "Patient", "id": "somebody-else"}
+    )
+    serve_patient(httpserver)
+    response = client.post("/cds-services/ketamine-trd-patient-view", json=request_body(httpserver))
+    assert response.status_code == 412
+    assert "not the Patient asked for" in response.json["issue"][0]["diagnostics"]
+
+
+def test_error_outcome_in_a_server_page_marks_the_key_incomplete(httpserver, settings) -> None:
+    page = searchset(resources_of("Condition"), httpserver.url_for("/fhir"))
+    page["entry"].append(
+        {
+            "resource": {
+                "resourceType": "OperationOutcome",
+                "issue": [
+                    {"severity": "error", "code": "too-costly", "diagnostics": "result truncated"}
+                ],
+            },
+            "search": {"mode": "outcome"},
+        }
+    )
+    httpserver.expect_request("/fhir/Condition").respond_with_json(page)
+    serve_patient(httpserver)
+    data = run(request_body(httpserver), settings)
+    assert data.state("conditions") is KeyState.INCOMPLETE
+    assert "conditions" in data.gaps()
+    assert "result truncated" in " ".join(data.keys["conditions"].notes)
+
+
+def test_search_results_of_other_types_are_dropped(httpserver, settings) -> None:
+    httpserver.expect_request("/fhir/Condition").respond_with_json(
+        searchset(resources_of("Condition") + resources_of("Observation")[:1])
+    )
+    serve_patient(httpserver)
+    data = run(request_body(httpserver), settings)
+    assert [r["resourceType"] for r in data.keys["conditions"].resources] == ["Condition"] * 2
+
+
+@pytest.mark.parametrize(
+    "path", ["/fhir/../admin/Condition", "/fhir/%2e%2e/admin/Condition", "/other/fhir/Condition"]
+)
+def test_next_links_leaving_the_base_path_are_refused(httpserver, settings, path) -> None:
+    serve_patient(httpserver)
+    first = searchset(resources_of("Condition")[:1])
+    first["link"].append({"relation": "next", "url": httpserver.url_for("/") + path.lstrip("/")})
+    data = run(request_body(httpserver, prefetch={"conditions": first}), settings)
+    assert data.state("conditions") is KeyState.INCOMPLETE
+    assert not [r for r, _ in httpserver.log if "admin" in r.path or "other" in r.path]
+
+
+def test_proxy_variables_of_the_host_are_ignored(httpserver, settings, monkeypatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    serve_patient(httpserver)
+    assert run(request_body(httpserver), settings).state("conditions") is KeyState.FETCHED
+
+
+def test_unexpected_fetch_errors_are_logged_without_the_token(
+    httpserver, client, json_logs, monkeypatch
+) -> None:
+    from cds_service.protocol import fhir_client
+
+    def broken(self, url):
+        raise RuntimeError(f"crash while holding {self._token}")
+
+    monkeypatch.setattr(fhir_client.FhirClient, "_get", broken)
+    response = client.post("/cds-services/ketamine-trd-patient-view", json=request_body(httpserver))
+    assert response.status_code == 412
+    assert "fetching it failed unexpectedly" in response.get_data(as_text=True)
+    assert "RuntimeError (message withheld)" in json_logs.getvalue()
+    assert TOKEN not in json_logs.getvalue()

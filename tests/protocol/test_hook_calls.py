@@ -259,3 +259,48 @@ def test_errors_never_echo_the_request_body(client) -> None:
     response = post(client, "ketamine-trd-patient-view", copy.deepcopy(body))
     assert response.status_code == 400
     assert "Alex Rivera" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("patient_id", [".", "..", "..."])
+def test_patient_ids_of_dots_alone_are_refused(client, patient_id: str) -> None:
+    body = hook_request("patient-view")
+    body["context"]["patientId"] = patient_id
+    response = post(client, "ketamine-trd-patient-view", body)
+    assert response.status_code == 400
+    assert "context.patientId: must be a FHIR id" in diagnostics(response)
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "https://ehr.example.org/fhir?tenant=1",
+        "https://ehr.example.org/fhir#x",
+        "https://user:pw@ehr.example.org/fhir",
+    ],
+)
+def test_fhir_server_must_be_a_plain_base_url(client, server: str) -> None:
+    response = post(
+        client, "ketamine-trd-patient-view", hook_request("patient-view", fhirServer=server)
+    )
+    assert response.status_code == 400
+    assert "fhirServer: must be a base URL" in diagnostics(response)
+
+
+def test_many_selections_are_resolved_quickly(client) -> None:
+    body = hook_request("order-select")
+    draft = body["context"]["draftOrders"]["entry"][0]["resource"]
+    entries = [{"resource": {**draft, "id": f"mr-{i}"}} for i in range(4000)]
+    body["context"]["draftOrders"]["entry"] = entries
+    body["context"]["selections"] = [f"MedicationRequest/mr-{i}" for i in range(4000)]
+    assert post(client, "ketamine-order-select", body).status_code == 200
+
+
+def test_client_text_in_hook_and_hook_instance_stays_out_of_logs(client, json_logs) -> None:
+    body = hook_request("patient-view", hookInstance="MRN-123456 Jane Doe")
+    body["hook"] = "Jane Doe " + "x" * 5000
+    too_long = post(client, "ketamine-trd-patient-view", body)
+    assert too_long.status_code == 400
+    body["hook"] = "patient-view"
+    assert post(client, "ketamine-trd-patient-view", body).status_code == 200
+    assert "Jane Doe" not in json_logs.getvalue()
+    assert '"hookInstance":"(not a uuid)"' in json_logs.getvalue()
