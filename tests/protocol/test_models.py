@@ -215,3 +215,11 @@ def test_feedback_timestamp_must_be_a_string() -> None:
         FeedbackItem.model_validate(
             {"card": "c", "outcome": "overridden", "outcomeTimestamp": 1772445931}
         )
+
+
+@pytest.mark.parametrize("value", ["", "not-a-uuid", "123"])
+def test_card_and_suggestion_uuids_must_be_uuids(value: str) -> None:
+    with pytest.raises(ValidationError):
+        card(uuid=value)
+    with pytest.raises(ValidationError):
+        Suggestion(label="S", uuid=value)
