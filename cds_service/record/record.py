@@ -1,0 +1,198 @@
+"""PatientRecord: the typed, read-only view of a patient that the clinical rules read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from cds_service.protocol.fhirjson import as_dict, as_list
+from cds_service.record.medications import MedicationExposure, exposure_from
+from cds_service.record.observations import Observations, read_observations
+from cds_service.record.terminology import Code, Terminology, ValueSet
+from cds_service.record.values import codes_of, parse_date, reference, text_of
+
+__all__ = ["AllergyFact", "ConditionFact", "PatientRecord", "ProcedureFact"]
+
+ACTIVE_STATUSES = {"active", "recurrence", "relapse"}
+IGNORED_VERIFICATION = {"entered-in-error", "refuted"}
+MEDICATION_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
+
+
+def _status(concept: Any) -> str | None:
+    codes = codes_of(concept)
+    return codes[0].code if codes else None
+
+
+@dataclass(frozen=True)
+class ConditionFact:
+    reference: str
+    codes: tuple[Code, ...]
+    text: str | None
+    clinical_status: str | None
+    verification_status: str | None
+    onset: date | None
+    abatement: date | None
+    recorded: date | None
+
+    @property
+    def active(self) -> bool:
+        """Active, recurrence or relapse; with no status at all, active unless abated."""
+        if self.clinical_status is None:
+            return self.abatement is None
+        return self.clinical_status in ACTIVE_STATUSES
+
+    @property
+    def date(self) -> date | None:
+        return self.onset or self.recorded
+
+    @property
+    def name(self) -> str:
+        return self.text or next((c.display for c in self.codes if c.display), None) or (
+            self.codes[0].code if self.codes else "condition")
+
+
+@dataclass(frozen=True)
+class AllergyFact:
+    reference: str
+    codes: tuple[Code, ...]
+    text: str | None
+    clinical_status: str | None
+    verification_status: str | None
+    recorded: date | None
+
+
+@dataclass(frozen=True)
+class ProcedureFact:
+    reference: str
+    codes: tuple[Code, ...]
+    text: str | None
+    status: str | None
+    when: date | None
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """What the record says about one patient, as of ``today``."""
+
+    patient_id: str | None
+    birth_date: date | None
+    sex: str | None
+    today: date
+    conditions: tuple[ConditionFact, ...]
+    medications: tuple[MedicationExposure, ...]
+    observations: Observations
+    allergies: tuple[AllergyFact, ...]
+    procedures: tuple[ProcedureFact, ...]
+
+    @property
+    def age(self) -> int | None:
+        if self.birth_date is None:
+            return None
+        born = self.birth_date
+        return self.today.year - born.year - (
+            (self.today.month, self.today.day) < (born.month, born.day))
+
+    def conditions_in(
+        self, valueset: ValueSet, *, active_only: bool = False
+    ) -> list[tuple[ConditionFact, Code]]:
+        """Conditions with a coding in ``valueset``, each with the coding that matched."""
+        out = []
+        for condition in self.conditions:
+            if active_only and not condition.active:
+                continue
+            code = valueset.match(condition.codes)
+            if code is not None:
+                out.append((condition, code))
+        return out
+
+    @classmethod
+    def from_resources(
+        cls,
+        resources: Iterable[dict[str, Any]],
+        *,
+        today: date,
+        terminology: Terminology,
+        patient_id: str | None = None,
+    ) -> PatientRecord:
+        """Build the record from FHIR R4 resources of any of the prefetched types."""
+        by_type: dict[str, list[dict[str, Any]]] = {}
+        for resource in resources:
+            if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+                by_type.setdefault(resource["resourceType"], []).append(resource)
+
+        patients = by_type.get("Patient", [])
+        patient = next((p for p in patients if p.get("id") == patient_id), None) or (
+            patients[0] if patients else {})
+        medications_by_ref = {reference(m): m for m in by_type.get("Medication", [])}
+        exposures = []
+        for rtype in MEDICATION_TYPES:
+            for resource in by_type.get(rtype, []):
+                exposure = exposure_from(resource, terminology, medications_by_ref, today)
+                if exposure is not None:
+                    exposures.append(exposure)
+        gender = patient.get("gender")
+        return cls(
+            patient_id=patient_id or (patient.get("id") if isinstance(patient.get("id"), str)
+                                      else None),
+            birth_date=parse_date(patient.get("birthDate")),
+            sex=gender if isinstance(gender, str) else None,
+            today=today,
+            conditions=tuple(c for c in map(_condition, by_type.get("Condition", [])) if c),
+            medications=tuple(exposures),
+            observations=read_observations(by_type.get("Observation", [])),
+            allergies=tuple(a for a in map(_allergy, by_type.get("AllergyIntolerance", [])) if a),
+            procedures=tuple(map(_procedure, by_type.get("Procedure", []))),
+        )
+
+
+def _condition(resource: dict[str, Any]) -> ConditionFact | None:
+    verification = _status(resource.get("verificationStatus"))
+    if verification in IGNORED_VERIFICATION:
+        return None
+    onset = parse_date(resource.get("onsetDateTime")) or parse_date(
+        as_dict(resource.get("onsetPeriod")).get("start"))
+    abatement = parse_date(resource.get("abatementDateTime")) or parse_date(
+        as_dict(resource.get("abatementPeriod")).get("end"))
+    return ConditionFact(
+        reference=reference(resource),
+        codes=tuple(codes_of(resource.get("code"))),
+        text=text_of(resource.get("code")),
+        clinical_status=_status(resource.get("clinicalStatus")),
+        verification_status=verification,
+        onset=onset,
+        abatement=abatement,
+        recorded=parse_date(resource.get("recordedDate")),
+    )
+
+
+def _allergy(resource: dict[str, Any]) -> AllergyFact | None:
+    verification = _status(resource.get("verificationStatus"))
+    if verification in IGNORED_VERIFICATION:
+        return None
+    codes = codes_of(resource.get("code"))
+    texts = [text_of(resource.get("code"))]
+    for reaction in as_list(resource.get("reaction")):
+        codes += codes_of(as_dict(reaction).get("substance"))
+        texts.append(text_of(as_dict(reaction).get("substance")))
+    return AllergyFact(
+        reference=reference(resource),
+        codes=tuple(codes),
+        text="; ".join(t for t in texts if t) or None,
+        clinical_status=_status(resource.get("clinicalStatus")),
+        verification_status=verification,
+        recorded=parse_date(resource.get("recordedDate")) or parse_date(
+            resource.get("onsetDateTime")),
+    )
+
+
+def _procedure(resource: dict[str, Any]) -> ProcedureFact:
+    return ProcedureFact(
+        reference=reference(resource),
+        codes=tuple(codes_of(resource.get("code"))),
+        text=text_of(resource.get("code")),
+        status=resource.get("status") if isinstance(resource.get("status"), str) else None,
+        when=parse_date(resource.get("performedDateTime")) or parse_date(
+            as_dict(resource.get("performedPeriod")).get("start")),
+    )

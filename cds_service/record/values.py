@@ -1,0 +1,78 @@
+"""Small readers for FHIR R4 data types, tolerant of any JSON shape."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from cds_service.protocol.fhirjson import as_dict, as_list
+from cds_service.record.terminology import Code, normalise_system
+
+__all__ = ["codes_of", "number", "parse_date", "reference", "text_of"]
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+def parse_date(value: Any) -> date | None:
+    """The calendar date of a FHIR date or dateTime at any precision (YYYY -> 1 January).
+
+    Usage: ``parse_date("2025-02-03T09:40:00-05:00")  # date(2025, 2, 3)``
+    """
+    if not isinstance(value, str):
+        return None
+    match = _DATE.match(value.strip())
+    if not match:
+        return None
+    year, month, day = match.group(1), match.group(2) or "01", match.group(3) or "01"
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def codes_of(concept: Any) -> list[Code]:
+    """The codings of a CodeableConcept (or of a single Coding), normalised."""
+    concept = as_dict(concept)
+    codings = as_list(concept.get("coding")) if "coding" in concept else [concept]
+    out = []
+    for coding in codings:
+        coding = as_dict(coding)
+        code = coding.get("code")
+        if isinstance(code, str | int) and str(code).strip():
+            display = coding.get("display")
+            out.append(Code(normalise_system(coding.get("system")), str(code).strip(),
+                            display if isinstance(display, str) else None))
+    return out
+
+
+def text_of(concept: Any) -> str | None:
+    """A CodeableConcept's text, else its first coding display."""
+    concept = as_dict(concept)
+    if isinstance(concept.get("text"), str) and concept["text"].strip():
+        return str(concept["text"]).strip()
+    for code in codes_of(concept):
+        if code.display:
+            return code.display
+    return None
+
+
+def number(value: Any) -> float | None:
+    """A JSON number (or numeric string) as float; booleans and junk give None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def reference(resource: dict[str, Any]) -> str:
+    rid = resource.get("id")
+    return f"{resource.get('resourceType')}/{rid}" if isinstance(rid, str) else str(
+        resource.get("resourceType")
+    )
