@@ -6,7 +6,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response, g, request
@@ -34,10 +35,17 @@ _HTTP_ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-costly"}
 CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "X-Request-ID"]
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def create_app(
-    settings: Settings | None = None, *, registry: ServiceRegistry | None = None
+    settings: Settings | None = None,
+    *,
+    registry: ServiceRegistry | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Flask:
-    """Create the CDS Hooks app; tests pass their own Settings (and, if they like, registry)."""
+    """Create the CDS Hooks app. Tests pass their own Settings, registry or clock."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
     if registry is None:
@@ -51,7 +59,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     db = Database(str(settings.database_url))
     db.create_schema()
-    app.extensions["ketamine_cds"] = routes.AppState(settings, registry, db)
+    app.extensions["ketamine_cds"] = routes.AppState(settings, registry, db, clock or _utc_now)
 
     CORS(
         app,

@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from cds_service.clinical.settings import ClinicalSettings
+
 __all__ = ["Settings"]
 
 CONFIG_FILE_ENV = "KETAMINE_CDS_CONFIG_FILE"
@@ -29,7 +31,10 @@ class Settings(BaseSettings):
     """Service settings. Tests pass their own; ``make run`` relies on the defaults."""
 
     model_config = SettingsConfigDict(
-        env_prefix="KETAMINE_CDS_", extra="forbid", validate_default=True
+        env_prefix="KETAMINE_CDS_",
+        extra="forbid",
+        validate_default=True,
+        env_nested_delimiter="__",
     )
 
     data_dir: Path = Field(default=Path("data"), description="Directory for the SQLite file.")
@@ -53,6 +58,14 @@ class Settings(BaseSettings):
     fhir_max_pages: int = Field(default=10, ge=1, description="Pages followed per search.")
     fhir_max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     fhir_max_parallel: int = Field(default=4, ge=1)
+
+    clinical: ClinicalSettings = Field(
+        default_factory=ClinicalSettings,
+        description="Clinical thresholds: KETAMINE_CDS_CLINICAL__BP_WINDOW_DAYS=14, ...",
+    )
+    knowledge_extra_dir: Path | None = Field(
+        default=None, description="A site directory of extra value sets and product codes."
+    )
 
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")

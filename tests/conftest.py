@@ -6,6 +6,7 @@ import io
 import logging
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from cds_service.app import create_app
 from cds_service.config import Settings
 from cds_service.logs import JsonFormatter
 from tests.contract import check_response
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # the fixtures' anchor date (clinical.md §0.3)
 
 
 class ContractClient(FlaskClient):
@@ -73,7 +76,7 @@ def make_app(make_settings: Any) -> Iterator[Any]:
     apps: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
-        app = create_app(make_settings(**overrides))
+        app = create_app(make_settings(**overrides), clock=lambda: NOW)
         app.test_client_class = ContractClient
         apps.append(app)
         return app

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
 
 from cds_service.protocol.models import HookRequest, PatientViewContext
 from cds_service.protocol.prefetch import PrefetchData
+
+if TYPE_CHECKING:
+    from cds_service.config import Settings
 
 __all__ = ["HookCall"]
 
@@ -16,3 +21,5 @@ class HookCall:
     request: HookRequest
     context: PatientViewContext
     data: PrefetchData
+    settings: Settings
+    today: date

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import orjson
@@ -38,6 +40,7 @@ class AppState:
     settings: Settings
     registry: ServiceRegistry
     db: Database
+    clock: Callable[[], datetime]
 
 
 def state() -> AppState:
@@ -63,7 +66,9 @@ def call_service(service_id: str) -> Response:
     g.log_fields.update(hook=service.hook, hookInstance=loggable_uuid(hook_request.hookInstance))
     context = parse(service.context_model, hook_request.context, prefix="context")
     data = prefetch.resolve(service, hook_request, app_state.settings)
-    cards = service.handler(HookCall(service_id, hook_request, context, data))
+    today = app_state.clock().date()
+    call = HookCall(service_id, hook_request, context, data, app_state.settings, today)
+    cards = service.handler(call)
     return json_response(CdsResponse(cards=cards).dump())
 
 

@@ -24,25 +24,88 @@ __all__ = ["MedicationExposure", "exposure_from"]
 SKIPPED_STATUSES = {"entered-in-error", "cancelled", "draft", "not-taken", "intended", "not-done"}
 ONGOING_STATUSES = {"active", "in-progress", "on-hold"}
 
-_DAYS_PER_UNIT = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1, "wk": 7, "mo": 30,
-                  "a": 365, "day": 1, "days": 1, "week": 7, "weeks": 7, "month": 30,
-                  "months": 30, "hour": 1 / 24, "hours": 1 / 24}
-_TIMING_CODES = {"QD": 1, "DAILY": 1, "BID": 2, "TID": 3, "QID": 4, "QOD": 0.5, "AM": 1,
-                 "PM": 1, "QHS": 1, "HS": 1, "Q12H": 2, "Q8H": 3, "Q6H": 4, "Q24H": 1,
-                 "WK": 1 / 7}
-_MASS_UNITS = {"mg": 1.0, "milligram": 1.0, "milligrams": 1.0, "g": 1000.0, "mcg": 0.001,
-               "ug": 0.001, "microgram": 0.001}
-_COUNT_UNITS = {"tablet", "tablets", "tab", "tabs", "capsule", "capsules", "cap", "caps",
-                "{tbl}", "{tablet}", "{capsule}", "{pill}", "pill", "pills", "1", "each",
-                "{each}", "patch", "spray", "device", "{device}", "kit", "{kit}"}
+_DAYS_PER_UNIT = {
+    "s": 1 / 86400,
+    "min": 1 / 1440,
+    "h": 1 / 24,
+    "d": 1,
+    "wk": 7,
+    "mo": 30,
+    "a": 365,
+    "day": 1,
+    "days": 1,
+    "week": 7,
+    "weeks": 7,
+    "month": 30,
+    "months": 30,
+    "hour": 1 / 24,
+    "hours": 1 / 24,
+}
+_TIMING_CODES = {
+    "QD": 1,
+    "DAILY": 1,
+    "BID": 2,
+    "TID": 3,
+    "QID": 4,
+    "QOD": 0.5,
+    "AM": 1,
+    "PM": 1,
+    "QHS": 1,
+    "HS": 1,
+    "Q12H": 2,
+    "Q8H": 3,
+    "Q6H": 4,
+    "Q24H": 1,
+    "WK": 1 / 7,
+}
+_MASS_UNITS = {
+    "mg": 1.0,
+    "milligram": 1.0,
+    "milligrams": 1.0,
+    "g": 1000.0,
+    "mcg": 0.001,
+    "ug": 0.001,
+    "microgram": 0.001,
+}
+_COUNT_UNITS = {
+    "tablet",
+    "tablets",
+    "tab",
+    "tabs",
+    "capsule",
+    "capsules",
+    "cap",
+    "caps",
+    "{tbl}",
+    "{tablet}",
+    "{capsule}",
+    "{pill}",
+    "pill",
+    "pills",
+    "1",
+    "each",
+    "{each}",
+    "patch",
+    "spray",
+    "device",
+    "{device}",
+    "kit",
+    "{kit}",
+}
 _VOLUME_UNITS = {"ml": 1.0, "milliliter": 1.0, "l": 1000.0}
 _TEXT_FREQUENCIES = [
     (re.compile(r"\b(four times|4 times)\b|\bqid\b", re.I), 4.0),
     (re.compile(r"\b(three times|3 times)\b|\btid\b", re.I), 3.0),
     (re.compile(r"\b(twice|two times|2 times)\b|\bbid\b", re.I), 2.0),
     (re.compile(r"\bevery other day\b|\bqod\b", re.I), 0.5),
-    (re.compile(r"\b(once|1 time)\b|\bdaily\b|\bevery (day|morning|evening|night)\b|"
-                r"\bnightly\b|\bat bedtime\b|\bqhs\b|\bqd\b", re.I), 1.0),
+    (
+        re.compile(
+            r"\b(once|1 time)\b|\bdaily\b|\bevery (day|morning|evening|night)\b|"
+            r"\bnightly\b|\bat bedtime\b|\bqhs\b|\bqd\b",
+            re.I,
+        ),
+        1.0,
+    ),
 ]
 _TEXT_AMOUNT = re.compile(
     r"(\d+(?:\.\d+)?)\s*(mg|milligrams?|tablets?|tabs?|capsules?|caps?)\b", re.I
@@ -100,32 +163,53 @@ def exposure_from(
     recognition = terminology.recognise(codes, texts)
     if strengths and recognition.ingredients:
         merged = {**strengths, **recognition.strengths}
-        recognition = Recognition(recognition.ingredients, recognition.matched_by, merged,
-                                  recognition.product)
-    name = next((t for t in texts if t), None) or next(
-        (c.display for c in codes if c.display), None) or "unnamed medication"
+        recognition = Recognition(
+            recognition.ingredients, recognition.matched_by, merged, recognition.product
+        )
+    name = (
+        next((t for t in texts if t), None)
+        or next((c.display for c in codes if c.display), None)
+        or "unnamed medication"
+    )
 
     if rtype == "MedicationAdministration":
         dosage = as_dict(resource.get("dosage"))
         dose = _mass(as_dict(dosage.get("dose")), recognition)
         when = parse_date(resource.get("effectiveDateTime")) or parse_date(
-            as_dict(resource.get("effectivePeriod")).get("start"))
+            as_dict(resource.get("effectivePeriod")).get("start")
+        )
         return MedicationExposure(
-            reference=reference(resource), resource_type="MedicationAdministration",
-            status=status, name=name, codes=tuple(codes), recognition=recognition,
-            daily_dose_mg=None, dose_note=None, dose_mg_per_administration=dose,
-            start=when, end=when, ongoing=False, duration_known=when is not None,
+            reference=reference(resource),
+            resource_type="MedicationAdministration",
+            status=status,
+            name=name,
+            codes=tuple(codes),
+            recognition=recognition,
+            daily_dose_mg=None,
+            dose_note=None,
+            dose_mg_per_administration=dose,
+            start=when,
+            end=when,
+            ongoing=False,
+            duration_known=when is not None,
             status_reason=_status_reason(resource),
-            reason_codes=tuple(c for cc in as_list(resource.get("reasonCode"))
-                               for c in codes_of(cc)),
+            reason_codes=tuple(
+                c for cc in as_list(resource.get("reasonCode")) for c in codes_of(cc)
+            ),
             reason_references=_reason_refs(resource),
-            route=tuple(codes_of(dosage.get("route"))), route_text=text_of(dosage.get("route")),
+            route=tuple(codes_of(dosage.get("route"))),
+            route_text=text_of(dosage.get("route")),
             intent=None,
         )
 
-    dosages = [as_dict(d) for d in as_list(
-        resource.get("dosageInstruction") if rtype == "MedicationRequest" else resource.get("dosage")
-    )]
+    dosages = [
+        as_dict(d)
+        for d in as_list(
+            resource.get("dosageInstruction")
+            if rtype == "MedicationRequest"
+            else resource.get("dosage")
+        )
+    ]
     daily, note = _daily_dose(dosages, recognition)
     start, end, duration_known = _period(resource, dosages)
     ongoing = status in ONGOING_STATUSES and (end is None or end >= today)
@@ -133,15 +217,24 @@ def exposure_from(
         duration_known = start is not None
     first = dosages[0] if dosages else {}
     return MedicationExposure(
-        reference=reference(resource), resource_type=str(rtype), status=status, name=name,
-        codes=tuple(codes), recognition=recognition, daily_dose_mg=daily, dose_note=note,
+        reference=reference(resource),
+        resource_type=str(rtype),
+        status=status,
+        name=name,
+        codes=tuple(codes),
+        recognition=recognition,
+        daily_dose_mg=daily,
+        dose_note=note,
         dose_mg_per_administration=_single_dose(dosages, recognition),
-        start=start, end=None if ongoing else end, ongoing=ongoing,
+        start=start,
+        end=None if ongoing else end,
+        ongoing=ongoing,
         duration_known=duration_known and start is not None,
         status_reason=_status_reason(resource),
         reason_codes=tuple(c for cc in as_list(resource.get("reasonCode")) for c in codes_of(cc)),
         reason_references=_reason_refs(resource),
-        route=tuple(codes_of(first.get("route"))), route_text=text_of(first.get("route")),
+        route=tuple(codes_of(first.get("route"))),
+        route_text=text_of(first.get("route")),
         intent=resource.get("intent") if isinstance(resource.get("intent"), str) else None,
     )
 
@@ -157,15 +250,23 @@ def _medication(
     medication: dict[str, Any] = {}
     if isinstance(ref, str):
         if ref.startswith("#"):
-            medication = next((as_dict(c) for c in as_list(resource.get("contained"))
-                               if as_dict(c).get("id") == ref[1:]), {})
+            medication = next(
+                (
+                    as_dict(c)
+                    for c in as_list(resource.get("contained"))
+                    if as_dict(c).get("id") == ref[1:]
+                ),
+                {},
+            )
         else:  # "Medication/123", or an absolute URL ending in it
             tail = "/".join(ref.split("/_history")[0].rstrip("/").split("/")[-2:])
             medication = medications.get(tail, {})
     display = as_dict(resource.get("medicationReference")).get("display")
     codes = codes_of(medication.get("code"))
-    texts: list[str | None] = [text_of(medication.get("code")),
-                               display if isinstance(display, str) else None]
+    texts: list[str | None] = [
+        text_of(medication.get("code")),
+        display if isinstance(display, str) else None,
+    ]
     strengths: dict[str, tuple[float, str]] = {}
     for part in as_list(medication.get("ingredient")):
         part = as_dict(part)
@@ -218,8 +319,11 @@ def _mass(quantity: dict[str, Any], recognition: Recognition) -> float | None:
     unit = str(quantity.get("code") or quantity.get("unit") or "").strip().lower()
     if unit in _MASS_UNITS:
         return value * _MASS_UNITS[unit]
-    strength = next(iter(recognition.strengths.values()), None) if len(
-        recognition.strengths) == 1 else None
+    strength = (
+        next(iter(recognition.strengths.values()), None)
+        if len(recognition.strengths) == 1
+        else None
+    )
     if strength is None:
         return None
     amount, strength_unit = strength

@@ -72,10 +72,12 @@ class Observations:
 
 
 def _when(resource: dict[str, Any]) -> date | None:
-    return (parse_date(resource.get("effectiveDateTime"))
-            or parse_date(as_dict(resource.get("effectivePeriod")).get("start"))
-            or parse_date(resource.get("effectiveInstant"))
-            or parse_date(resource.get("issued")))
+    return (
+        parse_date(resource.get("effectiveDateTime"))
+        or parse_date(as_dict(resource.get("effectivePeriod")).get("start"))
+        or parse_date(resource.get("effectiveInstant"))
+        or parse_date(resource.get("issued"))
+    )
 
 
 def _loinc(concept: Any) -> set[str]:
@@ -99,8 +101,9 @@ def _answer(element: dict[str, Any]) -> Code | None:
     return codes[0] if codes else None
 
 
-def _coded_flag(element: dict[str, Any], yes: set[tuple[str, str]],
-                no: set[tuple[str, str]]) -> float | None:
+def _coded_flag(
+    element: dict[str, Any], yes: set[tuple[str, str]], no: set[tuple[str, str]]
+) -> float | None:
     for code in codes_of(element.get("valueCodeableConcept")):
         if (code.system, code.code) in yes:
             return 1.0
@@ -199,5 +202,6 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
     def by_date(items: list[Any]) -> tuple[Any, ...]:
         return tuple(sorted(items, key=lambda r: r.when))
 
-    return Observations(by_date(phq9), by_date(item9), by_date(bps), by_date(preg),
-                        by_date(hcg), by_date(weights))
+    return Observations(
+        by_date(phq9), by_date(item9), by_date(bps), by_date(preg), by_date(hcg), by_date(weights)
+    )

@@ -49,8 +49,11 @@ class ConditionFact:
 
     @property
     def name(self) -> str:
-        return self.text or next((c.display for c in self.codes if c.display), None) or (
-            self.codes[0].code if self.codes else "condition")
+        return (
+            self.text
+            or next((c.display for c in self.codes if c.display), None)
+            or (self.codes[0].code if self.codes else "condition")
+        )
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,11 @@ class PatientRecord:
         if self.birth_date is None:
             return None
         born = self.birth_date
-        return self.today.year - born.year - (
-            (self.today.month, self.today.day) < (born.month, born.day))
+        return (
+            self.today.year
+            - born.year
+            - ((self.today.month, self.today.day) < (born.month, born.day))
+        )
 
     def conditions_in(
         self, valueset: ValueSet, *, active_only: bool = False
@@ -124,7 +130,8 @@ class PatientRecord:
 
         patients = by_type.get("Patient", [])
         patient = next((p for p in patients if p.get("id") == patient_id), None) or (
-            patients[0] if patients else {})
+            patients[0] if patients else {}
+        )
         medications_by_ref = {reference(m): m for m in by_type.get("Medication", [])}
         exposures = []
         for rtype in MEDICATION_TYPES:
@@ -134,8 +141,8 @@ class PatientRecord:
                     exposures.append(exposure)
         gender = patient.get("gender")
         return cls(
-            patient_id=patient_id or (patient.get("id") if isinstance(patient.get("id"), str)
-                                      else None),
+            patient_id=patient_id
+            or (patient.get("id") if isinstance(patient.get("id"), str) else None),
             birth_date=parse_date(patient.get("birthDate")),
             sex=gender if isinstance(gender, str) else None,
             today=today,
@@ -152,9 +159,11 @@ def _condition(resource: dict[str, Any]) -> ConditionFact | None:
     if verification in IGNORED_VERIFICATION:
         return None
     onset = parse_date(resource.get("onsetDateTime")) or parse_date(
-        as_dict(resource.get("onsetPeriod")).get("start"))
+        as_dict(resource.get("onsetPeriod")).get("start")
+    )
     abatement = parse_date(resource.get("abatementDateTime")) or parse_date(
-        as_dict(resource.get("abatementPeriod")).get("end"))
+        as_dict(resource.get("abatementPeriod")).get("end")
+    )
     return ConditionFact(
         reference=reference(resource),
         codes=tuple(codes_of(resource.get("code"))),
@@ -182,8 +191,8 @@ def _allergy(resource: dict[str, Any]) -> AllergyFact | None:
         text="; ".join(t for t in texts if t) or None,
         clinical_status=_status(resource.get("clinicalStatus")),
         verification_status=verification,
-        recorded=parse_date(resource.get("recordedDate")) or parse_date(
-            resource.get("onsetDateTime")),
+        recorded=parse_date(resource.get("recordedDate"))
+        or parse_date(resource.get("onsetDateTime")),
     )
 
 
@@ -193,6 +202,6 @@ def _procedure(resource: dict[str, Any]) -> ProcedureFact:
         codes=tuple(codes_of(resource.get("code"))),
         text=text_of(resource.get("code")),
         status=resource.get("status") if isinstance(resource.get("status"), str) else None,
-        when=parse_date(resource.get("performedDateTime")) or parse_date(
-            as_dict(resource.get("performedPeriod")).get("start")),
+        when=parse_date(resource.get("performedDateTime"))
+        or parse_date(as_dict(resource.get("performedPeriod")).get("start")),
     )

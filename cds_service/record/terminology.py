@@ -189,11 +189,13 @@ class Terminology:
             out = []
             for item in items:
                 system = normalise_system(item["system"]) or item["system"]
-                out.append(_Rule(
-                    system=system,
-                    codes={c["code"] for c in item.get("codes", [])},
-                    prefixes=[_icd_key(p) for p in item.get("prefixes", [])],
-                ))
+                out.append(
+                    _Rule(
+                        system=system,
+                        codes={c["code"] for c in item.get("codes", [])},
+                        prefixes=[_icd_key(p) for p in item.get("prefixes", [])],
+                    )
+                )
             return out
 
         existing = self.valuesets.get(data["id"])
@@ -241,8 +243,8 @@ class Terminology:
         for text in candidates:
             if not text:
                 continue
-            found = {self._aliases.get(m.lower(), m.lower()) for m in self._name_pattern.findall(text)}
-            found = {n for n in found if n in self.ingredients}
+            names = {m.lower() for m in self._name_pattern.findall(text)}
+            found = {self._aliases.get(n, n) for n in names} & set(self.ingredients)
             if found:
                 return Recognition(tuple(sorted(found)), "name")
         return Recognition()

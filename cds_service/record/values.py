@@ -41,8 +41,13 @@ def codes_of(concept: Any) -> list[Code]:
         code = coding.get("code")
         if isinstance(code, str | int) and str(code).strip():
             display = coding.get("display")
-            out.append(Code(normalise_system(coding.get("system")), str(code).strip(),
-                            display if isinstance(display, str) else None))
+            out.append(
+                Code(
+                    normalise_system(coding.get("system")),
+                    str(code).strip(),
+                    display if isinstance(display, str) else None,
+                )
+            )
     return out
 
 
@@ -73,6 +78,8 @@ def number(value: Any) -> float | None:
 
 def reference(resource: dict[str, Any]) -> str:
     rid = resource.get("id")
-    return f"{resource.get('resourceType')}/{rid}" if isinstance(rid, str) else str(
-        resource.get("resourceType")
+    return (
+        f"{resource.get('resourceType')}/{rid}"
+        if isinstance(rid, str)
+        else str(resource.get("resourceType"))
     )

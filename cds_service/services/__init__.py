@@ -1,14 +1,18 @@
 """The ketamine/esketamine CDS services (design.md §2), registered with their discovery entries.
 
-Until the clinical engine lands, each handler answers with no cards: the protocol around it
-(prefetch, fallback, 412, errors, feedback) is complete and tested.
+patient-view assesses the chart and answers with the cards design.md §7 allows. The order
+hooks answer with no cards until the order-checks issue lands.
 """
 
 from __future__ import annotations
 
+from cds_service.clinical.assessment import assess
 from cds_service.protocol.discovery import ServiceRegistry
 from cds_service.protocol.hookcall import HookCall
 from cds_service.protocol.models import Card
+from cds_service.services.eligibility import eligibility_card
+from cds_service.services.records import record_for, terminology_for
+from cds_service.services.suicide_card import suicide_card
 
 __all__ = ["KETAMINE_PREFETCH", "REQUIRED_PREFETCH", "registry"]
 
@@ -71,8 +75,21 @@ registry = ServiceRegistry()
     required=REQUIRED_PREFETCH,
 )
 def patient_view(call: HookCall) -> list[Card]:
-    """Eligibility summary when a chart opens."""
-    return []
+    """Eligibility when a depressive disorder is on record; suicide risk whenever it holds."""
+    record = record_for(call)
+    assessment = assess(record, terminology_for(call), call.settings.clinical)
+    patient_id = call.context.patientId
+    cards = []
+    suicide = suicide_card(assessment, patient_id=patient_id, today=call.today)
+    if suicide:
+        cards.append(suicide)
+    if assessment.depressive_disorder:
+        cards.append(
+            eligibility_card(
+                assessment, call.settings.clinical, patient_id=patient_id, today=call.today
+            )
+        )
+    return cards
 
 
 @registry.service(

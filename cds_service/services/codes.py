@@ -9,7 +9,7 @@ from typing import Any
 
 from cds_service.protocol.models import Coding, OverrideReason
 
-__all__ = ["CODE_SYSTEM_URL", "code_system", "override_reasons", "topic"]
+__all__ = ["CODE_SYSTEM_URL", "code_system", "override_reasons", "reason_concept", "topic"]
 
 CODE_SYSTEM_URL = "https://ketamine-cds.org/fhir/CodeSystem/ketamine-cds"
 
@@ -49,3 +49,11 @@ def override_reasons() -> list[OverrideReason]:
         OverrideReason(system=CODE_SYSTEM_URL, code=code, display=concept["display"])
         for code, concept in _concepts("override-reason").items()
     ]
+
+
+def reason_concept(code: str) -> dict[str, Any]:
+    """A reason's concept (code, display, definition) from the code system."""
+    concepts = _concepts("reason")
+    if code not in concepts:
+        raise KeyError(f"{code!r} is not a reason in cards/codesystem.json")
+    return concepts[code]

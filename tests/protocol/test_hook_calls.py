@@ -32,7 +32,12 @@ def test_sandbox_shaped_request_answers_200(client, hook: str) -> None:
     body = json.loads((FIXTURES / "requests" / f"sandbox-{hook}.json").read_text())
     response = post(client, SERVICE_FOR_HOOK[hook], body)
     assert response.status_code == 200
-    assert response.json == {"cards": []}
+    if hook == "patient-view":
+        [card] = response.json["cards"]
+        assert card["source"]["topic"]["code"] == "ketamine-eligibility"
+        assert card["extension"]["org.ketamine-cds.assessment"]["decision"] == "candidate"
+    else:  # a sertraline draft order is not a ketamine order: no cards
+        assert response.json == {"cards": []}
 
 
 @pytest.mark.parametrize("hook", HOOKS)

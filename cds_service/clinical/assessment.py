@@ -1,0 +1,133 @@
+"""One Assessment per request: the decision, its reasons, the TRD verdict and the overlays.
+
+Sources: clinical.md §C0 (rule table, precedence), design.md §3 (decision values) and §7
+(patient-view gate).
+
+Decision precedence: contraindicated > not-indicated > not-recommended > defer > indeterminate
+> not-trd > candidate-caution > candidate.
+
+Patient-view gate (no ketamine order in play): bipolar -> not-indicated; TRD not-met ->
+not-trd (contraindications still listed); TRD indeterminate -> indeterminate; only TRD met goes
+through the ladder. With an order in play the ladder always applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cds_service.clinical.contraindications import contraindications
+from cds_service.clinical.findings import Reason
+from cds_service.clinical.settings import ClinicalSettings
+from cds_service.clinical.suicide import suicide_risk
+from cds_service.clinical.trd import TrdResult, assess_trd
+from cds_service.clinical.vitals import age_reasons, blood_pressure_reason
+from cds_service.record.record import PatientRecord
+from cds_service.record.terminology import Terminology
+
+__all__ = ["DECISION_OF", "PRECEDENCE", "Assessment", "assess"]
+
+PRECEDENCE = (
+    "contraindicated",
+    "not-indicated",
+    "not-recommended",
+    "defer",
+    "indeterminate",
+    "not-trd",
+    "candidate-caution",
+    "candidate",
+)
+
+# The decision each reason sets (clinical.md §C0). Reasons not listed inform but do not decide.
+DECISION_OF = {
+    "pregnancy": "contraindicated",
+    "ketamine-hypersensitivity": "contraindicated",
+    "aneurysmal-vascular-disease": "contraindicated",
+    "arteriovenous-malformation": "contraindicated",
+    "intracerebral-hemorrhage-history": "contraindicated",
+    "bipolar-disorder": "not-indicated",
+    "age-under-18": "not-indicated",
+    "psychosis-history": "not-recommended",
+    "psychotic-features": "not-recommended",
+    "active-substance-use": "not-recommended",
+    "stroke-history": "not-recommended",
+    "liver-disease": "not-recommended",
+    "lactation": "not-recommended",
+    "uncontrolled-cardiovascular-disease": "defer",
+    "bp-poorly-controlled": "defer",
+    "bp-hypertensive-crisis": "defer",
+    "bp-missing": "indeterminate",
+    "missing-phq9": "indeterminate",
+    "missing-trial-data": "indeterminate",
+    "trial-duration-indeterminate": "indeterminate",
+    "no-qualifying-mdd": "indeterminate",
+    "bp-above-140-90": "candidate-caution",
+    "age-65-plus": "candidate-caution",
+    "substance-use-in-remission": "candidate-caution",
+}
+_TRD_DECISION = {
+    "not-met": "not-trd",
+    "indeterminate": "indeterminate",
+    "not-applicable": "not-indicated",
+}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    decision: str
+    trd: TrdResult
+    reasons: tuple[Reason, ...]
+    suicide: Reason | None
+    depressive_disorder: bool
+    record: PatientRecord
+
+    def reason(self, code: str) -> Reason | None:
+        return next((r for r in self.reasons if r.code == code), None)
+
+    @property
+    def codes(self) -> list[str]:
+        return [r.code for r in self.reasons]
+
+
+def _ladder(decisions: list[str]) -> str:
+    return min(decisions, key=PRECEDENCE.index) if decisions else "candidate"
+
+
+def assess(
+    record: PatientRecord,
+    terminology: Terminology,
+    settings: ClinicalSettings,
+    *,
+    order_in_play: bool = False,
+) -> Assessment:
+    """Assess the record. ``order_in_play``: a ketamine/esketamine order is being placed."""
+    trd = assess_trd(record, terminology, settings)
+    reasons: list[Reason] = [*contraindications(record, terminology, settings)]
+    bp = blood_pressure_reason(record, settings)
+    if bp:
+        reasons.append(bp)
+    reasons += age_reasons(record, settings)
+    reasons += trd.reasons
+    reasons.sort(key=lambda r: (PRECEDENCE.index(DECISION_OF.get(r.code, "candidate")), r.code))
+
+    depressive = bool(
+        record.conditions_in(terminology.valueset("major-depressive-disorder"))
+        or record.conditions_in(terminology.valueset("depressive-disorder-in-remission"))
+        or record.conditions_in(terminology.valueset("other-depressive-disorder"))
+        or record.conditions_in(terminology.valueset("bipolar-disorder"))
+    )
+
+    ladder = [DECISION_OF[r.code] for r in reasons if r.code in DECISION_OF]
+    if order_in_play:
+        decision = _ladder([*ladder, _TRD_DECISION.get(trd.status, "candidate")])
+    elif trd.status == "met":
+        decision = _ladder(ladder)
+    else:
+        decision = _TRD_DECISION[trd.status]
+    return Assessment(
+        decision,
+        trd,
+        tuple(reasons),
+        suicide_risk(record, terminology, settings),
+        depressive,
+        record,
+    )

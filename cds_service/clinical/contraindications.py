@@ -1,0 +1,166 @@
+"""Contraindications, exclusions and cautions (clinical.md §C0; design.md §7).
+
+Source: SPRAVATO prescribing information §4 (aneurysmal vascular disease, AVM, intracerebral
+hemorrhage, hypersensitivity), §5.2 (psychosis), §5.3 (abuse), §5.10 (pregnancy, lactation);
+the seed's "who should avoid" list (blood pressure, cardiovascular disease, stroke, psychosis,
+liver damage, pregnancy, active substance use, prior adverse effects); APA consensus 2017.
+
+When  ketamine/esketamine is ordered or under consideration
+Then  R-CI-ANEURYSM  any history of aneurysm  -> aneurysmal-vascular-disease
+      R-CI-AVM       any history of AVM       -> arteriovenous-malformation
+      R-CI-ICH       any history of ICH       -> intracerebral-hemorrhage-history
+      R-CI-HYPERSENS AllergyIntolerance to ketamine or esketamine     -> ketamine-hypersensitivity
+                     (non-specific ICD codes alone are not enough)
+      R-CI-PREG      active pregnancy Condition; pregnancy status "pregnant" within 90 days; or
+                     a positive hCG within 30 days; unless a later negative result  -> pregnancy
+      lactation      active lactation/postpartum Condition (O85-O92, Z39.1)          -> lactation
+      R-EXC-PSYCH    any history of psychosis -> psychosis-history; MDD with psychotic
+                     features on record -> psychotic-features
+      R-EXC-SUD      active substance use disorder -> active-substance-use; in remission (code
+                     or clinical status) -> substance-use-in-remission
+      R-EXC-STROKE   any history of ischaemic stroke or TIA (Z86.73)  -> stroke-history
+      R-EXC-LIVER    active liver disease (K70-K77, fatty liver alone excluded) -> liver-disease
+      R-EXC-CVD      active acute cardiovascular disease; MI or ACS only within 90 days
+                     -> uncontrolled-cardiovascular-disease
+      R-DX-BIPOLAR   bipolar disorder in any status                   -> bipolar-disorder
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from cds_service.clinical.findings import Evidence, Reason, condition_evidence
+from cds_service.clinical.settings import ClinicalSettings
+from cds_service.record.observations import Reading
+from cds_service.record.record import PatientRecord
+from cds_service.record.terminology import LOINC, Terminology
+
+__all__ = ["contraindications"]
+
+_HISTORY_RULES = [  # (value set, reason): any clinical status counts
+    ("aneurysmal-vascular-disease", "aneurysmal-vascular-disease"),
+    ("arteriovenous-malformation", "arteriovenous-malformation"),
+    ("intracerebral-hemorrhage", "intracerebral-hemorrhage-history"),
+    ("psychotic-disorder", "psychosis-history"),
+    ("mdd-psychotic-features", "psychotic-features"),
+    ("ischemic-stroke", "stroke-history"),
+    ("bipolar-disorder", "bipolar-disorder"),
+]
+_ACTIVE_RULES = [  # (value set, reason): active conditions only
+    ("liver-disease", "liver-disease"),
+    ("lactation-postpartum", "lactation"),
+]
+_ACUTE_MI_PREFIXES = ("I21", "I22", "I23", "I24", "57054005")
+REMISSION_STATUSES = {"remission", "inactive", "resolved"}
+
+
+def contraindications(
+    record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+) -> list[Reason]:
+    """Every contraindication, exclusion and condition-based caution, with evidence."""
+    reasons: list[Reason] = []
+    for vs_id, code in _HISTORY_RULES:
+        hits = record.conditions_in(terminology.valueset(vs_id))
+        if hits:
+            reasons.append(Reason(code, tuple(condition_evidence(c, m) for c, m in hits)))
+    for vs_id, code in _ACTIVE_RULES:
+        hits = record.conditions_in(terminology.valueset(vs_id), active_only=True)
+        if hits:
+            reasons.append(Reason(code, tuple(condition_evidence(c, m) for c, m in hits)))
+    reasons += _substance_use(record, terminology)
+    reasons += _cardiovascular(record, terminology, settings)
+    reasons += _pregnancy(record, terminology, settings)
+    reasons += _hypersensitivity(record, terminology)
+    return reasons
+
+
+def _substance_use(record: PatientRecord, terminology: Terminology) -> list[Reason]:
+    active, remission = [], []
+    for condition, code in record.conditions_in(
+        terminology.valueset("substance-use-disorder-active")
+    ):
+        if condition.active:
+            active.append(condition_evidence(condition, code))
+        elif condition.clinical_status in REMISSION_STATUSES:
+            remission.append(condition_evidence(condition, code))
+    for condition, code in record.conditions_in(
+        terminology.valueset("substance-use-disorder-in-remission")
+    ):
+        remission.append(condition_evidence(condition, code))
+    out = []
+    if active:
+        out.append(Reason("active-substance-use", tuple(active)))
+    if remission:
+        out.append(Reason("substance-use-in-remission", tuple(remission)))
+    return out
+
+
+def _cardiovascular(
+    record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+) -> list[Reason]:
+    since = record.today - timedelta(days=settings.acute_cardiovascular_window_days)
+    evidence = []
+    for condition, code in record.conditions_in(
+        terminology.valueset("acute-cardiovascular-disease"), active_only=True
+    ):
+        is_mi = code.code.replace(".", "").upper().startswith(_ACUTE_MI_PREFIXES)
+        if not is_mi or (condition.date is not None and condition.date >= since):
+            evidence.append(condition_evidence(condition, code))
+    return [Reason("uncontrolled-cardiovascular-disease", tuple(evidence))] if evidence else []
+
+
+def _reading_evidence(reading: Reading) -> Evidence:
+    return Evidence(reading.reference, f"{LOINC}|{reading.code}", reading.when, reading.shown())
+
+
+def _pregnancy(
+    record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+) -> list[Reason]:
+    """Pregnant unless a later negative hCG or 'not pregnant' status supersedes the evidence."""
+    today = record.today
+    obs = record.observations
+    positives: list[tuple[Evidence, date | None]] = []
+    for condition, code in record.conditions_in(
+        terminology.valueset("pregnancy"), active_only=True
+    ):
+        positives.append((condition_evidence(condition, code), condition.date))
+    status_since = today - timedelta(days=settings.pregnancy_status_window_days)
+    hcg_since = today - timedelta(days=settings.hcg_window_days)
+    positives += [
+        (_reading_evidence(r), r.when)
+        for r in obs.pregnancy_status
+        if r.value == 1 and status_since <= r.when <= today
+    ]
+    positives += [
+        (_reading_evidence(r), r.when)
+        for r in obs.hcg
+        if r.value == 1 and hcg_since <= r.when <= today
+    ]
+    negatives = [
+        r.when for r in (*obs.pregnancy_status, *obs.hcg) if r.value == 0 and r.when <= today
+    ]
+    latest_negative = max(negatives) if negatives else None
+    current = [
+        ev
+        for ev, when in positives
+        if latest_negative is None or when is None or when >= latest_negative
+    ]
+    return [Reason("pregnancy", tuple(current))] if current else []
+
+
+def _hypersensitivity(record: PatientRecord, terminology: Terminology) -> list[Reason]:
+    substances = terminology.valueset("ketamine-substance")
+    evidence = []
+    for allergy in record.allergies:
+        code = substances.match(allergy.codes)
+        named = terminology.recognise([], [allergy.text]).ingredients
+        if code or {"ketamine", "esketamine"} & set(named):
+            evidence.append(
+                Evidence(
+                    allergy.reference,
+                    code.token() if code else None,
+                    allergy.recorded,
+                    (code.display if code and code.display else None) or allergy.text,
+                )
+            )
+    return [Reason("ketamine-hypersensitivity", tuple(evidence))] if evidence else []

@@ -1,0 +1,59 @@
+"""Every clinical threshold and window, with its rule and source. Defaults: clinical.md §C0.
+
+Operators override any of them with ``KETAMINE_CDS_CLINICAL__<NAME>`` (e.g.
+``KETAMINE_CDS_CLINICAL__BP_WINDOW_DAYS=14``) or a ``[clinical]`` table in the TOML file.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ClinicalSettings"]
+
+
+class ClinicalSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # R-TRD (clinical.md A1; design.md §7 "TRD details")
+    trial_min_days: int = Field(42, ge=1, description="Adequate trial: at least 6 weeks.")
+    trial_never_counts_below_days: int = Field(
+        28, ge=0, description="Shorter completed trials never count (EU-PEARL Rec 10)."
+    )
+    trial_gap_days: int = Field(14, ge=0, description="Refills this close join one trial.")
+    failed_trials_required: int = Field(2, ge=1, description="FDA/EMA: at least two.")
+    augmentation_counts_as_trial: bool = Field(
+        False, description="Count an adequate augmenter as a failed step (CANMAT-style)."
+    )
+    episode_lookback_months: int = Field(
+        24, ge=1, description="Only trials this recent count when the episode start is older."
+    )
+    phq9_window_days: int = Field(30, ge=1, description="The PHQ-9 that shows persistence.")
+    phq9_persisting_at: int = Field(10, description="PHQ-9 at or above: depression persists.")
+    phq9_remission_below: int = Field(5, description="PHQ-9 below: remission (CMS159).")
+    phq9_response_drop: float = Field(
+        0.5, gt=0, lt=1, description="A drop of this fraction from baseline is a response."
+    )
+    phq9_baseline_days: int = Field(90, ge=1, description="A baseline PHQ-9 this recent.")
+
+    # R-BP (clinical.md §C0; Spravato label 5.6)
+    bp_window_days: int = Field(30, ge=1, description="The latest BP must be this recent.")
+    bp_caution_above: tuple[int, int] = Field((140, 90), description="Above either: caution.")
+    bp_defer_at: tuple[int, int] = Field((160, 100), description="At or above either: defer.")
+    bp_crisis_at: tuple[int, int] = Field(
+        (180, 120), description="At or above either: hypertensive crisis (critical)."
+    )
+
+    # R-AGE (Spravato label: not approved under 18; label 5.6: larger BP rises at 65+)
+    minimum_age: int = 18
+    older_adult_age: int = 65
+
+    # R-CI-PREG (clinical.md §C0)
+    pregnancy_status_window_days: int = Field(90, ge=1)
+    hcg_window_days: int = Field(30, ge=1)
+
+    # R-EXC-CVD (clinical.md B1.2: acute MI/ACS within 90 days)
+    acute_cardiovascular_window_days: int = Field(90, ge=1)
+
+    # R-SI (design.md §7 "Suicide risk"; clinical.md A8)
+    suicide_window_days: int = Field(30, ge=1)
+    item9_urgent_at: int = Field(2, ge=1, description="PHQ-9 item 9 at or above: urgent.")

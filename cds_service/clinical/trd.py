@@ -1,0 +1,422 @@
+"""Treatment-resistant depression: antidepressant trials, adequacy, verdict.
+
+Sources: clinical.md A1 (FDA/EMA: at least two antidepressants of adequate dose and duration in
+the current episode; EU-PEARL Rec 3, 10, 15), A1.1 (minimum doses, configurable), design.md §7
+"TRD details".
+
+When  a qualifying MDD diagnosis is active (bipolar in any status -> not-applicable)
+Then  the current episode starts at the MDD Condition's onset, else its recorded date; when that
+      is older than ``episode_lookback_months`` (or missing: missing-episode-onset), only trials
+      within the lookback count
+      per ingredient, exposures at or above the minimum daily dose join into one trial when
+      gaps are at most ``trial_gap_days``; the same ingredient counts once (its longest trial)
+      a trial of >= 42 days is adequate; < 28 days never counts; 28-41 completed days are
+      indeterminate; an ongoing trial shorter than 42 days is in progress
+      an adequate trial failed unless the record shows a response during it: PHQ-9 < 5, a
+      >= 50 % drop from the baseline before it, or a statusReason of response or remission; an
+      ongoing one failed when the latest PHQ-9 is >= 10
+      augmenters count only when ``augmentation_counts_as_trial`` is on
+      ketamine and esketamine are never antidepressant trials
+Verdict met: >= 2 failed trials and the latest PHQ-9 (within 30 days) >= 10
+        not-met: fewer failed trials even counting every uncertain one, or PHQ-9 < 10
+        (5-9 partial response, < 5 remission)
+        indeterminate: the verdict depends on missing data (missing-phq9, missing-trial-data,
+        trial-duration-indeterminate) or no qualifying MDD diagnosis (no-qualifying-mdd)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from cds_service.clinical.findings import Evidence, Reason, condition_evidence
+from cds_service.clinical.settings import ClinicalSettings
+from cds_service.record.medications import MedicationExposure
+from cds_service.record.observations import Reading
+from cds_service.record.record import ConditionFact, PatientRecord
+from cds_service.record.terminology import Code, Terminology
+
+__all__ = ["Episode", "TrdResult", "Trial", "assess_trd", "latest_phq9"]
+
+_FAILURE_TEXT = re.compile(
+    r"lack of (efficacy|effect|response)|ineffective|not effective|no (response|improvement)|"
+    r"non-?respon|inadequate response|treatment failure",
+    re.I,
+)
+_RESPONSE_TEXT = re.compile(r"\bremission\b|\bresponded\b|\bresponse\b|\bimproved\b", re.I)
+
+
+@dataclass(frozen=True)
+class Episode:
+    start: date
+    source: str  # onset | recorded | lookback
+    capped: bool  # the recorded start was older than the lookback window
+    condition: ConditionFact | None
+
+
+@dataclass(frozen=True)
+class Trial:
+    ingredient: str
+    medication: str
+    reference: str
+    daily_dose_mg: float | None
+    minimum_dose_mg: float | None
+    start: date | None
+    end: date | None
+    ongoing: bool
+    days: int | None
+    status: str
+    augmenter: bool
+    matched_by_name: bool
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "medication": self.ingredient,
+            "reference": self.reference,
+            "status": self.status,
+        }
+        if self.daily_dose_mg is not None:
+            out["dailyDoseMg"] = self.daily_dose_mg
+        if self.start:
+            out["start"] = self.start.isoformat()
+        if self.end and not self.ongoing:
+            out["end"] = self.end.isoformat()
+        if self.days is not None:
+            out["days"] = self.days
+        return out
+
+
+@dataclass(frozen=True)
+class TrdResult:
+    status: str  # met | not-met | indeterminate | not-applicable
+    trials: tuple[Trial, ...]
+    failed: int
+    required: int
+    episode: Episode | None
+    phq9: Reading | None
+    phq9_state: str  # persisting | partial-response | remission | missing
+    mdd: tuple[tuple[ConditionFact, Code], ...]
+    remission_only: bool
+    reasons: tuple[Reason, ...]
+
+
+def latest_phq9(record: PatientRecord, settings: ClinicalSettings) -> Reading | None:
+    since = record.today - timedelta(days=settings.phq9_window_days)
+    recent = [r for r in record.observations.phq9 if since <= r.when <= record.today]
+    return recent[-1] if recent else None
+
+
+def _phq9_state(reading: Reading | None, settings: ClinicalSettings) -> str:
+    if reading is None or reading.value is None:
+        return "missing"
+    if reading.value >= settings.phq9_persisting_at:
+        return "persisting"
+    if reading.value < settings.phq9_remission_below:
+        return "remission"
+    return "partial-response"
+
+
+def _episode(
+    record: PatientRecord, mdd: list[tuple[ConditionFact, Code]], settings: ClinicalSettings
+) -> Episode:
+    floor = _months_before(record.today, settings.episode_lookback_months)
+    dated = [(c.date, c) for c, _ in mdd if c.date]
+    if not dated:
+        return Episode(floor, "lookback", False, mdd[0][0] if mdd else None)
+    start, condition = max(dated, key=lambda pair: pair[0])
+    source = "onset" if condition.onset else "recorded"
+    if start < floor:
+        return Episode(floor, source, True, condition)
+    return Episode(start, source, False, condition)
+
+
+def _months_before(day: date, months: int) -> date:
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, 28))
+
+
+def _end(exposure: MedicationExposure, today: date) -> date | None:
+    return today if exposure.ongoing else exposure.end
+
+
+def _runs(
+    exposures: list[MedicationExposure], today: date, gap: int
+) -> list[list[MedicationExposure]]:
+    """Join exposures whose gaps are at most ``gap`` days into continuous runs."""
+    dated = sorted(
+        (e for e in exposures if e.start and _end(e, today)), key=lambda e: e.start or today
+    )
+    runs: list[list[MedicationExposure]] = []
+    run_end: date | None = None
+    for exposure in dated:
+        start, end = exposure.start, _end(exposure, today)
+        assert start is not None and end is not None
+        if runs and run_end is not None and (start - run_end).days <= gap:
+            runs[-1].append(exposure)
+            run_end = max(run_end, end)
+        else:
+            runs.append([exposure])
+            run_end = end
+    return runs
+
+
+def _responded(
+    run: list[MedicationExposure],
+    start: date,
+    end: date,
+    record: PatientRecord,
+    settings: ClinicalSettings,
+) -> bool:
+    for exposure in run:
+        reason = exposure.status_reason or ""
+        if _FAILURE_TEXT.search(reason):
+            return False
+        if _RESPONSE_TEXT.search(reason):
+            return True
+    during = [r for r in record.observations.phq9 if start <= r.when <= end and r.value is not None]
+    if any(r.value is not None and r.value < settings.phq9_remission_below for r in during):
+        return True
+    baseline_from = start - timedelta(days=settings.phq9_baseline_days)
+    before = [r for r in record.observations.phq9 if baseline_from <= r.when <= start and r.value]
+    if before and during:
+        baseline = before[-1].value or 0
+        target = baseline * (1 - settings.phq9_response_drop)
+        return any(r.value is not None and r.value <= target for r in during)
+    return False
+
+
+def _trial(
+    ingredient: str,
+    exposures: list[MedicationExposure],
+    record: PatientRecord,
+    terminology: Terminology,
+    settings: ClinicalSettings,
+    episode: Episode,
+) -> Trial:
+    today = record.today
+    info = terminology.ingredients[ingredient]
+    minimum = info.min_adequate_daily_mg
+    augmenter = "augmenter" in info.groups and "antidepressant" not in info.groups
+    by_name = all(e.recognition.by_name for e in exposures)
+
+    def make(status: str, chosen: list[MedicationExposure], dose: float | None = None) -> Trial:
+        first = chosen[0]
+        starts = [e.start for e in chosen if e.start]
+        ends = [_end(e, today) for e in chosen if _end(e, today)]
+        start = min(starts) if starts else None
+        end = max(d for d in ends if d) if ends else None
+        ongoing = any(e.ongoing for e in chosen)
+        days = (end - start).days if start and end else None
+        return Trial(
+            ingredient,
+            first.name,
+            first.reference,
+            dose,
+            minimum,
+            start,
+            end,
+            ongoing,
+            days,
+            status,
+            augmenter,
+            by_name,
+        )
+
+    in_episode = [
+        e
+        for e in exposures
+        if e.start is None or e.ongoing or (_end(e, today) or today) >= episode.start
+    ]
+    if not in_episode:
+        return make("outside-episode", exposures)
+    adequate = [
+        e
+        for e in in_episode
+        if e.daily_dose_mg is not None
+        and minimum is not None
+        and e.daily_dose_mg >= minimum
+        and e.duration_known
+    ]
+    runs = _runs(adequate, today, settings.trial_gap_days)
+    if runs:
+        run = max(runs, key=lambda r: (_end(r[-1], today) or today) - (r[0].start or today))
+        trial = make("adequate", run, max(e.daily_dose_mg or 0 for e in run))
+        days = trial.days or 0
+        if days >= settings.trial_min_days:
+            if trial.ongoing:
+                phq9 = latest_phq9(record, settings)
+                state = _phq9_state(phq9, settings)
+                status = {"persisting": "adequate-failed", "missing": "indeterminate"}.get(
+                    state, "adequate-responded"
+                )
+            else:
+                assert trial.start and trial.end
+                responded = _responded(run, trial.start, trial.end, record, settings)
+                status = "adequate-responded" if responded else "adequate-failed"
+        elif trial.ongoing:
+            status = "in-progress"
+        elif days < settings.trial_never_counts_below_days:
+            status = "too-short"
+        else:
+            status = "indeterminate"
+        return _with_status(trial, status)
+    unknown_dose = [e for e in in_episode if e.daily_dose_mg is None or minimum is None]
+    unknown_dates = [e for e in in_episode if not e.duration_known]
+    if unknown_dates:
+        return make("unknown-duration", unknown_dates)
+    if unknown_dose:
+        longest = max(unknown_dose, key=lambda e: e.days(today) or 0)
+        days = longest.days(today) or 0
+        if longest.ongoing and days < settings.trial_min_days:
+            return make("in-progress", [longest])
+        if days < settings.trial_never_counts_below_days:
+            return make("too-short", [longest])
+        return make("indeterminate", [longest])
+    strongest = max(in_episode, key=lambda e: e.daily_dose_mg or 0)
+    return make("subtherapeutic-dose", [strongest], strongest.daily_dose_mg)
+
+
+def _with_status(trial: Trial, status: str) -> Trial:
+    return Trial(
+        trial.ingredient,
+        trial.medication,
+        trial.reference,
+        trial.daily_dose_mg,
+        trial.minimum_dose_mg,
+        trial.start,
+        trial.end,
+        trial.ongoing,
+        trial.days,
+        status,
+        trial.augmenter,
+        trial.matched_by_name,
+    )
+
+
+def assess_trd(
+    record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+) -> TrdResult:
+    """The TRD verdict, with every antidepressant trial and why it counted or not."""
+    phq9 = latest_phq9(record, settings)
+    phq9_state = _phq9_state(phq9, settings)
+    required = settings.failed_trials_required
+    if record.conditions_in(terminology.valueset("bipolar-disorder")):
+        return TrdResult("not-applicable", (), 0, required, None, phq9, phq9_state, (), False, ())
+
+    mdd = record.conditions_in(terminology.valueset("major-depressive-disorder"), active_only=True)
+    mdd = [
+        (c, code)
+        for c, code in mdd
+        if not terminology.valueset("depressive-disorder-in-remission").match(c.codes)
+    ]
+    reasons: list[Reason] = []
+    if not mdd:
+        in_remission = record.conditions_in(
+            terminology.valueset("depressive-disorder-in-remission")
+        )
+        other = record.conditions_in(
+            terminology.valueset("other-depressive-disorder"), active_only=True
+        )
+        if other or not in_remission:
+            evidence = tuple(condition_evidence(c, code) for c, code in other)
+            reasons.append(Reason("no-qualifying-mdd", evidence))
+            status = "indeterminate"
+        else:
+            status = "not-met"
+        return TrdResult(
+            status,
+            (),
+            0,
+            required,
+            None,
+            phq9,
+            phq9_state,
+            (),
+            bool(in_remission) and not other,
+            tuple(reasons),
+        )
+
+    episode = _episode(record, mdd, settings)
+    if episode.source == "lookback":
+        reasons.append(
+            Reason("missing-episode-onset", tuple(condition_evidence(c, code) for c, code in mdd))
+        )
+
+    groups: dict[str, list[MedicationExposure]] = {}
+    for exposure in record.medications:
+        for ingredient in exposure.ingredients:
+            info = terminology.ingredients.get(ingredient)
+            if info and ({"antidepressant", "augmenter"} & info.groups):
+                groups.setdefault(ingredient, []).append(exposure)
+    trials = tuple(
+        sorted(
+            (
+                _trial(name, exps, record, terminology, settings, episode)
+                for name, exps in groups.items()
+            ),
+            key=lambda t: (t.start or record.today, t.ingredient),
+        )
+    )
+
+    def counts(trial: Trial) -> bool:
+        return not trial.augmenter or settings.augmentation_counts_as_trial
+
+    failed = sum(1 for t in trials if t.status == "adequate-failed" and counts(t))
+    unknown = [t for t in trials if t.status in ("unknown-duration",) and counts(t)] + [
+        t
+        for t in trials
+        if t.status == "indeterminate"
+        and t.days is not None
+        and t.days >= settings.trial_min_days
+        and counts(t)
+    ]
+    short = [t for t in trials if t.status == "indeterminate" and counts(t) and t not in unknown]
+    missing_data = [
+        e
+        for e in record.medications
+        if any(i in groups for i in e.ingredients)
+        and (e.daily_dose_mg is None or not e.duration_known)
+        and e.resource_type != "MedicationAdministration"
+    ]
+    if missing_data:
+        reasons.append(
+            Reason(
+                "missing-trial-data",
+                tuple(
+                    Evidence(e.reference, e.codes[0].token() if e.codes else None, e.start, e.name)
+                    for e in missing_data
+                ),
+            )
+        )
+
+    if failed >= required:
+        status = {"persisting": "met", "missing": "indeterminate"}.get(phq9_state, "not-met")
+    elif failed + len(unknown) + len(short) >= required:
+        status = "indeterminate"
+        if short:
+            reasons.append(
+                Reason(
+                    "trial-duration-indeterminate",
+                    tuple(
+                        Evidence(t.reference, None, t.start, f"{t.ingredient} {t.days} days")
+                        for t in short
+                    ),
+                )
+            )
+    else:
+        status = "not-met"
+    if phq9_state == "missing" and status != "not-met":
+        reasons.append(Reason("missing-phq9"))
+    return TrdResult(
+        status,
+        trials,
+        failed,
+        required,
+        episode,
+        phq9,
+        phq9_state,
+        tuple(mdd),
+        False,
+        tuple(reasons),
+    )

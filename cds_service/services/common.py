@@ -1,0 +1,114 @@
+"""Pieces every card shares: source with topic, the assessment extension, referral suggestions."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from cds_service.clinical.assessment import Assessment
+from cds_service.clinical.findings import Reason
+from cds_service.protocol.models import Action, Link, Source, Suggestion
+from cds_service.services.codes import reason_concept, topic
+from cds_service.services.content import evidence_links, md, referrals
+
+__all__ = [
+    "SOURCE_LABEL",
+    "evidence_line",
+    "extension",
+    "links",
+    "referral",
+    "source",
+    "summary_fit",
+]
+
+SOURCE_LABEL = "Ketamine CDS: TRD and ketamine/esketamine decision support"
+EXTENSION_KEY = "org.ketamine-cds.assessment"
+SUMMARY_LIMIT = 139
+
+
+def source(topic_code: str) -> Source:
+    return Source(label=SOURCE_LABEL, topic=topic(topic_code))
+
+
+def reason_json(reason: Reason) -> dict[str, Any]:
+    out: dict[str, Any] = {"code": reason.code, "display": reason_concept(reason.code)["display"]}
+    if reason.evidence:
+        out["evidence"] = [e.as_json() for e in reason.evidence]
+    return out
+
+
+def extension(
+    assessment: Assessment, reasons: list[Reason], *, trials: bool = False
+) -> dict[str, Any]:
+    """The contract of design.md §7: decision, TRD status, this card's reasons (and trials)."""
+    body: dict[str, Any] = {
+        "decision": assessment.decision,
+        "trd": assessment.trd.status,
+        "reasons": [reason_json(r) for r in reasons],
+    }
+    if trials:
+        body["trials"] = [t.as_json() for t in assessment.trd.trials]
+    return {EXTENSION_KEY: body}
+
+
+def evidence_line(reason: Reason) -> list[str]:
+    """Each piece of evidence as 'value (code, date)', escaped for Markdown."""
+    lines = []
+    for e in reason.evidence:
+        parts = [
+            p
+            for p in (
+                e.code.split("|")[-1] if e.code else None,
+                e.date.isoformat() if e.date else None,
+            )
+            if p
+        ]
+        lines.append(f"{md(e.value or e.reference)}" + (f" ({', '.join(parts)})" if parts else ""))
+    return lines
+
+
+def referral(
+    kind: str,
+    patient_id: str,
+    today: date,
+    *,
+    reasons: list[str] | None = None,
+    recommended: bool | None = None,
+    note: str | None = None,
+) -> Suggestion:
+    """A suggestion creating a draft FHIR R4 ServiceRequest referral."""
+    spec = referrals()[kind]
+    resource: dict[str, Any] = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "priority": spec.get("priority", "routine"),
+        "code": spec["code"],
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "authoredOn": today.isoformat(),
+    }
+    if reasons:
+        resource["reasonReference"] = [{"reference": r} for r in reasons]
+    notes = [n for n in (spec.get("note"), note) if n]
+    if notes:
+        resource["note"] = [{"text": n} for n in notes]
+    return Suggestion(
+        label=spec["label"],
+        isRecommended=recommended,
+        actions=[Action(type="create", description=spec["label"], resource=resource)],
+    )
+
+
+def links(*ids: str) -> list[Link]:
+    catalogue = evidence_links()
+    return [
+        Link(label=catalogue[i]["label"], url=catalogue[i]["url"], type="absolute") for i in ids
+    ]
+
+
+def summary_fit(text: str) -> str:
+    """Keep a summary under 140 characters, cutting at a word when it must."""
+    if len(text) <= SUMMARY_LIMIT:
+        return text
+    cut = text[: SUMMARY_LIMIT - 1].rsplit(" ", 1)[0].rstrip(",;:")
+    return cut + "…"

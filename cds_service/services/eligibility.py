@@ -1,0 +1,227 @@
+"""The ketamine-eligibility card: the decision, its evidence, the trials, what is missing."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from cds_service.clinical.assessment import DECISION_OF, Assessment
+from cds_service.clinical.findings import Reason
+from cds_service.clinical.settings import ClinicalSettings
+from cds_service.clinical.trd import Trial
+from cds_service.clinical.vitals import latest_blood_pressure
+from cds_service.protocol.models import Card, Suggestion
+from cds_service.services.codes import override_reasons, reason_concept
+from cds_service.services.common import (
+    evidence_line,
+    extension,
+    links,
+    referral,
+    source,
+    summary_fit,
+)
+from cds_service.services.content import md, template, texts
+
+__all__ = ["eligibility_card", "indicator_for"]
+
+Indicator = Literal["info", "warning", "critical"]
+
+BLOCKING = {"contraindicated", "not-indicated", "not-recommended", "defer"}
+VASCULAR = (
+    "aneurysmal-vascular-disease",
+    "arteriovenous-malformation",
+    "intracerebral-hemorrhage-history",
+)
+
+
+def indicator_for(assessment: Assessment, *, order_hook: bool) -> Indicator:
+    """design.md §7 "Indicators"."""
+    decision = assessment.decision
+    if decision == "contraindicated" or assessment.reason("bp-hypertensive-crisis"):
+        return "critical"
+    if decision in {"defer", "not-recommended", "not-indicated", "candidate-caution"}:
+        return "warning"
+    if order_hook and decision in {"not-trd", "indeterminate"}:
+        return "warning"
+    return "info"
+
+
+def _deciding(assessment: Assessment) -> list[Reason]:
+    return [r for r in assessment.reasons if DECISION_OF.get(r.code) == assessment.decision]
+
+
+def _summary(assessment: Assessment) -> str:
+    spec = texts()["decisions"][assessment.decision]["summary"]
+    deciding = _deciding(assessment)
+    reason = (
+        ", ".join(reason_concept(r.code)["display"] for r in deciding[:2])
+        or (texts()["trd"][assessment.trd.status])
+    )
+    if assessment.decision == "not-indicated" and assessment.trd.status == "not-applicable":
+        reason = reason_concept("bipolar-disorder")["display"]
+    return summary_fit(
+        spec.format(reason=reason, failed=assessment.trd.failed, required=assessment.trd.required)
+    )
+
+
+def _reason_view(reason: Reason) -> dict[str, object]:
+    notes = texts()["codeNotes"]
+    codes = {e.code.split("|")[-1] for e in reason.evidence if e.code}
+    return {
+        "display": reason_concept(reason.code)["display"],
+        "evidence": evidence_line(reason),
+        "note": " ".join(notes[c] for c in sorted(codes) if c in notes),
+    }
+
+
+def _trial_row(trial: Trial, settings: ClinicalSettings) -> dict[str, str]:
+    status = texts()["trialStatus"][trial.status]
+    if trial.status == "subtherapeutic-dose" and trial.minimum_dose_mg is not None:
+        status += f" ({trial.minimum_dose_mg:g} mg/day)"
+    if trial.status == "indeterminate":
+        if trial.daily_dose_mg is None:
+            status += ": dose not recorded"
+        elif trial.ongoing:
+            status += ": ongoing, no recent PHQ-9"
+        else:
+            status += f": {trial.days} days, 6 weeks needed"
+    name = md(trial.medication) + (" (matched by name)" if trial.matched_by_name else "")
+    if trial.augmenter:
+        name += " (augmentation)"
+    return {
+        "medication": name,
+        "dose": f"{trial.daily_dose_mg:g} mg" if trial.daily_dose_mg is not None else "unknown",
+        "start": trial.start.isoformat() if trial.start else "unknown",
+        "end": "ongoing" if trial.ongoing else (trial.end.isoformat() if trial.end else "unknown"),
+        "days": str(trial.days) if trial.days is not None else "unknown",
+        "status": status,
+    }
+
+
+def _episode_text(assessment: Assessment, settings: ClinicalSettings) -> str:
+    episode = assessment.trd.episode
+    if episode is None:
+        return "no current episode on record"
+    months = settings.episode_lookback_months
+    if episode.source == "lookback":
+        return f"{episode.start.isoformat()}: a {months}-month lookback, as no onset is recorded"
+    if episode.capped:
+        return (
+            f"{episode.start.isoformat()}: a {months}-month lookback, as the recorded "
+            "episode start is older"
+        )
+    if episode.condition is None:
+        return episode.start.isoformat()
+    return f"{episode.start.isoformat()}, the {episode.source} date of {md(episode.condition.name)}"
+
+
+def _still_needed(assessment: Assessment, settings: ClinicalSettings) -> str:
+    needed = texts()["stillNeeded"]
+    items: list[str] = []
+    trd = assessment.trd
+    if trd.status == "not-met" and trd.failed < trd.required:
+        items.append(needed["more-trials"].format(count=trd.required - trd.failed))
+    if trd.status == "not-met" and trd.failed >= trd.required:
+        items.append(needed["persisting-phq9"].format(days=settings.phq9_window_days))
+    for reason in assessment.reasons:
+        if reason.code in ("bp-missing", "missing-phq9"):
+            days = (
+                settings.bp_window_days
+                if reason.code == "bp-missing"
+                else settings.phq9_window_days
+            )
+            items.append(needed[reason.code].format(days=days))
+        elif reason.code in ("missing-trial-data", "trial-duration-indeterminate"):
+            names = ", ".join(sorted({md(e.value or e.reference) for e in reason.evidence}))
+            items.append(needed[reason.code].format(names=names))
+        elif reason.code == "no-qualifying-mdd":
+            items.append(needed[reason.code])
+    return "; ".join(items) + ("." if items else "")
+
+
+def _suggestions(
+    assessment: Assessment, patient_id: str, today: date, vascular: str | None
+) -> list[Suggestion]:
+    decision = assessment.decision
+    trd_met = assessment.trd.status == "met"
+    mdd_refs = [c.reference for c, _ in assessment.trd.mdd]
+    if decision in ("candidate", "candidate-caution"):
+        return [
+            referral("ketamine-evaluation", patient_id, today, reasons=mdd_refs, recommended=True),
+            referral("tms", patient_id, today, reasons=mdd_refs),
+            referral("ect", patient_id, today, reasons=mdd_refs),
+        ]
+    if trd_met and decision in BLOCKING - {"not-indicated"}:
+        note = f"This patient has {vascular}." if vascular else None
+        return [
+            referral("tms", patient_id, today, reasons=mdd_refs, note=note),
+            referral("ect", patient_id, today, reasons=mdd_refs, note=note),
+        ]
+    return []
+
+
+def eligibility_card(
+    assessment: Assessment,
+    settings: ClinicalSettings,
+    *,
+    patient_id: str,
+    today: date,
+    order_hook: bool = False,
+) -> Card:
+    decision = assessment.decision
+    trd = assessment.trd
+    gated = decision == "not-trd"
+    shown = [] if gated else [r for r in assessment.reasons if r.code != "missing-episode-onset"]
+    would_apply = (
+        [r for r in assessment.reasons if DECISION_OF.get(r.code) in BLOCKING] if gated else []
+    )
+    vascular_names = [
+        reason_concept(r.code)["display"].lower() for r in assessment.reasons if r.code in VASCULAR
+    ]
+    vascular = " and ".join(vascular_names) or None
+    bp = latest_blood_pressure(assessment.record, settings)
+    phq9_state = texts()["phq9"][trd.phq9_state].format(days=settings.phq9_window_days)
+    phq9 = (
+        f"{trd.phq9.value:g} on {trd.phq9.when.isoformat()} ({phq9_state})"
+        if trd.phq9 and trd.phq9.value is not None
+        else phq9_state
+    )
+    detail = template("ketamine-eligibility.md.j2").render(
+        decision_display=texts()["decisions"][decision]["display"],
+        trd_sentence=texts()["trd"][trd.status],
+        gate_note=texts()["gate"]["not-trd"] if would_apply else "",
+        reasons=[_reason_view(r) for r in shown],
+        would_apply=[_reason_view(r) for r in would_apply],
+        episode=_episode_text(assessment, settings),
+        failed=trd.failed,
+        required=trd.required,
+        trials=[_trial_row(t, settings) for t in trd.trials],
+        phq9=phq9,
+        bp=f"{bp.shown()} on {bp.when.isoformat()}"
+        if bp
+        else f"none in the last {settings.bp_window_days} days",
+        still_needed=_still_needed(assessment, settings),
+        show_protocol=decision in ("candidate", "candidate-caution", "defer")
+        or (decision == "indeterminate" and trd.status == "met"),
+        show_alternatives=trd.status == "met" or order_hook,
+        vascular_lesion=vascular,
+    )
+    suggestions = _suggestions(assessment, patient_id, today, vascular)
+    return Card(
+        summary=_summary(assessment),
+        detail=detail.strip(),
+        indicator=indicator_for(assessment, order_hook=order_hook),
+        source=source("ketamine-eligibility"),
+        suggestions=suggestions or None,
+        selectionBehavior="any" if suggestions else None,
+        overrideReasons=override_reasons(),
+        links=links(
+            "spravato-label",
+            "spravato-rems",
+            "apa-consensus",
+            "eu-pearl-trd",
+            "liebrenz-2007",
+            "aan-het-rot-2012",
+        ),
+        extension=extension(assessment, list(assessment.reasons), trials=True),
+    )
