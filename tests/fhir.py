@@ -1,0 +1,323 @@
+"""Builders of realistic FHIR R4 resources with clinical defaults, dated against the anchor."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import date, timedelta
+from typing import Any
+
+ANCHOR = date(2026, 3, 2)  # clinical.md §0.3
+ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+SCT = "http://snomed.info/sct"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+TERM = "http://terminology.hl7.org/CodeSystem"
+
+Resource = dict[str, Any]
+
+
+def ago(days: int) -> str:
+    return (ANCHOR - timedelta(days=days)).isoformat()
+
+
+def _concept(*codings: tuple[str, str, str]) -> dict[str, Any]:
+    return {
+        "coding": [{"system": s, "code": c, "display": d} for s, c, d in codings],
+        "text": codings[0][2],
+    }
+
+
+def patient(pid: str, given: str, family: str, birth: str, gender: str) -> Resource:
+    return {
+        "resourceType": "Patient",
+        "id": pid,
+        "identifier": [
+            {
+                "system": "urn:oid:2.16.840.1.113883.19.5.99999.1",
+                "value": f"MRN-{zlib.crc32(pid.encode()) % 1000000:06d}",
+            }
+        ],
+        "name": [{"use": "official", "family": family, "given": [given]}],
+        "gender": gender,
+        "birthDate": birth,
+    }
+
+
+def condition(
+    cid: str,
+    pid: str,
+    icd: tuple[str, str],
+    sct: tuple[str, str] | None = None,
+    *,
+    onset: str | None = None,
+    recorded: str | None = None,
+    status: str = "active",
+    verification: str = "confirmed",
+    abatement: str | None = None,
+) -> Resource:
+    codings = [(ICD, *icd)] + ([(SCT, *sct)] if sct else [])
+    out: Resource = {
+        "resourceType": "Condition",
+        "id": cid,
+        "clinicalStatus": {"coding": [{"system": f"{TERM}/condition-clinical", "code": status}]},
+        "verificationStatus": {
+            "coding": [{"system": f"{TERM}/condition-ver-status", "code": verification}]
+        },
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": f"{TERM}/condition-category",
+                        "code": "problem-list-item",
+                        "display": "Problem List Item",
+                    }
+                ]
+            }
+        ],
+        "code": _concept(*codings),
+        "subject": {"reference": f"Patient/{pid}"},
+    }
+    if onset:
+        out["onsetDateTime"] = onset
+    if abatement:
+        out["abatementDateTime"] = abatement
+    if recorded:
+        out["recordedDate"] = recorded
+    return out
+
+
+def med_request(
+    mid: str,
+    pid: str,
+    rxcui: str,
+    display: str,
+    *,
+    start: str,
+    end: str | None = None,
+    status: str = "completed",
+    tablets: float = 1,
+    per_day: int = 1,
+    status_reason: str | None = None,
+) -> Resource:
+    repeat: dict[str, Any] = {
+        "frequency": per_day,
+        "period": 1,
+        "periodUnit": "d",
+        "boundsPeriod": {"start": start, **({"end": end} if end else {})},
+    }
+    out: Resource = {
+        "resourceType": "MedicationRequest",
+        "id": mid,
+        "status": status,
+        "intent": "order",
+        "medicationCodeableConcept": _concept((RXNORM, rxcui, display)),
+        "subject": {"reference": f"Patient/{pid}"},
+        "authoredOn": start,
+        "requester": {"reference": "Practitioner/prac-psych-01", "display": "Dr. Maya Chen"},
+        "dosageInstruction": [
+            {
+                "text": f"Take {tablets:g} tablet(s) by mouth {per_day} time(s) daily",
+                "timing": {"repeat": repeat},
+                "route": {"coding": [{"system": SCT, "code": "26643006", "display": "Oral route"}]},
+                "doseAndRate": [
+                    {
+                        "doseQuantity": {
+                            "value": tablets,
+                            "unit": "tablet",
+                            "system": f"{TERM}/v3-orderableDrugForm",
+                            "code": "TAB",
+                        }
+                    }
+                ],
+            }
+        ],
+    }
+    if status_reason:
+        out["statusReason"] = {"text": status_reason}
+    return out
+
+
+def med_statement(
+    msid: str,
+    pid: str,
+    rxcui: str | None,
+    display: str,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    status: str = "completed",
+) -> Resource:
+    concept = _concept((RXNORM, rxcui, display)) if rxcui else {"text": display}
+    out: Resource = {
+        "resourceType": "MedicationStatement",
+        "id": msid,
+        "status": status,
+        "medicationCodeableConcept": concept,
+        "subject": {"reference": f"Patient/{pid}"},
+    }
+    if start or end:
+        out["effectivePeriod"] = {k: v for k, v in (("start", start), ("end", end)) if v}
+    return out
+
+
+def _observation(
+    oid: str, pid: str, code: str, display: str, when: str, category: str = "survey", **value: Any
+) -> Resource:
+    return {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "category": [{"coding": [{"system": f"{TERM}/observation-category", "code": category}]}],
+        "code": _concept((LOINC, code, display)),
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": when,
+        **value,
+    }
+
+
+def phq9(oid: str, pid: str, score: int, when: str) -> Resource:
+    return _observation(
+        oid,
+        pid,
+        "44261-6",
+        "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]",
+        when,
+        valueQuantity={"value": score, "unit": "{score}", "system": UCUM, "code": "{score}"},
+    )
+
+
+ITEM9 = {
+    0: ("LA6568-5", "Not at all"),
+    1: ("LA6569-3", "Several days"),
+    2: ("LA6570-1", "More than half the days"),
+    3: ("LA6571-9", "Nearly every day"),
+}
+
+
+def item9(oid: str, pid: str, score: int, when: str) -> Resource:
+    code, display = ITEM9[score]
+    return _observation(
+        oid,
+        pid,
+        "44260-8",
+        "Thoughts that you would be better off dead, or of hurting yourself in some way",
+        when,
+        valueCodeableConcept={"coding": [{"system": LOINC, "code": code, "display": display}]},
+    )
+
+
+def bp(oid: str, pid: str, systolic: int, diastolic: int, when: str) -> Resource:
+    def component(code: str, display: str, value: int) -> dict[str, Any]:
+        return {
+            "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+            "valueQuantity": {"value": value, "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"},
+        }
+
+    return _observation(
+        oid,
+        pid,
+        "85354-9",
+        "Blood pressure panel with all children optional",
+        f"{when}T09:30:00-05:00",
+        category="vital-signs",
+        component=[
+            component("8480-6", "Systolic blood pressure", systolic),
+            component("8462-4", "Diastolic blood pressure", diastolic),
+        ],
+    )
+
+
+def pregnancy_status(oid: str, pid: str, pregnant: bool, when: str) -> Resource:
+    code, display = ("LA15173-0", "Pregnant") if pregnant else ("LA26683-5", "Not pregnant")
+    return _observation(
+        oid,
+        pid,
+        "82810-3",
+        "Pregnancy status",
+        when,
+        category="social-history",
+        valueCodeableConcept={"coding": [{"system": LOINC, "code": code, "display": display}]},
+    )
+
+
+def hcg(oid: str, pid: str, positive: bool, when: str) -> Resource:
+    code, display = ("10828004", "Positive") if positive else ("260385009", "Negative")
+    return _observation(
+        oid,
+        pid,
+        "2106-3",
+        "Choriogonadotropin (pregnancy test) [Presence] in Urine",
+        when,
+        category="laboratory",
+        valueCodeableConcept={"coding": [{"system": SCT, "code": code, "display": display}]},
+    )
+
+
+def allergy(
+    aid: str,
+    pid: str,
+    code: tuple[str, str, str],
+    *,
+    verification: str = "confirmed",
+    recorded: str | None = None,
+) -> Resource:
+    out: Resource = {
+        "resourceType": "AllergyIntolerance",
+        "id": aid,
+        "clinicalStatus": {
+            "coding": [{"system": f"{TERM}/allergyintolerance-clinical", "code": "active"}]
+        },
+        "verificationStatus": {
+            "coding": [{"system": f"{TERM}/allergyintolerance-verification", "code": verification}]
+        },
+        "type": "allergy",
+        "category": ["medication"],
+        "criticality": "high",
+        "code": _concept(code),
+        "patient": {"reference": f"Patient/{pid}"},
+    }
+    if recorded:
+        out["recordedDate"] = recorded
+    return out
+
+
+def bundle(pid: str, resources: list[Resource]) -> Resource:
+    return {
+        "resourceType": "Bundle",
+        "id": f"fixture-{pid}",
+        "type": "collection",
+        "meta": {
+            "tag": [
+                {
+                    "system": "https://ketamine-cds.org/fhir/CodeSystem/fixture",
+                    "code": "anchor-2026-03-02",
+                    "display": "Dates written against 2026-03-02",
+                }
+            ]
+        },
+        "entry": [
+            {"fullUrl": f"https://fhir.example.org/r4/{r['resourceType']}/{r['id']}", "resource": r}
+            for r in resources
+        ],
+    }
+
+
+# Common medication codes (clinical.md B3.3)
+SERTRALINE_100 = ("312938", "sertraline 100 MG Oral Tablet")
+SERTRALINE_50 = ("312941", "sertraline 50 MG Oral Tablet")
+ESCITALOPRAM_20 = ("351250", "escitalopram 20 MG Oral Tablet")
+FLUOXETINE_20 = ("310385", "fluoxetine 20 MG Oral Capsule")
+DULOXETINE_60 = ("596934", "duloxetine 60 MG Delayed Release Oral Capsule")
+BUPROPION_300 = ("993557", "24 HR bupropion hydrochloride 300 MG Extended Release Oral Tablet")
+VENLAFAXINE_150 = ("313581", "24 HR venlafaxine 150 MG Extended Release Oral Capsule")
+MIRTAZAPINE_30 = ("314111", "mirtazapine 30 MG Oral Tablet")
+ARIPIPRAZOLE_5 = ("402131", "aripiprazole 5 MG Oral Tablet")
+MDD_RECURRENT = (
+    ("F33.1", "Major depressive disorder, recurrent, moderate"),
+    ("66344007", "Recurrent major depression (disorder)"),
+)
+MDD_SEVERE = (
+    ("F33.2", "Major depressive disorder, recurrent severe without psychotic features"),
+    ("36474008", "Severe recurrent major depression without psychotic features (disorder)"),
+)

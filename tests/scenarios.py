@@ -1,0 +1,625 @@
+"""Patient-view fixture scenarios and what each must produce.
+
+Run ``python -m tests.scenarios`` to write ``fixtures/patients``, ``fixtures/requests/patient-view``
+and ``fixtures/expected`` from these definitions; ``tests/test_scenarios.py`` fails when the
+files drift from them, and runs every request over HTTP against its expectation.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests import fhir as f
+from tests.builders import FIXTURES, hook_request
+
+Resource = dict[str, Any]
+
+
+@dataclass
+class Scenario:
+    name: str
+    story: str
+    build: Callable[[str], list[Resource]]
+    cards: list[dict[str, Any]] = field(default_factory=list)
+
+
+def eligibility(
+    decision: str, indicator: str, trd: str, reasons: list[str], phrases: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "topic": "ketamine-eligibility",
+        "indicator": indicator,
+        "decision": decision,
+        "trd": trd,
+        "reasons": sorted(reasons),
+        "phrases": phrases or [],
+    }
+
+
+def suicide(
+    code: str, indicator: str, decision: str, trd: str, phrases: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "topic": "suicide-risk",
+        "indicator": indicator,
+        "decision": decision,
+        "trd": trd,
+        "reasons": [code],
+        "phrases": phrases or [],
+    }
+
+
+def trd_base(
+    pid: str,
+    *,
+    given: str = "Jordan",
+    family: str = "Lee",
+    birth: str = "1984-07-19",
+    gender: str = "female",
+    mdd: tuple[Any, Any] = f.MDD_RECURRENT,
+    blood_pressure: tuple[int, int] | None = (128, 82),
+    phq: int | None = 16,
+    onset: bool = True,
+    second_trial: bool = True,
+) -> list[Resource]:
+    """Adult with recurrent MDD since 420 days ago and two failed adequate SSRI trials."""
+    icd, sct = mdd
+    resources = [
+        f.patient(pid, given, family, birth, gender),
+        f.condition(
+            f"{pid}-mdd",
+            pid,
+            icd,
+            sct,
+            onset=f.ago(420) if onset else None,
+            recorded=f.ago(415) if onset else None,
+        ),
+        f.med_request(
+            f"{pid}-sertraline",
+            pid,
+            *f.SERTRALINE_100,
+            start=f.ago(390),
+            end=f.ago(320),
+            status_reason="Stopped: inadequate response",
+        ),
+        f.phq9(f"{pid}-phq9-baseline", pid, 18, f.ago(400)),
+        f.phq9(f"{pid}-phq9-on-sertraline", pid, 16, f.ago(330)),
+    ]
+    if second_trial:
+        resources += [
+            f.med_request(
+                f"{pid}-escitalopram", pid, *f.ESCITALOPRAM_20, start=f.ago(300), end=f.ago(230)
+            ),
+            f.phq9(f"{pid}-phq9-on-escitalopram", pid, 15, f.ago(240)),
+        ]
+    if phq is not None:
+        resources += [
+            f.phq9(f"{pid}-phq9-recent", pid, phq, f.ago(10)),
+            f.item9(f"{pid}-item9-recent", pid, 0, f.ago(10)),
+        ]
+    if blood_pressure:
+        resources.append(f.bp(f"{pid}-bp-recent", pid, *blood_pressure, f.ago(7)))
+    return resources
+
+
+TRIAL_NAMES = ["sertraline 100 MG Oral Tablet", "escitalopram 20 MG Oral Tablet"]
+SCENARIOS = [
+    Scenario(
+        "candidate-two-failed-trials",
+        "Recurrent MDD, two failed adequate SSRI trials, PHQ-9 16, BP 128/82.",
+        lambda p: trd_base(p),
+        [
+            eligibility(
+                "candidate",
+                "info",
+                "met",
+                [],
+                [
+                    *TRIAL_NAMES,
+                    "Counted: adequate dose and duration, no response",
+                    "0.5 mg/kg",
+                    "at least 2 hours of monitoring",
+                    "$300-450",
+                ],
+            )
+        ],
+    ),
+    Scenario(
+        "candidate-caution-bp-150-92",
+        "TRD met; latest BP 150/92.",
+        lambda p: trd_base(p, blood_pressure=(150, 92)),
+        [eligibility("candidate-caution", "warning", "met", ["bp-above-140-90"], ["150/92 mmHg"])],
+    ),
+    Scenario(
+        "candidate-caution-older-adult-sud-in-remission",
+        "TRD met; 67 years old; alcohol dependence in remission (F10.21).",
+        lambda p: [
+            *trd_base(p, birth="1958-05-11", gender="male", given="Walter"),
+            f.condition(
+                f"{p}-aud",
+                p,
+                ("F10.21", "Alcohol dependence, in remission"),
+                onset="2015-03-01",
+                recorded="2016-01-12",
+            ),
+        ],
+        [
+            eligibility(
+                "candidate-caution",
+                "warning",
+                "met",
+                ["age-65-plus", "substance-use-in-remission"],
+                ["F10.21", "age 67"],
+            )
+        ],
+    ),
+    Scenario(
+        "contraindicated-cerebral-aneurysm",
+        "TRD met; nonruptured cerebral aneurysm (I67.1) on record.",
+        lambda p: [
+            *trd_base(p),
+            f.condition(
+                f"{p}-aneurysm",
+                p,
+                ("I67.1", "Cerebral aneurysm, nonruptured"),
+                ("128609009", "Intracranial aneurysm (disorder)"),
+                recorded="2023-06-19",
+            ),
+        ],
+        [
+            eligibility(
+                "contraindicated",
+                "critical",
+                "met",
+                ["aneurysmal-vascular-disease"],
+                ["I67.1", "2023-06-19", "ECT would be high risk"],
+            )
+        ],
+    ),
+    Scenario(
+        "contraindicated-pregnant-with-high-bp",
+        "TRD met; pregnancy status 'pregnant' 20 days ago and BP 164/98.",
+        lambda p: [
+            *trd_base(p, birth="1993-02-08", blood_pressure=(164, 98)),
+            f.pregnancy_status(f"{p}-pregnancy", p, True, f.ago(20)),
+        ],
+        [
+            eligibility(
+                "contraindicated",
+                "critical",
+                "met",
+                ["pregnancy", "bp-poorly-controlled"],
+                ["LA15173-0 Pregnant", "164/98 mmHg"],
+            )
+        ],
+    ),
+    Scenario(
+        "contraindicated-ketamine-allergy-traumatic-ich",
+        "TRD met; ketamine allergy and a resolved traumatic cerebral hemorrhage (S06.340A).",
+        lambda p: [
+            *trd_base(p, gender="male", given="Sam"),
+            f.allergy(
+                f"{p}-ketamine-allergy", p, (f.RXNORM, "6130", "ketamine"), recorded="2021-09-30"
+            ),
+            f.condition(
+                f"{p}-tbi",
+                p,
+                (
+                    "S06.340A",
+                    "Traumatic hemorrhage of right "
+                    "cerebrum without loss of consciousness, initial encounter",
+                ),
+                onset="2019-04-02",
+                status="resolved",
+            ),
+        ],
+        [
+            eligibility(
+                "contraindicated",
+                "critical",
+                "met",
+                ["intracerebral-hemorrhage-history", "ketamine-hypersensitivity"],
+                ["S06.340A", "ketamine (6130, 2021-09-30)"],
+            )
+        ],
+    ),
+    Scenario(
+        "contraindicated-cerebral-avm",
+        "TRD met; cerebral arteriovenous malformation.",
+        lambda p: [
+            *trd_base(p),
+            f.condition(
+                f"{p}-avm",
+                p,
+                ("Q28.2", "Arteriovenous malformation of cerebral vessels"),
+                ("234142008", "Cerebral arteriovenous malformation (disorder)"),
+                recorded="2012-11-05",
+            ),
+        ],
+        [
+            eligibility(
+                "contraindicated", "critical", "met", ["arteriovenous-malformation"], ["Q28.2"]
+            )
+        ],
+    ),
+    Scenario(
+        "not-indicated-bipolar-with-psychosis-history",
+        "Bipolar depression (F31.4) and a past brief psychotic disorder (F23).",
+        lambda p: [
+            f.patient(p, "Riley", "Park", "1990-10-02", "male"),
+            f.condition(
+                f"{p}-bipolar",
+                p,
+                (
+                    "F31.4",
+                    "Bipolar disorder, current "
+                    "episode depressed, severe, without psychotic features",
+                ),
+                onset=f.ago(200),
+            ),
+            f.condition(
+                f"{p}-psychosis",
+                p,
+                ("F23", "Brief psychotic disorder"),
+                onset="2018-07-01",
+                status="resolved",
+            ),
+            f.phq9(f"{p}-phq9", p, 19, f.ago(12)),
+            f.bp(f"{p}-bp", p, 124, 78, f.ago(12)),
+        ],
+        [
+            eligibility(
+                "not-indicated",
+                "warning",
+                "not-applicable",
+                ["bipolar-disorder", "psychosis-history"],
+                ["Bipolar disorder", "F23"],
+            )
+        ],
+    ),
+    Scenario(
+        "not-indicated-age-16",
+        "Sixteen-year-old who meets TRD criteria.",
+        lambda p: trd_base(p, birth="2009-09-14", given="Avery"),
+        [eligibility("not-indicated", "warning", "met", ["age-under-18"], ["age 16"])],
+    ),
+    Scenario(
+        "not-recommended-psychotic-features-and-tia",
+        "TRD met; MDD with psychotic features (F33.3); TIA history (Z86.73).",
+        lambda p: [
+            *trd_base(
+                p,
+                mdd=(
+                    (
+                        "F33.3",
+                        "Major depressive disorder, recurrent, severe with psychotic symptoms",
+                    ),
+                    (
+                        "28475009",
+                        "Severe recurrent major depression with psychotic features (disorder)",
+                    ),
+                ),
+            ),
+            f.condition(
+                f"{p}-tia",
+                p,
+                (
+                    "Z86.73",
+                    "Personal history of transient "
+                    "ischemic attack (TIA), and cerebral infarction without "
+                    "residual deficits",
+                ),
+                recorded="2022-02-14",
+            ),
+        ],
+        [
+            eligibility(
+                "not-recommended",
+                "warning",
+                "met",
+                ["psychotic-features", "stroke-history"],
+                ["Z86.73 is a personal history of TIA"],
+            )
+        ],
+    ),
+    Scenario(
+        "not-recommended-active-alcohol-use-and-cirrhosis",
+        "TRD met; active alcohol dependence (F10.20) and alcoholic cirrhosis (K70.30).",
+        lambda p: [
+            *trd_base(p, gender="male", given="Chris"),
+            f.condition(
+                f"{p}-aud", p, ("F10.20", "Alcohol dependence, uncomplicated"), onset="2019-01-01"
+            ),
+            f.condition(
+                f"{p}-cirrhosis",
+                p,
+                ("K70.30", "Alcoholic cirrhosis of liver without ascites"),
+                onset="2024-08-20",
+            ),
+        ],
+        [
+            eligibility(
+                "not-recommended",
+                "warning",
+                "met",
+                ["active-substance-use", "liver-disease"],
+                ["F10.20", "K70.30"],
+            )
+        ],
+    ),
+    Scenario(
+        "not-recommended-lactation",
+        "TRD met; lactating mother (Z39.1).",
+        lambda p: [
+            *trd_base(p, birth="1994-12-01"),
+            f.condition(
+                f"{p}-lactation",
+                p,
+                ("Z39.1", "Encounter for care and examination of lactating mother"),
+                recorded=f.ago(30),
+            ),
+        ],
+        [eligibility("not-recommended", "warning", "met", ["lactation"], ["Z39.1"])],
+    ),
+    Scenario(
+        "defer-recent-nstemi",
+        "TRD met; 66 years old; NSTEMI 40 days ago.",
+        lambda p: [
+            *trd_base(p, birth="1959-03-30", gender="male", given="Dana"),
+            f.condition(
+                f"{p}-nstemi",
+                p,
+                ("I21.4", "Non-ST elevation (NSTEMI) myocardial infarction"),
+                onset=f.ago(40),
+            ),
+        ],
+        [
+            eligibility(
+                "defer",
+                "warning",
+                "met",
+                ["uncontrolled-cardiovascular-disease", "age-65-plus"],
+                ["I21.4"],
+            )
+        ],
+    ),
+    Scenario(
+        "defer-hypertensive-crisis",
+        "TRD met; latest BP 184/112.",
+        lambda p: trd_base(p, blood_pressure=(184, 112)),
+        [eligibility("defer", "critical", "met", ["bp-hypertensive-crisis"], ["184/112 mmHg"])],
+    ),
+    Scenario(
+        "indeterminate-no-recent-bp-or-phq9",
+        "Two failed trials, but no BP or PHQ-9 in the last 30 days.",
+        lambda p: trd_base(p, blood_pressure=None, phq=None),
+        [
+            eligibility(
+                "indeterminate",
+                "info",
+                "indeterminate",
+                ["bp-missing", "missing-phq9"],
+                ["a blood pressure within 30 days", "a PHQ-9 within 30 days"],
+            )
+        ],
+    ),
+    Scenario(
+        "indeterminate-undocumented-trial",
+        "One failed trial; a fluoxetine statement without dose or dates; no onset date.",
+        lambda p: [
+            *trd_base(p, second_trial=False, onset=False),
+            f.med_statement(
+                f"{p}-fluoxetine", p, None, "fluoxetine (outside records, dose unknown)"
+            ),
+        ],
+        [
+            eligibility(
+                "indeterminate",
+                "info",
+                "indeterminate",
+                ["missing-trial-data", "missing-episode-onset"],
+                ["Uncertain: dates unknown", "24-month lookback"],
+            )
+        ],
+    ),
+    Scenario(
+        "indeterminate-five-week-trial",
+        "One failed trial and a completed 35-day escitalopram trial.",
+        lambda p: [
+            *trd_base(p, second_trial=False),
+            f.med_request(
+                f"{p}-escitalopram", p, *f.ESCITALOPRAM_20, start=f.ago(200), end=f.ago(165)
+            ),
+        ],
+        [
+            eligibility(
+                "indeterminate",
+                "info",
+                "indeterminate",
+                ["trial-duration-indeterminate"],
+                ["35 days, 6 weeks needed"],
+            )
+        ],
+    ),
+    Scenario(
+        "indeterminate-unspecified-depression",
+        "Depression, unspecified (F32.A) only: no qualifying MDD diagnosis.",
+        lambda p: [
+            f.patient(p, "Morgan", "Diaz", "1979-04-23", "female"),
+            f.condition(f"{p}-dep", p, ("F32.A", "Depression, unspecified"), recorded=f.ago(90)),
+            f.phq9(f"{p}-phq9", p, 14, f.ago(9)),
+            f.bp(f"{p}-bp", p, 122, 76, f.ago(9)),
+        ],
+        [
+            eligibility(
+                "indeterminate",
+                "info",
+                "indeterminate",
+                ["no-qualifying-mdd"],
+                ["an active major depressive disorder diagnosis"],
+            )
+        ],
+    ),
+    Scenario(
+        "not-trd-one-trial-carotid-aneurysm",
+        "One failed trial only; carotid artery aneurysm (I72.0) on record.",
+        lambda p: [
+            *trd_base(p, second_trial=False),
+            f.condition(
+                f"{p}-aneurysm", p, ("I72.0", "Aneurysm of carotid artery"), recorded="2020-05-05"
+            ),
+        ],
+        [
+            eligibility(
+                "not-trd",
+                "info",
+                "not-met",
+                ["aneurysmal-vascular-disease"],
+                ["would apply", "1 more failed adequate antidepressant trial"],
+            )
+        ],
+    ),
+    Scenario(
+        "not-trd-partial-response",
+        "Two failed trials, but the latest PHQ-9 is 7.",
+        lambda p: trd_base(p, phq=7),
+        [eligibility("not-trd", "info", "not-met", [], ["partial response"])],
+    ),
+    Scenario(
+        "no-depressive-disorder-no-cards",
+        "Hypertension only: no cards.",
+        lambda p: [
+            f.patient(p, "Pat", "Nguyen", "1970-01-15", "male"),
+            f.condition(
+                f"{p}-htn",
+                p,
+                ("I10", "Essential (primary) hypertension"),
+                ("59621000", "Essential hypertension (disorder)"),
+                onset="2015-06-01",
+            ),
+            f.bp(f"{p}-bp", p, 138, 86, f.ago(5)),
+        ],
+        [],
+    ),
+    Scenario(
+        "suicide-urgent-with-trd",
+        "TRD met; PHQ-9 item 9 = 2 five days ago.",
+        lambda p: [*trd_base(p), f.item9(f"{p}-item9-urgent", p, 2, f.ago(5))],
+        [
+            suicide(
+                "suicide-risk-urgent",
+                "critical",
+                "candidate",
+                "met",
+                ["PHQ-9 item 9 = 2", "does not exclude esketamine"],
+            ),
+            eligibility("candidate", "info", "met", []),
+        ],
+    ),
+    Scenario(
+        "suicide-assessment-without-depression",
+        "No depressive disorder; PHQ-9 item 9 = 1 three days ago.",
+        lambda p: [
+            f.patient(p, "Quinn", "Ortiz", "1988-08-08", "female"),
+            f.item9(f"{p}-item9", p, 1, f.ago(3)),
+        ],
+        [
+            suicide(
+                "suicide-risk-assessment-required",
+                "warning",
+                "indeterminate",
+                "indeterminate",
+                ["PHQ-9 item 9 = 1"],
+            )
+        ],
+    ),
+    Scenario(
+        "suicidal-ideation-one-trial",
+        "One failed trial; suicidal ideation (R45.851) recorded 10 days ago.",
+        lambda p: [
+            *trd_base(p, second_trial=False),
+            f.condition(
+                f"{p}-si",
+                p,
+                ("R45.851", "Suicidal ideations"),
+                ("6471006", "Suicidal thoughts (finding)"),
+                recorded=f.ago(10),
+            ),
+        ],
+        [
+            suicide("suicide-risk-urgent", "critical", "not-trd", "not-met", ["R45.851"]),
+            eligibility("not-trd", "info", "not-met", []),
+        ],
+    ),
+    Scenario(
+        "entered-in-error-data-is-ignored",
+        "TRD met; an aneurysm entered in error, refuted psychosis, an allergy entered in "
+        "error, and a BP of 190/125 entered in error.",
+        lambda p: [
+            *trd_base(p),
+            f.condition(
+                f"{p}-aneurysm",
+                p,
+                ("I67.1", "Cerebral aneurysm, nonruptured"),
+                recorded="2024-01-01",
+                verification="entered-in-error",
+            ),
+            f.condition(
+                f"{p}-psychosis",
+                p,
+                (
+                    "F29",
+                    "Unspecified psychosis not due to a substance or known physiological condition",
+                ),
+                recorded="2024-01-01",
+                verification="refuted",
+            ),
+            f.allergy(
+                f"{p}-allergy", p, (f.RXNORM, "6130", "ketamine"), verification="entered-in-error"
+            ),
+            {**f.bp(f"{p}-bp-error", p, 190, 125, f.ago(2)), "status": "entered-in-error"},
+        ],
+        [eligibility("candidate", "info", "met", [])],
+    ),
+]
+
+
+def patient_id(scenario: Scenario) -> str:
+    return f"pat-{scenario.name}"[:64]
+
+
+def render(scenario: Scenario) -> dict[str, Any]:
+    """The three files of a scenario: bundle, Sandbox-shaped request, expected cards."""
+    pid = patient_id(scenario)
+    bundle = f.bundle(pid, scenario.build(pid))
+    request = hook_request(
+        "patient-view", bundle, hookInstance=str(uuid.uuid5(uuid.NAMESPACE_URL, scenario.name))
+    )
+    return {
+        f"patients/{scenario.name}.json": bundle,
+        f"requests/patient-view/{scenario.name}.json": request,
+        f"expected/{scenario.name}.json": {"story": scenario.story, "cards": scenario.cards},
+    }
+
+
+def dumps(document: Any) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    for scenario in SCENARIOS:
+        for relative, document in render(scenario).items():
+            path = FIXTURES / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(dumps(document))
+    print(f"wrote {len(SCENARIOS)} scenarios under {FIXTURES}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
