@@ -94,3 +94,36 @@ def app(make_app: Any) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def terminology() -> Any:
+    from cds_service.record.terminology import default_terminology
+
+    return default_terminology()
+
+
+@pytest.fixture
+def record_from(terminology: Any) -> Any:
+    """Build a PatientRecord from FHIR resources, evaluated at the anchor date."""
+    from cds_service.record.record import PatientRecord
+
+    def build(*resources: dict[str, Any], patient_id: str = "p1") -> PatientRecord:
+        return PatientRecord.from_resources(
+            list(resources), today=NOW.date(), terminology=terminology, patient_id=patient_id
+        )
+
+    return build
+
+
+@pytest.fixture
+def assess_record(terminology: Any) -> Any:
+    from cds_service.clinical.assessment import assess
+    from cds_service.clinical.settings import ClinicalSettings
+
+    def run(record: Any, order_in_play: bool = False, **settings: Any) -> Any:
+        return assess(
+            record, terminology, ClinicalSettings(**settings), order_in_play=order_in_play
+        )
+
+    return run

@@ -79,3 +79,18 @@ def test_gunicorn_takes_bind_workers_and_threads_from_the_environment(monkeypatc
     assert reloaded.preload_app is True
     monkeypatch.undo()
     importlib.reload(gunicorn_conf)
+
+
+def test_clinical_thresholds_come_from_nested_environment_variables(monkeypatch) -> None:
+    monkeypatch.setenv("KETAMINE_CDS_CLINICAL__BP_WINDOW_DAYS", "14")
+    monkeypatch.setenv("KETAMINE_CDS_CLINICAL__AUGMENTATION_COUNTS_AS_TRIAL", "true")
+    clinical = Settings().clinical
+    assert (clinical.bp_window_days, clinical.augmentation_counts_as_trial) == (14, True)
+    assert clinical.trial_min_days == 42
+
+
+def test_clinical_thresholds_from_a_toml_table(monkeypatch, tmp_path) -> None:
+    config = tmp_path / "cds.toml"
+    config.write_text("[clinical]\ntrial_min_days = 56\n")
+    monkeypatch.setenv("KETAMINE_CDS_CONFIG_FILE", str(config))
+    assert Settings().clinical.trial_min_days == 56

@@ -31,3 +31,23 @@ def test_protocol_does_not_import_services_record_or_clinical() -> None:
 def test_storage_does_not_import_flask() -> None:
     for module in (PACKAGE / "storage").glob("*.py"):
         assert not {n for n in imports_of(module) if n.startswith("flask")}, module.name
+
+
+def test_clinical_rules_know_nothing_of_flask_protocol_or_cards() -> None:
+    for module in (PACKAGE / "clinical").glob("*.py"):
+        bad = {
+            n
+            for n in imports_of(module)
+            if n.startswith(("flask", "cds_service.protocol", "cds_service.services", "jinja2"))
+        }
+        assert not bad, f"{module.name} imports {bad}"
+
+
+def test_the_record_layer_does_not_import_flask_or_services() -> None:
+    for module in (PACKAGE / "record").glob("*.py"):
+        bad = {
+            n
+            for n in imports_of(module)
+            if n.startswith(("flask", "cds_service.services", "cds_service.clinical"))
+        }
+        assert not bad, f"{module.name} imports {bad}"
