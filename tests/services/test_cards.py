@@ -19,7 +19,7 @@ def test_markdown_and_html_in_fhir_text_are_escaped(client) -> None:
     body = hook_request("patient-view", f.bundle(P, resources))
     [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
     detail = card["detail"]
-    assert not re.search(r"(?<!\\)<img|(?<!\\)\*\*Aneurysm|(?<!\\)\]\(", detail)
+    assert not re.search(r"(?<!\\)<img|(?<!\\)\*\*Aneurysm\b|(?<!\\)\]\(", detail)
     assert r"\*\*Aneurysm\*\* \[click\](https://evil.example) \<img" in detail
 
 
