@@ -14,5 +14,5 @@ def test_every_sub_package_is_listed_in_pyproject() -> None:
     found = {
         ".".join(init.parent.relative_to(ROOT).parts)
         for init in (ROOT / "cds_service").rglob("__init__.py")
-    } | {"cds_service.cards"}
+    } | {"cds_service.cards", "cds_service.fixtures"}
     assert found == listed
