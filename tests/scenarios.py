@@ -607,6 +607,26 @@ def render(scenario: Scenario) -> dict[str, Any]:
     }
 
 
+def readme() -> str:
+    """fixtures/README.md: one line per scenario, with the decision it must produce."""
+    lines = [
+        "# Fixtures",
+        "",
+        "FHIR R4 patients dated against 2026-03-02 (clinical.md §0.3), each with a patient-view",
+        "request shaped as the CDS Hooks Sandbox sends it and the cards it must produce.",
+        "Generated from `tests/scenarios.py` (`python -m tests.scenarios`); do not edit by hand.",
+        "`mdd-recurrent-two-trials` and `requests/sandbox-*.json` are the Sandbox examples.",
+        "`cds_service.fixture_loader` moves the dates to today for demos.",
+        "",
+        "| scenario | patient | expected cards |",
+        "|---|---|---|",
+    ]
+    for s in SCENARIOS:
+        cards = ", ".join(f"{c['topic']} ({c['decision']}, {c['indicator']})" for c in s.cards)
+        lines.append(f"| `{s.name}` | {s.story} | {cards or 'none'} |")
+    return "\n".join(lines) + "\n"
+
+
 def dumps(document: Any) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -617,6 +637,7 @@ def main() -> int:
             path = FIXTURES / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(dumps(document))
+    (FIXTURES / "README.md").write_text(readme())
     print(f"wrote {len(SCENARIOS)} scenarios under {FIXTURES}", file=sys.stderr)
     return 0
 

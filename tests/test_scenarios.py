@@ -8,7 +8,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from tests.builders import FIXTURES
-from tests.scenarios import SCENARIOS, dumps, render
+from tests.scenarios import SCENARIOS, dumps, readme, render
 
 EXTENSION = "org.ketamine-cds.assessment"
 NAMES = [s.name for s in SCENARIOS]
@@ -20,6 +20,10 @@ def test_fixture_files_match_their_scenario(scenario) -> None:
         path = FIXTURES / relative
         assert path.is_file(), f"missing {relative}: run python -m tests.scenarios"
         assert path.read_text() == dumps(document), f"{relative} drifted: python -m tests.scenarios"
+
+
+def test_fixture_readme_lists_every_scenario() -> None:
+    assert (FIXTURES / "README.md").read_text() == readme()
 
 
 @pytest.mark.parametrize("name", NAMES)
