@@ -532,8 +532,8 @@ SCENARIOS = [
             suicide(
                 "suicide-risk-assessment-required",
                 "warning",
-                "indeterminate",
-                "indeterminate",
+                "not-indicated",
+                "not-applicable",
                 ["PHQ-9 item 9 = 1"],
             )
         ],

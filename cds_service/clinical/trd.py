@@ -22,6 +22,7 @@ Verdict met: >= 2 failed trials and the latest PHQ-9 (within 30 days) >= 10
         (5-9 partial response, < 5 remission)
         indeterminate: the verdict depends on missing data (missing-phq9, missing-trial-data,
         trial-duration-indeterminate) or no qualifying MDD diagnosis (no-qualifying-mdd)
+        not-applicable: bipolar disorder, or no depressive disorder on record at all
 """
 
 from __future__ import annotations
@@ -137,7 +138,10 @@ def _months_before(day: date, months: int) -> date:
 
 
 def _end(exposure: MedicationExposure, today: date) -> date | None:
-    return today if exposure.ongoing else exposure.end
+    """The last day on the drug as of today (a recorded end in the future counts as today)."""
+    if exposure.ongoing:
+        return today
+    return min(exposure.end, today) if exposure.end else None
 
 
 def _runs(
@@ -318,12 +322,14 @@ def assess_trd(
         other = record.conditions_in(
             terminology.valueset("other-depressive-disorder"), active_only=True
         )
-        if other or not in_remission:
+        if other:
             evidence = tuple(condition_evidence(c, code) for c, code in other)
             reasons.append(Reason("no-qualifying-mdd", evidence))
             status = "indeterminate"
-        else:
+        elif in_remission:
             status = "not-met"
+        else:  # no depressive disorder on record at all
+            status = "not-applicable"
         return TrdResult(
             status,
             (),

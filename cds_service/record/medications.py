@@ -159,13 +159,8 @@ def exposure_from(
     status = resource.get("status") if isinstance(resource.get("status"), str) else None
     if status in SKIPPED_STATUSES:
         return None
-    codes, texts, strengths = _medication(resource, medications)
+    codes, texts = _medication(resource, medications)
     recognition = terminology.recognise(codes, texts)
-    if strengths and recognition.ingredients:
-        merged = {**strengths, **recognition.strengths}
-        recognition = Recognition(
-            recognition.ingredients, recognition.matched_by, merged, recognition.product
-        )
     name = (
         next((t for t in texts if t), None)
         or next((c.display for c in codes if c.display), None)
@@ -241,11 +236,11 @@ def exposure_from(
 
 def _medication(
     resource: dict[str, Any], medications: dict[str, dict[str, Any]]
-) -> tuple[list[Code], list[str | None], dict[str, tuple[float, str]]]:
-    """Codings, texts and per-ingredient strengths of the medication a resource names."""
+) -> tuple[list[Code], list[str | None]]:
+    """Codings and texts of the medication a resource names (inline, contained or bundled)."""
     concept = resource.get("medicationCodeableConcept")
     if concept is not None:
-        return codes_of(concept), [text_of(concept)], {}
+        return codes_of(concept), [text_of(concept)]
     ref = as_dict(resource.get("medicationReference")).get("reference")
     medication: dict[str, Any] = {}
     if isinstance(ref, str):
@@ -267,12 +262,11 @@ def _medication(
         text_of(medication.get("code")),
         display if isinstance(display, str) else None,
     ]
-    strengths: dict[str, tuple[float, str]] = {}
     for part in as_list(medication.get("ingredient")):
         part = as_dict(part)
         codes += codes_of(part.get("itemCodeableConcept"))
         texts.append(text_of(part.get("itemCodeableConcept")))
-    return codes, texts, strengths
+    return codes, texts
 
 
 def _per_day(dosage: dict[str, Any]) -> float | None:

@@ -266,3 +266,14 @@ def test_mdd_in_remission_only_is_not_met(record_from, terminology) -> None:
     )
     result = trd(record_from, terminology, remission, RECENT_PHQ9, sertraline(60), escitalopram(60))
     assert (result.status, result.remission_only) == ("not-met", True)
+
+
+def test_a_recorded_end_in_the_future_counts_only_up_to_today(record_from, terminology) -> None:
+    future_end = f.med_request("s", P, *f.SERTRALINE_100, start=f.ago(30), end="2026-06-01")
+    [trial] = trd(record_from, terminology, MDD, RECENT_PHQ9, future_end).trials
+    assert trial.days == 30 and trial.status == "indeterminate"
+
+
+def test_no_depressive_disorder_at_all_is_not_applicable(record_from, terminology) -> None:
+    result = trd(record_from, terminology, RECENT_PHQ9)
+    assert (result.status, result.reasons) == ("not-applicable", ())
