@@ -79,7 +79,9 @@ def _trial_row(trial: Trial, settings: ClinicalSettings) -> dict[str, str]:
     if trial.status == "subtherapeutic-dose" and trial.minimum_dose_mg is not None:
         status += f" ({trial.minimum_dose_mg:g} mg/day)"
     if trial.status == "indeterminate":
-        if trial.daily_dose_mg is None:
+        if trial.minimum_dose_mg is None:
+            status += ": no minimum adequate dose on file for this drug"
+        elif trial.daily_dose_mg is None:
             status += ": dose not recorded"
         elif trial.ongoing:
             status += ": ongoing, no recent PHQ-9"
