@@ -40,12 +40,18 @@ from cds_service.record.terminology import Code, Terminology
 
 __all__ = ["Episode", "TrdResult", "Trial", "assess_trd", "latest_phq9"]
 
+# Failure wording is checked first, so "no response" or "partial response" never reads as one.
 _FAILURE_TEXT = re.compile(
-    r"lack of (efficacy|effect|response)|ineffective|not effective|no (response|improvement)|"
-    r"non-?respon|inadequate response|treatment failure",
+    r"lack of (efficacy|effect|response)|ineffective|not effective|"
+    r"\b(no|not|poor|minimal|partial|inadequate|insufficient|limited)\b[\w\s-]{0,20}"
+    r"(response|respond|improve|benefit|effect)|non-?respon|treatment failure|failed",
     re.I,
 )
-_RESPONSE_TEXT = re.compile(r"\bremission\b|\bresponded\b|\bresponse\b|\bimproved\b", re.I)
+_RESPONSE_TEXT = re.compile(
+    r"\bremission\b|\bremitted\b|\bresponded\b|\bresponse\b|"
+    r"\bimproved\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -122,7 +128,11 @@ def _episode(
     record: PatientRecord, mdd: list[tuple[ConditionFact, Code]], settings: ClinicalSettings
 ) -> Episode:
     floor = _months_before(record.today, settings.episode_lookback_months)
-    dated = [(c.date, c) for c, _ in mdd if c.date]
+    # A recorded date is only a fallback: re-entering a problem-list item must not restart the
+    # episode while another active MDD Condition states its onset.
+    dated = [(c.onset, c) for c, _ in mdd if c.onset] or [
+        (c.recorded, c) for c, _ in mdd if c.recorded
+    ]
     if not dated:
         return Episode(floor, "lookback", False, mdd[0][0] if mdd else None)
     start, condition = max(dated, key=lambda pair: pair[0])
@@ -190,6 +200,19 @@ def _responded(
     return False
 
 
+def _counts_as_antidepressant(exposure: MedicationExposure, ingredient: str) -> bool:
+    """Selegiline is an antidepressant only as the transdermal system (clinical.md A1.1)."""
+    if ingredient != "selegiline":
+        return True
+    described = " ".join(
+        filter(
+            None,
+            [exposure.name, exposure.route_text, *(c.display for c in exposure.codes if c.display)],
+        )
+    )
+    return "transdermal" in described.lower()
+
+
 def _trial(
     ingredient: str,
     exposures: list[MedicationExposure],
@@ -204,19 +227,22 @@ def _trial(
     augmenter = "augmenter" in info.groups and "antidepressant" not in info.groups
     by_name = all(e.recognition.by_name for e in exposures)
 
-    def make(status: str, chosen: list[MedicationExposure], dose: float | None = None) -> Trial:
+    def dose(e: MedicationExposure) -> float | None:
+        return e.daily_dose(ingredient)
+
+    def make(status: str, chosen: list[MedicationExposure], daily: float | None = None) -> Trial:
         first = chosen[0]
         starts = [e.start for e in chosen if e.start]
-        ends = [_end(e, today) for e in chosen if _end(e, today)]
+        ends = [end for e in chosen if (end := _end(e, today))]
         start = min(starts) if starts else None
-        end = max(d for d in ends if d) if ends else None
+        end = max(ends) if ends else None
         ongoing = any(e.ongoing for e in chosen)
         days = (end - start).days if start and end else None
         return Trial(
             ingredient,
             first.name,
             first.reference,
-            dose,
+            daily,
             minimum,
             start,
             end,
@@ -237,20 +263,21 @@ def _trial(
     adequate = [
         e
         for e in in_episode
-        if e.daily_dose_mg is not None
-        and minimum is not None
-        and e.daily_dose_mg >= minimum
-        and e.duration_known
+        if (d := dose(e)) is not None and minimum is not None and d >= minimum and e.duration_known
     ]
     runs = _runs(adequate, today, settings.trial_gap_days)
     if runs:
-        run = max(runs, key=lambda r: (_end(r[-1], today) or today) - (r[0].start or today))
-        trial = make("adequate", run, max(e.daily_dose_mg or 0 for e in run))
+        run = max(
+            runs,
+            key=lambda r: (
+                max(_end(e, today) or today for e in r) - min(e.start or today for e in r)
+            ),
+        )
+        trial = make("adequate", run, max(dose(e) or 0 for e in run))
         days = trial.days or 0
         if days >= settings.trial_min_days:
             if trial.ongoing:
-                phq9 = latest_phq9(record, settings)
-                state = _phq9_state(phq9, settings)
+                state = _phq9_state(latest_phq9(record, settings), settings)
                 status = {"persisting": "adequate-failed", "missing": "indeterminate"}.get(
                     state, "adequate-responded"
                 )
@@ -265,20 +292,20 @@ def _trial(
         else:
             status = "indeterminate"
         return _with_status(trial, status)
-    unknown_dose = [e for e in in_episode if e.daily_dose_mg is None or minimum is None]
     unknown_dates = [e for e in in_episode if not e.duration_known]
     if unknown_dates:
-        return make("unknown-duration", unknown_dates)
+        return make("unknown-duration", unknown_dates, dose(unknown_dates[0]))
+    unknown_dose = [e for e in in_episode if dose(e) is None or minimum is None]
     if unknown_dose:
         longest = max(unknown_dose, key=lambda e: e.days(today) or 0)
         days = longest.days(today) or 0
         if longest.ongoing and days < settings.trial_min_days:
-            return make("in-progress", [longest])
+            return make("in-progress", [longest], dose(longest))
         if days < settings.trial_never_counts_below_days:
-            return make("too-short", [longest])
-        return make("indeterminate", [longest])
-    strongest = max(in_episode, key=lambda e: e.daily_dose_mg or 0)
-    return make("subtherapeutic-dose", [strongest], strongest.daily_dose_mg)
+            return make("too-short", [longest], dose(longest))
+        return make("indeterminate", [longest], dose(longest))
+    strongest = max(in_episode, key=lambda e: dose(e) or 0)
+    return make("subtherapeutic-dose", [strongest], dose(strongest))
 
 
 def _with_status(trial: Trial, status: str) -> Trial:
@@ -298,6 +325,13 @@ def _with_status(trial: Trial, status: str) -> Trial:
     )
 
 
+def _uncertain(trial: Trial, settings: ClinicalSettings) -> bool:
+    """A trial that could still prove to be an adequate failure, given the missing data."""
+    if trial.status == "unknown-duration":
+        return True
+    return trial.status == "indeterminate" and (trial.days or 0) >= settings.trial_min_days
+
+
 def assess_trd(
     record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
 ) -> TrdResult:
@@ -308,25 +342,21 @@ def assess_trd(
     if record.conditions_in(terminology.valueset("bipolar-disorder")):
         return TrdResult("not-applicable", (), 0, required, None, phq9, phq9_state, (), False, ())
 
-    mdd = record.conditions_in(terminology.valueset("major-depressive-disorder"), active_only=True)
-    mdd = [
-        (c, code)
-        for c, code in mdd
-        if not terminology.valueset("depressive-disorder-in-remission").match(c.codes)
-    ]
+    remission_set = terminology.valueset("depressive-disorder-in-remission")
+    all_mdd = record.conditions_in(terminology.valueset("major-depressive-disorder"))
+    mdd = [(c, code) for c, code in all_mdd if c.active and not remission_set.match(c.codes)]
     reasons: list[Reason] = []
     if not mdd:
-        in_remission = record.conditions_in(
-            terminology.valueset("depressive-disorder-in-remission")
-        )
+        in_remission = bool(record.conditions_in(remission_set) or all_mdd)
         other = record.conditions_in(
             terminology.valueset("other-depressive-disorder"), active_only=True
         )
         if other:
-            evidence = tuple(condition_evidence(c, code) for c, code in other)
-            reasons.append(Reason("no-qualifying-mdd", evidence))
+            reasons.append(
+                Reason("no-qualifying-mdd", tuple(condition_evidence(c, code) for c, code in other))
+            )
             status = "indeterminate"
-        elif in_remission:
+        elif in_remission:  # MDD coded in remission, or no longer active
             status = "not-met"
         else:  # no depressive disorder on record at all
             status = "not-applicable"
@@ -339,7 +369,7 @@ def assess_trd(
             phq9,
             phq9_state,
             (),
-            bool(in_remission) and not other,
+            in_remission and not other,
             tuple(reasons),
         )
 
@@ -353,7 +383,11 @@ def assess_trd(
     for exposure in record.medications:
         for ingredient in exposure.ingredients:
             info = terminology.ingredients.get(ingredient)
-            if info and ({"antidepressant", "augmenter"} & info.groups):
+            if (
+                info
+                and {"antidepressant", "augmenter"} & info.groups
+                and _counts_as_antidepressant(exposure, ingredient)
+            ):
                 groups.setdefault(ingredient, []).append(exposure)
     trials = tuple(
         sorted(
@@ -364,42 +398,28 @@ def assess_trd(
             key=lambda t: (t.start or record.today, t.ingredient),
         )
     )
+    counted = [t for t in trials if not t.augmenter or settings.augmentation_counts_as_trial]
+    failed = sum(1 for t in counted if t.status == "adequate-failed")
+    uncertain = [t for t in counted if _uncertain(t, settings)]
+    short = [t for t in counted if t.status == "indeterminate" and not _uncertain(t, settings)]
 
-    def counts(trial: Trial) -> bool:
-        return not trial.augmenter or settings.augmentation_counts_as_trial
-
-    failed = sum(1 for t in trials if t.status == "adequate-failed" and counts(t))
-    unknown = [t for t in trials if t.status in ("unknown-duration",) and counts(t)] + [
-        t
-        for t in trials
-        if t.status == "indeterminate"
-        and t.days is not None
-        and t.days >= settings.trial_min_days
-        and counts(t)
-    ]
-    short = [t for t in trials if t.status == "indeterminate" and counts(t) and t not in unknown]
-    missing_data = [
-        e
-        for e in record.medications
-        if any(i in groups for i in e.ingredients)
-        and (e.daily_dose_mg is None or not e.duration_known)
-        and e.resource_type != "MedicationAdministration"
-    ]
-    if missing_data:
-        reasons.append(
-            Reason(
-                "missing-trial-data",
-                tuple(
-                    Evidence(e.reference, e.codes[0].token() if e.codes else None, e.start, e.name)
-                    for e in missing_data
-                ),
-            )
-        )
-
-    if failed >= required:
-        status = {"persisting": "met", "missing": "indeterminate"}.get(phq9_state, "not-met")
-    elif failed + len(unknown) + len(short) >= required:
+    if phq9_state in ("remission", "partial-response"):
+        status = "not-met"
+    elif failed >= required:
+        status = "met" if phq9_state == "persisting" else "indeterminate"
+    elif failed + len(uncertain) + len(short) >= required:
         status = "indeterminate"
+    else:
+        status = "not-met"
+
+    if status == "indeterminate" and failed < required:
+        if uncertain:
+            reasons.append(
+                Reason(
+                    "missing-trial-data",
+                    tuple(Evidence(t.reference, None, t.start, t.medication) for t in uncertain),
+                )
+            )
         if short:
             reasons.append(
                 Reason(
@@ -410,9 +430,7 @@ def assess_trd(
                     ),
                 )
             )
-    else:
-        status = "not-met"
-    if phq9_state == "missing" and status != "not-met":
+    if phq9_state == "missing" and status == "indeterminate":
         reasons.append(Reason("missing-phq9"))
     return TrdResult(
         status,

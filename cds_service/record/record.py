@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from cds_service.protocol.fhirjson import as_dict, as_list
-from cds_service.record.medications import MedicationExposure, exposure_from
+from cds_service.record.medications import MedicationExposure, exposures_from
 from cds_service.record.observations import Observations, read_observations
 from cds_service.record.terminology import Code, Terminology, ValueSet
 from cds_service.record.values import codes_of, parse_date, reference, text_of
@@ -136,9 +136,7 @@ class PatientRecord:
         exposures = []
         for rtype in MEDICATION_TYPES:
             for resource in by_type.get(rtype, []):
-                exposure = exposure_from(resource, terminology, medications_by_ref, today)
-                if exposure is not None:
-                    exposures.append(exposure)
+                exposures += exposures_from(resource, terminology, medications_by_ref, today)
         gender = patient.get("gender")
         return cls(
             patient_id=patient_id
