@@ -51,6 +51,7 @@ DECISION_OF = {
     "active-substance-use": "not-recommended",
     "stroke-history": "not-recommended",
     "liver-disease": "not-recommended",
+    "other-intracranial-hemorrhage": "not-recommended",
     "lactation": "not-recommended",
     "uncontrolled-cardiovascular-disease": "defer",
     "bp-poorly-controlled": "defer",
@@ -60,9 +61,11 @@ DECISION_OF = {
     "missing-trial-data": "indeterminate",
     "trial-duration-indeterminate": "indeterminate",
     "no-qualifying-mdd": "indeterminate",
+    "missing-birth-date": "indeterminate",
     "bp-above-140-90": "candidate-caution",
     "age-65-plus": "candidate-caution",
     "substance-use-in-remission": "candidate-caution",
+    "fatty-liver-disease": "candidate-caution",
 }
 _TRD_DECISION = {
     "not-met": "not-trd",
@@ -102,7 +105,7 @@ def assess(
     """Assess the record. ``order_in_play``: a ketamine/esketamine order is being placed."""
     trd = assess_trd(record, terminology, settings)
     reasons: list[Reason] = [*contraindications(record, terminology, settings)]
-    bp = blood_pressure_reason(record, settings)
+    bp = blood_pressure_reason(record, terminology, settings)
     if bp:
         reasons.append(bp)
     reasons += age_reasons(record, settings)

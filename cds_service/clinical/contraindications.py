@@ -13,13 +13,17 @@ Then  R-CI-ANEURYSM  any history of aneurysm  -> aneurysmal-vascular-disease
                      (non-specific ICD codes alone are not enough)
       R-CI-PREG      active pregnancy Condition; pregnancy status "pregnant" within 90 days; or
                      a positive hCG within 30 days; unless a later negative result  -> pregnancy
+                     (a pregnancy Condition counts while dated within 300 days or undated)
       lactation      active lactation/postpartum Condition (O85-O92, Z39.1)          -> lactation
       R-EXC-PSYCH    any history of psychosis -> psychosis-history; MDD with psychotic
                      features on record -> psychotic-features
       R-EXC-SUD      active substance use disorder -> active-substance-use; in remission (code
                      or clinical status) -> substance-use-in-remission
-      R-EXC-STROKE   any history of ischaemic stroke or TIA (Z86.73)  -> stroke-history
+      R-EXC-STROKE   any history of ischaemic stroke or TIA (G45, Z86.73) -> stroke-history
+      other ICH      subdural, extradural, unspecified intracranial hemorrhage (not in the
+                     label; clinical.md B1.2) -> other-intracranial-hemorrhage (not-recommended)
       R-EXC-LIVER    active liver disease (K70-K77, fatty liver alone excluded) -> liver-disease
+                     active fatty liver (K76.0) alone -> fatty-liver-disease (caution)
       R-EXC-CVD      active acute cardiovascular disease; MI or ACS only within 90 days
                      -> uncontrolled-cardiovascular-disease
       R-DX-BIPOLAR   bipolar disorder in any status                   -> bipolar-disorder
@@ -44,10 +48,12 @@ _HISTORY_RULES = [  # (value set, reason): any clinical status counts
     ("psychotic-disorder", "psychosis-history"),
     ("mdd-psychotic-features", "psychotic-features"),
     ("ischemic-stroke", "stroke-history"),
+    ("other-intracranial-hemorrhage", "other-intracranial-hemorrhage"),
     ("bipolar-disorder", "bipolar-disorder"),
 ]
 _ACTIVE_RULES = [  # (value set, reason): active conditions only
     ("liver-disease", "liver-disease"),
+    ("fatty-liver", "fatty-liver-disease"),
     ("lactation-postpartum", "lactation"),
 ]
 _ACUTE_MI_PREFIXES = ("I21", "I22", "I23", "I24", "57054005")
@@ -104,7 +110,8 @@ def _cardiovascular(
         terminology.valueset("acute-cardiovascular-disease"), active_only=True
     ):
         is_mi = code.code.replace(".", "").upper().startswith(_ACUTE_MI_PREFIXES)
-        if not is_mi or (condition.date is not None and condition.date >= since):
+        # An active MI with no date is counted: it cannot be shown to be older than 90 days.
+        if not is_mi or condition.date is None or condition.date >= since:
             evidence.append(condition_evidence(condition, code))
     return [Reason("uncontrolled-cardiovascular-disease", tuple(evidence))] if evidence else []
 
@@ -149,18 +156,22 @@ def _pregnancy(
 
 
 def _hypersensitivity(record: PatientRecord, terminology: Terminology) -> list[Reason]:
+    """An allergy to ketamine or esketamine by substance, ingredient, product, NDC or name."""
     substances = terminology.valueset("ketamine-substance")
     evidence = []
     for allergy in record.allergies:
         code = substances.match(allergy.codes)
-        named = terminology.recognise([], [allergy.text]).ingredients
+        named = terminology.recognise(allergy.codes, [allergy.text]).ingredients
         if code or {"ketamine", "esketamine"} & set(named):
+            shown = code or next((c for c in allergy.codes), None)
             evidence.append(
                 Evidence(
                     allergy.reference,
-                    code.token() if code else None,
+                    shown.token() if shown else None,
                     allergy.recorded,
-                    (code.display if code and code.display else None) or allergy.text,
+                    (shown.display if shown and shown.display else None)
+                    or allergy.text
+                    or ", ".join(named),
                 )
             )
     return [Reason("ketamine-hypersensitivity", tuple(evidence))] if evidence else []

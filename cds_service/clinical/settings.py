@@ -49,6 +49,9 @@ class ClinicalSettings(BaseModel):
 
     # R-CI-PREG (clinical.md §C0)
     pregnancy_status_window_days: int = Field(90, ge=1)
+    pregnancy_condition_window_days: int = Field(
+        300, ge=1, description="A pregnancy Condition counts while its date is this recent."
+    )
     hcg_window_days: int = Field(30, ge=1)
 
     # R-EXC-CVD (clinical.md B1.2: acute MI/ACS within 90 days)

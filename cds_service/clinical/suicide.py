@@ -2,7 +2,8 @@
 
 When  PHQ-9 item 9 >= 2 within 30 days, an active suicidal-ideation Condition recorded within
       30 days, or a suicide attempt within 30 days -> suicide-risk-urgent (critical)
-      PHQ-9 item 9 = 1 within 30 days -> suicide-risk-assessment-required (warning)
+      PHQ-9 item 9 = 1 within 30 days, or active suicidal ideation with no date on record
+      -> suicide-risk-assessment-required (warning)
 It never changes the eligibility decision: esketamine is indicated, with an oral
 antidepressant, for MDD with acute suicidal ideation or behaviour (Spravato label), though it
 does not replace hospitalisation.
@@ -33,6 +34,7 @@ def suicide_risk(
     urgent: list[Evidence] = [
         _item9(r) for r in items if (r.value or 0) >= settings.item9_urgent_at
     ]
+    undated: list[Evidence] = []
     for vs_id, active_only in (("suicidal-ideation", True), ("suicide-attempt", False)):
         for condition, code in record.conditions_in(
             terminology.valueset(vs_id), active_only=active_only
@@ -42,11 +44,14 @@ def suicide_risk(
                 if active_only
                 else (condition.onset or condition.recorded)
             )
-            if when is not None and since <= when <= record.today:
+            if when is None and condition.active:
+                undated.append(condition_evidence(condition, code))
+            elif when is not None and since <= when <= record.today:
                 urgent.append(condition_evidence(condition, code))
     if urgent:
         return Reason("suicide-risk-urgent", tuple(urgent))
-    some = [_item9(r) for r in items if r.value == 1]
+    # Active ideation with no date cannot be shown to be recent; it still needs assessing.
+    some = [_item9(r) for r in items if r.value == 1] + undated
     return Reason("suicide-risk-assessment-required", tuple(some)) if some else None
 
 

@@ -8,6 +8,8 @@ Then  >= 180 or >= 120 -> bp-hypertensive-crisis (defer; critical in itself)
       >= 160 or >= 100 -> bp-poorly-controlled (defer)
       >  140 or >  90  -> bp-above-140-90 (candidate-caution)
       none in window   -> bp-missing (indeterminate: BP is required before dosing)
+      an active I16 (hypertensive urgency/emergency) dated within the window -> crisis
+      no birth date -> missing-birth-date (indeterminate: the patient might be a minor)
       age < 18 -> age-under-18 (not-indicated: esketamine not approved under 18)
       age >= 65 -> age-65-plus (candidate-caution)
 """
@@ -16,11 +18,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from cds_service.clinical.findings import Evidence, Reason
+from cds_service.clinical.findings import Evidence, Reason, condition_evidence
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.record.observations import BloodPressure
 from cds_service.record.record import PatientRecord
-from cds_service.record.terminology import LOINC
+from cds_service.record.terminology import LOINC, Terminology
 
 __all__ = ["age_reasons", "blood_pressure_reason", "latest_blood_pressure"]
 
@@ -46,7 +48,21 @@ def classify_blood_pressure(
     return None
 
 
-def blood_pressure_reason(record: PatientRecord, settings: ClinicalSettings) -> Reason | None:
+def blood_pressure_reason(
+    record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+) -> Reason | None:
+    """The BP class of the latest reading; an active crisis diagnosis (I16) within the window
+    counts as a crisis too (clinical.md B1.2)."""
+    since = record.today - timedelta(days=settings.bp_window_days)
+    crisis = [
+        condition_evidence(c, code)
+        for c, code in record.conditions_in(
+            terminology.valueset("hypertensive-crisis"), active_only=True
+        )
+        if c.date is None or c.date >= since
+    ]
+    if crisis:
+        return Reason("bp-hypertensive-crisis", tuple(crisis))
     bp = latest_blood_pressure(record, settings)
     if bp is None:
         return Reason("bp-missing")
@@ -58,8 +74,9 @@ def blood_pressure_reason(record: PatientRecord, settings: ClinicalSettings) -> 
 
 def age_reasons(record: PatientRecord, settings: ClinicalSettings) -> list[Reason]:
     age = record.age
-    if age is None or record.patient_id is None:
-        return []
+    if age is None:  # the patient might be a minor: say so rather than assume an adult
+        reference = f"Patient/{record.patient_id}" if record.patient_id else "Patient"
+        return [Reason("missing-birth-date", (Evidence(reference, None, None, "no birth date"),))]
     evidence = (Evidence(f"Patient/{record.patient_id}", None, record.birth_date, f"age {age}"),)
     if age < settings.minimum_age:
         return [Reason("age-under-18", evidence)]

@@ -7,13 +7,20 @@ are paired when they share an effective time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cds_service.protocol.fhirjson import as_dict, as_list
 from cds_service.record.terminology import LOINC, SNOMED, Code
-from cds_service.record.values import codes_of, number, parse_date, reference, text_of
+from cds_service.record.values import (
+    codes_of,
+    number,
+    parse_date,
+    parse_instant,
+    reference,
+    text_of,
+)
 
 __all__ = ["BloodPressure", "Observations", "Reading", "read_observations"]
 
@@ -27,6 +34,12 @@ BODY_WEIGHT = "29463-7"
 SKIPPED_STATUSES = {"entered-in-error", "cancelled"}
 
 ITEM_ANSWERS = {"LA6568-5": 0, "LA6569-3": 1, "LA6570-1": 2, "LA6571-9": 3}
+ITEM_ANSWER_TEXTS = {
+    "not at all": 0,
+    "several days": 1,
+    "more than half the days": 2,
+    "nearly every day": 3,
+}
 PREGNANT = {(LOINC, "LA15173-0"), (SNOMED, "77386006")}
 NOT_PREGNANT = {(LOINC, "LA26683-5"), (SNOMED, "60001007")}
 POSITIVE = {(SNOMED, "10828004"), (LOINC, "LA6576-8")}
@@ -41,6 +54,7 @@ class Reading:
     value: float | None = None
     answer: Code | None = None
     text: str | None = None
+    instant: datetime | None = field(default=None, compare=False, repr=False)
 
     def shown(self) -> str:
         if self.answer:
@@ -56,6 +70,7 @@ class BloodPressure:
     when: date
     systolic: float
     diastolic: float
+    instant: datetime | None = field(default=None, compare=False, repr=False)
 
     def shown(self) -> str:
         return f"{self.systolic:g}/{self.diastolic:g} mmHg"
@@ -80,6 +95,17 @@ def _when(resource: dict[str, Any]) -> date | None:
     )
 
 
+_MIDNIGHT = datetime.min.replace(tzinfo=UTC)
+
+
+def _instant(resource: dict[str, Any]) -> datetime | None:
+    return (
+        parse_instant(resource.get("effectiveDateTime"))
+        or parse_instant(as_dict(resource.get("effectivePeriod")).get("start"))
+        or parse_instant(resource.get("effectiveInstant"))
+    )
+
+
 def _loinc(concept: Any) -> set[str]:
     return {c.code for c in codes_of(concept) if c.system == LOINC}
 
@@ -97,8 +123,22 @@ def _numeric(element: dict[str, Any]) -> float | None:
 
 
 def _answer(element: dict[str, Any]) -> Code | None:
+    """The LOINC answer code, whichever coding carries it; else the first coding."""
     codes = codes_of(element.get("valueCodeableConcept"))
-    return codes[0] if codes else None
+    return next((c for c in codes if c.system == LOINC), codes[0] if codes else None)
+
+
+def _item9_value(element: dict[str, Any]) -> tuple[float | None, Code | None]:
+    value = _numeric(element)
+    codes = codes_of(element.get("valueCodeableConcept"))
+    answer = next((c for c in codes if c.code in ITEM_ANSWERS), None)
+    if value is None and answer is not None:
+        value = ITEM_ANSWERS[answer.code]
+    if value is None:
+        text = element.get("valueString") or text_of(element.get("valueCodeableConcept"))
+        if isinstance(text, str):
+            value = ITEM_ANSWER_TEXTS.get(text.strip().lower())
+    return value, answer or (codes[0] if codes else None)
 
 
 def _coded_flag(
@@ -144,11 +184,13 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
     loose: dict[str, dict[str, tuple[str, float]]] = {}  # effective time -> component -> value
 
     for obs in resources:
-        if obs.get("status") in SKIPPED_STATUSES:
+        status = obs.get("status")
+        if isinstance(status, str) and status in SKIPPED_STATUSES:
             continue
         when = _when(obs)
         if when is None:
             continue
+        instant = _instant(obs)
         ref = reference(obs)
         codes = _loinc(obs.get("code"))
         elements = [(codes, obs)] + [
@@ -159,14 +201,11 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
             if element_codes & set(PHQ9_TOTAL):
                 value = _numeric(element)
                 if value is not None:
-                    phq9.append(Reading(ref, "44261-6", when, value))
+                    phq9.append(Reading(ref, "44261-6", when, value, instant=instant))
             if PHQ9_ITEM9 in element_codes:
-                answer = _answer(element)
-                value = _numeric(element)
-                if value is None and answer is not None:
-                    value = ITEM_ANSWERS.get(answer.code)
+                value, answer = _item9_value(element)
                 if value is not None:
-                    item9.append(Reading(ref, PHQ9_ITEM9, when, value, answer))
+                    item9.append(Reading(ref, PHQ9_ITEM9, when, value, answer, instant=instant))
             for component in (SYSTOLIC, DIASTOLIC):
                 if component in element_codes:
                     value = _numeric(element)
@@ -175,18 +214,22 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
             if PREGNANCY_STATUS in element_codes:
                 flag = _coded_flag(element, PREGNANT, NOT_PREGNANT)
                 if flag is not None:
-                    preg.append(Reading(ref, PREGNANCY_STATUS, when, flag, _answer(element)))
+                    preg.append(
+                        Reading(
+                            ref, PREGNANCY_STATUS, when, flag, _answer(element), instant=instant
+                        )
+                    )
             if element_codes & set(HCG_QUALITATIVE):
                 flag = _coded_flag(element, POSITIVE, NEGATIVE)
                 if flag is not None:
                     code = sorted(element_codes & set(HCG_QUALITATIVE))[0]
-                    hcg.append(Reading(ref, code, when, flag, _answer(element)))
+                    hcg.append(Reading(ref, code, when, flag, _answer(element), instant=instant))
             if BODY_WEIGHT in element_codes:
                 kg = _weight_kg(element)
                 if kg is not None:
-                    weights.append(Reading(ref, BODY_WEIGHT, when, kg))
+                    weights.append(Reading(ref, BODY_WEIGHT, when, kg, instant=instant))
         if SYSTOLIC in panel and DIASTOLIC in panel:
-            bps.append(BloodPressure(ref, when, panel[SYSTOLIC], panel[DIASTOLIC]))
+            bps.append(BloodPressure(ref, when, panel[SYSTOLIC], panel[DIASTOLIC], instant))
         elif panel:
             stamp = str(obs.get("effectiveDateTime") or when.isoformat())
             for component, value in panel.items():
@@ -197,10 +240,15 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
             ref = parts[SYSTOLIC][0]
             when = parse_date(stamp)
             if when:
-                bps.append(BloodPressure(ref, when, parts[SYSTOLIC][1], parts[DIASTOLIC][1]))
+                bps.append(
+                    BloodPressure(
+                        ref, when, parts[SYSTOLIC][1], parts[DIASTOLIC][1], parse_instant(stamp)
+                    )
+                )
 
     def by_date(items: list[Any]) -> tuple[Any, ...]:
-        return tuple(sorted(items, key=lambda r: r.when))
+        """Oldest first, ordered within a day by the time of the reading."""
+        return tuple(sorted(items, key=lambda r: (r.when, r.instant or _MIDNIGHT)))
 
     return Observations(
         by_date(phq9), by_date(item9), by_date(bps), by_date(preg), by_date(hcg), by_date(weights)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cds_service.protocol.fhirjson import as_dict, as_list
 from cds_service.record.terminology import Code, normalise_system
 
-__all__ = ["codes_of", "number", "parse_date", "reference", "text_of"]
+__all__ = ["codes_of", "number", "parse_date", "parse_instant", "reference", "text_of"]
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 
@@ -63,17 +64,33 @@ def text_of(concept: Any) -> str | None:
 
 
 def number(value: Any) -> float | None:
-    """A JSON number (or numeric string) as float; booleans and junk give None."""
+    """A finite JSON number (or numeric string) as float; NaN, infinities and junk give None."""
     if isinstance(value, bool):
         return None
+    result: float | None = None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+        result = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value)
+            result = float(value)
         except ValueError:
             return None
-    return None
+    return result if result is not None and math.isfinite(result) else None
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """A FHIR dateTime as an aware UTC datetime (a date alone is midnight UTC), for ordering."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text) if "T" in text else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        day = parse_date(value)
+        return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def reference(resource: dict[str, Any]) -> str:

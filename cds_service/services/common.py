@@ -63,7 +63,8 @@ def evidence_line(reason: Reason) -> list[str]:
             )
             if p
         ]
-        lines.append(f"{md(e.value or e.reference)}" + (f" ({', '.join(parts)})" if parts else ""))
+        shown = f" ({md(', '.join(parts))})" if parts else ""
+        lines.append(f"{md(e.value or e.reference)}{shown}")
     return lines
 
 

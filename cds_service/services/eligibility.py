@@ -51,17 +51,26 @@ def _deciding(assessment: Assessment) -> list[Reason]:
 
 
 def _summary(assessment: Assessment) -> str:
-    spec = texts()["decisions"][assessment.decision]["summary"]
+    trd = assessment.trd
+    decision_texts = texts()["decisions"][assessment.decision]
     deciding = _deciding(assessment)
     reason = (
         ", ".join(reason_concept(r.code)["display"] for r in deciding[:2])
-        or (texts()["trd"][assessment.trd.status])
+        or texts()["trd"][trd.status]
     )
-    if assessment.decision == "not-indicated" and assessment.trd.status == "not-applicable":
-        reason = reason_concept("bipolar-disorder")["display"]
-    return summary_fit(
-        spec.format(reason=reason, failed=assessment.trd.failed, required=assessment.trd.required)
-    )
+    if assessment.decision == "not-trd" and trd.failed >= trd.required and trd.phq9:
+        summary = decision_texts["summaryPhq9"].format(
+            score=f"{trd.phq9.value:g}", state=texts()["phq9Short"].get(trd.phq9_state, "")
+        )
+    else:
+        summary = decision_texts["summary"].format(
+            reason=reason, failed=trd.failed, required=trd.required
+        )
+    crisis = assessment.reason("bp-hypertensive-crisis")
+    if crisis and assessment.decision not in ("defer", "contraindicated"):
+        shown = crisis.evidence[0].value if crisis.evidence else "latest reading"
+        summary = texts()["crisisSummary"].format(bp=shown, summary=summary)
+    return summary_fit(summary)
 
 
 def _reason_view(reason: Reason) -> dict[str, object]:
@@ -141,9 +150,7 @@ def _still_needed(assessment: Assessment, settings: ClinicalSettings) -> str:
     return "; ".join(items) + ("." if items else "")
 
 
-def _suggestions(
-    assessment: Assessment, patient_id: str, today: date, vascular: str | None
-) -> list[Suggestion]:
+def _suggestions(assessment: Assessment, patient_id: str, today: date) -> list[Suggestion]:
     decision = assessment.decision
     trd_met = assessment.trd.status == "met"
     mdd_refs = [c.reference for c, _ in assessment.trd.mdd]
@@ -154,12 +161,32 @@ def _suggestions(
             referral("ect", patient_id, today, reasons=mdd_refs),
         ]
     if trd_met and decision in BLOCKING - {"not-indicated"}:
-        note = f"This patient has {vascular}." if vascular else None
         return [
-            referral("tms", patient_id, today, reasons=mdd_refs, note=note),
-            referral("ect", patient_id, today, reasons=mdd_refs, note=note),
+            referral(
+                "tms",
+                patient_id,
+                today,
+                reasons=mdd_refs,
+                note=_cautions(assessment, "tms"),
+            ),
+            referral(
+                "ect",
+                patient_id,
+                today,
+                reasons=mdd_refs,
+                note=_cautions(assessment, "ect"),
+            ),
         ]
     return []
+
+
+def _cautions(assessment: Assessment, therapy: str) -> str | None:
+    """This patient's cautions for an alternative (clinical.md A6), as one note."""
+    cautions = texts()["referralCautions"]
+    notes = [
+        cautions[r.code][therapy] for r in assessment.reasons if therapy in cautions.get(r.code, {})
+    ]
+    return " ".join(dict.fromkeys(notes)) or None
 
 
 def eligibility_card(
@@ -173,9 +200,15 @@ def eligibility_card(
     decision = assessment.decision
     trd = assessment.trd
     gated = decision == "not-trd"
-    shown = [] if gated else [r for r in assessment.reasons if r.code != "missing-episode-onset"]
+    urgent = [r for r in assessment.reasons if r.code == "bp-hypertensive-crisis"]
+    # On a gated card the contraindications are hypothetical, but a crisis is urgent now.
+    shown = (
+        urgent if gated else [r for r in assessment.reasons if r.code != "missing-episode-onset"]
+    )
     would_apply = (
-        [r for r in assessment.reasons if DECISION_OF.get(r.code) in BLOCKING] if gated else []
+        [r for r in assessment.reasons if DECISION_OF.get(r.code) in BLOCKING and r not in urgent]
+        if gated
+        else []
     )
     vascular_names = [
         reason_concept(r.code)["display"].lower() for r in assessment.reasons if r.code in VASCULAR
@@ -207,8 +240,11 @@ def eligibility_card(
         or (decision == "indeterminate" and trd.status == "met"),
         show_alternatives=trd.status == "met" or order_hook,
         vascular_lesion=vascular,
+        alternative_cautions=[]
+        if vascular
+        else [c for c in (_cautions(assessment, "ect"), _cautions(assessment, "tms")) if c],
     )
-    suggestions = _suggestions(assessment, patient_id, today, vascular)
+    suggestions = _suggestions(assessment, patient_id, today)
     return Card(
         summary=_summary(assessment),
         detail=detail.strip(),

@@ -37,19 +37,19 @@ def ci(record_from, terminology, *resources) -> set[str]:
         ((150, 120), "bp-hypertensive-crisis"),
     ],
 )
-def test_bp_reading_maps_to_reason(record_from, reading, expected) -> None:
+def test_bp_reading_maps_to_reason(record_from, terminology, reading, expected) -> None:
     reason = blood_pressure_reason(
-        record_from(PATIENT, f.bp("bp", P, *reading, f.ago(3))), SETTINGS
+        record_from(PATIENT, f.bp("bp", P, *reading, f.ago(3))), terminology, SETTINGS
     )
     assert (reason.code if reason else None) == expected
 
 
-def test_bp_older_than_the_window_is_missing(record_from) -> None:
+def test_bp_older_than_the_window_is_missing(record_from, terminology) -> None:
     record = record_from(PATIENT, f.bp("bp", P, 120, 80, f.ago(31)))
-    assert blood_pressure_reason(record, SETTINGS).code == "bp-missing"
+    assert blood_pressure_reason(record, terminology, SETTINGS).code == "bp-missing"
 
 
-def test_separate_systolic_and_diastolic_observations_are_paired(record_from) -> None:
+def test_separate_systolic_and_diastolic_observations_are_paired(record_from, terminology) -> None:
     def single(oid, code, value):
         obs = f._observation(
             oid,
@@ -63,7 +63,7 @@ def test_separate_systolic_and_diastolic_observations_are_paired(record_from) ->
         return obs
 
     record = record_from(PATIENT, single("s", "8480-6", 162), single("d", "8462-4", 88))
-    assert blood_pressure_reason(record, SETTINGS).code == "bp-poorly-controlled"
+    assert blood_pressure_reason(record, terminology, SETTINGS).code == "bp-poorly-controlled"
 
 
 @pytest.mark.parametrize(

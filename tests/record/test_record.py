@@ -255,11 +255,16 @@ def test_every_value_set_a_rule_names_exists(terminology) -> None:
 
 def test_the_product_map_covers_the_ecqm_antidepressant_value_set(terminology) -> None:
     products = json.loads((knowledge_root() / "medications" / "rxnorm-products.json").read_text())
-    from_vsac = [code for code, p in products["products"].items()
-                 if "antidepressant-medication" in p["source"]]
+    from_vsac = [
+        code
+        for code, p in products["products"].items()
+        if "antidepressant-medication" in p["source"]
+    ]
     assert len(from_vsac) >= 170
     for code in from_vsac:
         recognition = terminology.recognise([Code(RXNORM, code)])
         assert recognition.matched_by == "rxnorm-product"
-        assert any(terminology.in_group(i, "antidepressant") or terminology.in_group(
-            i, "augmenter") for i in recognition.ingredients), code
+        assert any(
+            terminology.in_group(i, "antidepressant") or terminology.in_group(i, "augmenter")
+            for i in recognition.ingredients
+        ), code

@@ -44,7 +44,7 @@ def test_contraindicated_cards_offer_alternatives_not_ketamine(client) -> None:
     labels = [s["label"] for s in card["suggestions"]]
     assert labels == ["Refer for TMS evaluation", "Request ECT consultation"]
     ect = card["suggestions"][1]["actions"][0]["resource"]
-    assert "This patient has aneurysmal vascular disease." in [n["text"] for n in ect["note"]]
+    assert "Aneurysm on record: ECT is high risk" in " ".join(n["text"] for n in ect["note"])
     assert card["selectionBehavior"] == "any"
     assert {r["code"] for r in card["overrideReasons"]} >= {"benefit-outweighs-risk"}
 
@@ -58,3 +58,35 @@ def test_candidate_cards_recommend_the_ketamine_evaluation(client) -> None:
     assert resource["subject"] == {"reference": f"Patient/{P}"}
     assert resource["reasonReference"] == [{"reference": f"Condition/{P}-mdd"}]
     assert resource["authoredOn"] == "2026-03-02"
+
+
+def test_recent_mi_and_pregnancy_cautions_reach_the_referrals(client) -> None:
+    resources = [
+        *trd_base(P),
+        f.condition("mi", P, ("I21.4", "NSTEMI"), onset=f.ago(20)),
+        f.pregnancy_status("ps", P, True, f.ago(5)),
+    ]
+    body = hook_request("patient-view", f.bundle(P, resources))
+    [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
+    notes = {
+        s["label"]: " ".join(n["text"] for n in s["actions"][0]["resource"]["note"])
+        for s in card["suggestions"]
+    }
+    assert "Recent myocardial infarction" in notes["Request ECT consultation"]
+    assert "TMS safety in pregnancy is not established" in notes["Refer for TMS evaluation"]
+
+
+def test_a_crisis_on_a_gated_card_is_urgent_not_hypothetical(client) -> None:
+    resources = trd_base(P, second_trial=False, blood_pressure=(200, 125))
+    body = hook_request("patient-view", f.bundle(P, resources))
+    [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
+    assert card["indicator"] == "critical"
+    assert card["summary"].startswith("Urgent: blood pressure in hypertensive crisis range")
+    why, _, would = card["detail"].partition("Would apply")
+    assert "Hypertensive crisis range" in why and "Hypertensive crisis" not in would
+
+
+def test_partial_response_summary_names_the_phq9(client) -> None:
+    body = hook_request("patient-view", f.bundle(P, trd_base(P, phq=7)))
+    [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
+    assert card["summary"] == "TRD criteria not met: latest PHQ-9 of 7 shows a partial response"

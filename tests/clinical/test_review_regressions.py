@@ -1,0 +1,327 @@
+"""Cases a clinical review found wrong or silent; each must now give the right answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import fhir as f
+from tests.scenarios import trd_base
+
+P = "p1"
+
+
+def assessment(record_from, assess_record, *resources, **kw):
+    return assess_record(record_from(*resources), **kw)
+
+
+def test_item9_answer_found_whatever_coding_comes_first(record_from, assess_record) -> None:
+    item = f.item9("i9", P, 2, f.ago(3))
+    item["valueCodeableConcept"]["coding"].insert(0, {"system": "urn:local", "code": "2"})
+    texted = {
+        **f.item9("i9b", P, 0, f.ago(2)),
+        "valueCodeableConcept": {"text": "Nearly every day"},
+    }
+    for obs in (item, texted):
+        result = assessment(record_from, assess_record, *trd_base(P), obs)
+        assert result.suicide and result.suicide.code == "suicide-risk-urgent"
+
+
+def test_the_latest_bp_of_the_day_is_the_one_judged(record_from, assess_record) -> None:
+    crisis = f.bp("late", P, 190, 125, f.ago(1))
+    crisis["effectiveDateTime"] = f"{f.ago(1)}T11:00:00-05:00"
+    calm = f.bp("early", P, 130, 80, f.ago(1))
+    calm["effectiveDateTime"] = f"{f.ago(1)}T08:00:00-05:00"
+    for order in ((crisis, calm), (calm, crisis)):
+        result = assessment(record_from, assess_record, *trd_base(P, blood_pressure=None), *order)
+        assert result.decision == "defer" and "bp-hypertensive-crisis" in result.codes
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        (f.RXNORM, "2119387", ""),
+        (f.RXNORM, "238084", ""),
+        ("http://hl7.org/fhir/sid/ndc", "50458-028-02", ""),
+    ],
+)
+def test_an_allergy_coded_by_product_or_ndc_is_a_contraindication(
+    record_from, assess_record, code
+) -> None:
+    allergy = f.allergy("a", P, code)
+    allergy["code"] = {"coding": [{"system": code[0], "code": code[1]}]}
+    result = assessment(record_from, assess_record, *trd_base(P), allergy)
+    assert result.decision == "contraindicated"
+    assert "ketamine-hypersensitivity" in result.codes
+
+
+@pytest.mark.parametrize(
+    ("condition", "reason", "decision"),
+    [
+        (
+            f.condition("c", P, ("I16.1", "Hypertensive emergency"), recorded=f.ago(3)),
+            "bp-hypertensive-crisis",
+            "defer",
+        ),
+        (
+            f.condition(
+                "c", P, ("I62.01", "Nontraumatic acute subdural hemorrhage"), status="resolved"
+            ),
+            "other-intracranial-hemorrhage",
+            "not-recommended",
+        ),
+        (
+            f.condition(
+                "c",
+                P,
+                (
+                    "S06.5X0A",
+                    "Traumatic subdural hemorrhage without loss of "
+                    "consciousness, initial encounter",
+                ),
+                status="resolved",
+            ),
+            "other-intracranial-hemorrhage",
+            "not-recommended",
+        ),
+        (
+            f.condition("c", P, ("K76.0", "Fatty (change of) liver, not elsewhere classified")),
+            "fatty-liver-disease",
+            "candidate-caution",
+        ),
+        (f.condition("c", P, ("I21.4", "NSTEMI")), "uncontrolled-cardiovascular-disease", "defer"),
+        (
+            f.condition(
+                "c",
+                P,
+                ("G45.9", "Transient cerebral ischemic attack, unspecified"),
+                status="resolved",
+            ),
+            "stroke-history",
+            "not-recommended",
+        ),
+        (
+            f.condition(
+                "c",
+                P,
+                (
+                    "S06.370A",
+                    "Contusion, laceration, and hemorrhage of cerebellum "
+                    "without loss of consciousness, initial encounter",
+                ),
+            ),
+            "intracerebral-hemorrhage-history",
+            "contraindicated",
+        ),
+    ],
+)
+def test_conditions_the_first_version_missed(
+    record_from, assess_record, condition, reason, decision
+) -> None:
+    result = assessment(record_from, assess_record, *trd_base(P), condition)
+    assert reason in result.codes and result.decision == decision
+
+
+def test_undated_active_ideation_asks_for_an_assessment(record_from, assess_record) -> None:
+    ideation = f.condition("si", P, ("R45.851", "Suicidal ideations"))
+    result = assessment(record_from, assess_record, *trd_base(P), ideation)
+    assert result.suicide and result.suicide.code == "suicide-risk-assessment-required"
+
+
+def test_no_birth_date_is_reported_not_assumed_adult(record_from, assess_record) -> None:
+    resources = trd_base(P)
+    resources[0] = {k: v for k, v in resources[0].items() if k != "birthDate"}
+    result = assessment(record_from, assess_record, *resources)
+    assert result.decision == "indeterminate" and "missing-birth-date" in result.codes
+
+
+def test_mdd_in_remission_by_status_is_not_called_bipolar(record_from, assess_record) -> None:
+    resources = trd_base(P)
+    resources[1]["clinicalStatus"]["coding"][0]["code"] = "remission"
+    result = assessment(record_from, assess_record, *resources)
+    assert (result.trd.status, result.decision) == ("not-met", "not-trd")
+    assert "bipolar-disorder" not in result.codes
+
+
+def test_a_stopped_order_does_not_count_its_planned_duration(record_from, assess_record) -> None:
+    resources = trd_base(P, second_trial=False)
+    stopped = f.med_request(
+        "esc",
+        P,
+        *f.ESCITALOPRAM_20,
+        start=f.ago(60),
+        end=f.ago(-30),
+        status="stopped",
+        status_reason="Stopped by patient after 1 week: nausea",
+    )
+    result = assessment(record_from, assess_record, *resources, stopped)
+    statuses = {t.ingredient: t.status for t in result.trd.trials}
+    assert statuses["escitalopram"] == "unknown-duration"
+    assert result.decision != "candidate"
+
+
+def test_a_titration_counts_each_step_at_its_own_dose(record_from, assess_record) -> None:
+    titration = f.med_request("esc", P, *f.ESCITALOPRAM_20, start=f.ago(200))
+    low = {
+        **titration["dosageInstruction"][0],
+        "sequence": 1,
+        "timing": {
+            "repeat": {
+                "frequency": 1,
+                "period": 1,
+                "periodUnit": "d",
+                "boundsPeriod": {"start": f.ago(200), "end": f.ago(150)},
+            }
+        },
+        "doseAndRate": [{"doseQuantity": {"value": 5, "unit": "mg"}}],
+    }
+    high = {
+        **low,
+        "sequence": 2,
+        "timing": {
+            "repeat": {
+                "frequency": 1,
+                "period": 1,
+                "periodUnit": "d",
+                "boundsPeriod": {"start": f.ago(150), "end": f.ago(140)},
+            }
+        },
+        "doseAndRate": [{"doseQuantity": {"value": 20, "unit": "mg"}}],
+    }
+    titration["dosageInstruction"] = [low, high]
+    result = assessment(record_from, assess_record, *trd_base(P, second_trial=False), titration)
+    assert {t.ingredient: t.status for t in result.trd.trials}["escitalopram"] == "too-short"
+
+
+def test_oral_selegiline_is_not_an_antidepressant_trial(record_from, assess_record) -> None:
+    eldepryl = f.med_request(
+        "sel",
+        P,
+        "859186",
+        "selegiline hydrochloride 5 MG Oral Capsule",
+        start=f.ago(300),
+        end=f.ago(200),
+        per_day=2,
+    )
+    eldepryl["medicationCodeableConcept"] = {"text": "selegiline hydrochloride 5 MG Oral Capsule"}
+    result = assessment(record_from, assess_record, *trd_base(P, second_trial=False), eldepryl)
+    assert "selegiline" not in {t.ingredient for t in result.trd.trials}
+
+
+@pytest.mark.parametrize(
+    "change", [{"doNotPerform": True}, {"intent": "proposal"}, {"intent": "plan"}]
+)
+def test_orders_not_meant_to_be_taken_do_not_count(record_from, assess_record, change) -> None:
+    resources = trd_base(P)
+    resources[5] = {**resources[5], **change}  # the escitalopram request
+    assert assessment(record_from, assess_record, *resources).trd.status == "not-met"
+
+
+def test_an_active_statement_dated_once_does_not_stretch_a_trial(
+    record_from, assess_record
+) -> None:
+    short = f.med_request("esc", P, *f.ESCITALOPRAM_20, start=f.ago(220), end=f.ago(200))
+    statement = {
+        **f.med_statement("ms", P, *f.ESCITALOPRAM_20, status="active"),
+        "effectiveDateTime": f.ago(220),
+    }
+    result = assessment(
+        record_from, assess_record, *trd_base(P, second_trial=False), short, statement
+    )
+    assert result.decision != "candidate"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "No clinical response",
+        "Partial response only",
+        "Poor response",
+        "Minimal response",
+        "Symptoms not improved",
+    ],
+)
+def test_negated_response_wording_means_failure(record_from, assess_record, reason) -> None:
+    resources = trd_base(P)
+    resources[2]["statusReason"] = {"text": reason}
+    result = assessment(record_from, assess_record, *resources)
+    assert result.trd.trials[0].status == "adequate-failed" and result.decision == "candidate"
+
+
+def test_missing_data_that_cannot_change_the_verdict_is_not_reported(
+    record_from, assess_record
+) -> None:
+    old_trazodone = f.med_statement("tz", P, None, "trazodone", start="2019-01-01")
+    lithium = f.med_statement("li", P, None, "lithium carbonate", start=f.ago(40))
+    result = assessment(record_from, assess_record, *trd_base(P), old_trazodone, lithium)
+    assert (result.decision, "missing-trial-data" in result.codes) == ("candidate", False)
+
+
+def test_a_reentered_problem_list_item_does_not_restart_the_episode(
+    record_from, assess_record
+) -> None:
+    reentered = f.condition("again", P, *f.MDD_SEVERE, recorded=f.ago(5))
+    result = assessment(record_from, assess_record, *trd_base(P), reentered)
+    assert (result.trd.status, result.trd.failed) == ("met", 2)
+
+
+def test_a_remission_phq9_settles_not_met_despite_unknowns(record_from, assess_record) -> None:
+    unknown = f.med_statement("fx", P, None, "fluoxetine")
+    result = assessment(
+        record_from, assess_record, *trd_base(P, second_trial=False, phq=3), unknown
+    )
+    assert (result.trd.status, result.decision) == ("not-met", "not-trd")
+
+
+def test_olanzapine_fluoxetine_gives_each_ingredient_its_dose(record_from, terminology) -> None:
+    symbyax = f.med_request(
+        "ofc", P, "725064", "olanzapine 6 MG / fluoxetine 25 MG Oral Capsule", start=f.ago(100)
+    )
+    [exposure] = record_from(f.patient(P, "A", "B", "1980-01-01", "male"), symbyax).medications
+    if "fluoxetine" in exposure.ingredients and len(exposure.recognition.strengths) == 2:
+        assert exposure.daily_doses == {"olanzapine": 6, "fluoxetine": 25}
+    else:
+        pytest.skip("725064 is not in the shipped product map")
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        {"resourceType": "Observation", "status": {"x": 1}, "effectiveDateTime": "2026-02-01"},
+        {"resourceType": "Observation", "status": ["final"], "effectiveDateTime": "2026-02-01"},
+        {
+            "resourceType": "MedicationRequest",
+            "status": "active",
+            "authoredOn": "2026-01-01",
+            "medicationCodeableConcept": {"text": "sertraline"},
+            "dosageInstruction": [{"sequence": [1]}, {"sequence": {"a": 1}}],
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "status": "completed",
+            "authoredOn": "2026-01-01",
+            "medicationCodeableConcept": {"text": "sertraline"},
+            "dispenseRequest": {
+                "expectedSupplyDuration": {"value": "NaN", "code": "d"},
+                "numberOfRepeatsAllowed": 99999999,
+            },
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "status": "completed",
+            "authoredOn": "2026-01-01",
+            "medicationCodeableConcept": {"text": "sertraline"},
+            "dosageInstruction": [
+                {"timing": {"repeat": {"boundsDuration": {"value": 1e300, "code": "d"}}}}
+            ],
+        },
+    ],
+)
+def test_odd_values_the_review_found_never_crash(record_from, assess_record, junk) -> None:
+    assess_record(record_from(f.patient(P, "A", "B", "1980-01-01", "male"), junk))
+
+
+def test_nan_blood_pressure_is_missing_not_normal(record_from, assess_record) -> None:
+    bp = f.bp("bp", P, 120, 80, f.ago(1))
+    bp["component"][0]["valueQuantity"]["value"] = "NaN"
+    result = assessment(record_from, assess_record, *trd_base(P, blood_pressure=None), bp)
+    assert "bp-missing" in result.codes
