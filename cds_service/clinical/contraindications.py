@@ -127,10 +127,12 @@ def _pregnancy(
     today = record.today
     obs = record.observations
     positives: list[tuple[Evidence, date | None]] = []
+    condition_since = today - timedelta(days=settings.pregnancy_condition_window_days)
     for condition, code in record.conditions_in(
         terminology.valueset("pregnancy"), active_only=True
     ):
-        positives.append((condition_evidence(condition, code), condition.date))
+        if condition.date is None or condition.date >= condition_since:
+            positives.append((condition_evidence(condition, code), condition.date))
     status_since = today - timedelta(days=settings.pregnancy_status_window_days)
     hcg_since = today - timedelta(days=settings.hcg_window_days)
     positives += [

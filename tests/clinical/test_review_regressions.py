@@ -325,3 +325,70 @@ def test_nan_blood_pressure_is_missing_not_normal(record_from, assess_record) ->
     bp["component"][0]["valueQuantity"]["value"] = "NaN"
     result = assessment(record_from, assess_record, *trd_base(P, blood_pressure=None), bp)
     assert "bp-missing" in result.codes
+
+
+@pytest.mark.parametrize(
+    ("code", "pregnant"),
+    [
+        (("O99.345", "Other mental disorders complicating the puerperium"), False),
+        (("O03.9", "Complete or unspecified spontaneous abortion without complication"), False),
+        (
+            ("O09.90", "Supervision of high risk pregnancy, unspecified, unspecified trimester"),
+            True,
+        ),
+        (("O24.419", "Gestational diabetes mellitus in pregnancy, unspecified control"), True),
+        (("O24.43", "Gestational diabetes mellitus in the puerperium"), False),
+    ],
+)
+def test_only_codes_of_a_current_pregnancy_count(
+    record_from, assess_record, code, pregnant
+) -> None:
+    condition = f.condition("preg", P, code, recorded=f.ago(20))
+    result = assessment(record_from, assess_record, *trd_base(P), condition)
+    assert ("pregnancy" in result.codes) is pregnant
+
+
+def test_an_old_pregnancy_condition_left_active_does_not_count(record_from, assess_record) -> None:
+    stale = f.condition(
+        "z34",
+        P,
+        (
+            "Z34.90",
+            "Encounter for supervision of normal pregnancy, unspecified, unspecified trimester",
+        ),
+        recorded="2024-05-01",
+    )
+    assert "pregnancy" not in assessment(record_from, assess_record, *trd_base(P), stale).codes
+
+
+def test_brand_names_in_text_are_recognised_and_flagged(terminology) -> None:
+    recognition = terminology.recognise([], ["Lexapro 20 mg daily"])
+    assert (recognition.ingredients, recognition.by_name) == (("escitalopram",), True)
+
+
+def test_a_transdermal_selegiline_patch_counts_at_mg_per_24_hours(
+    record_from, assess_record
+) -> None:
+    emsam = f.med_request(
+        "emsam",
+        P,
+        "865206",
+        "24 HR selegiline 0.25 MG/HR Transdermal System",
+        start=f.ago(300),
+        end=f.ago(220),
+    )
+    emsam["dosageInstruction"][0]["doseAndRate"] = [{"doseQuantity": {"value": 1, "unit": "patch"}}]
+    result = assessment(record_from, assess_record, *trd_base(P, second_trial=False), emsam)
+    trial = {t.ingredient: t for t in result.trd.trials}["selegiline"]
+    assert (trial.daily_dose_mg, trial.status) == (6, "adequate-failed")
+
+
+def test_hostile_codes_are_escaped_in_card_text(client) -> None:
+    from tests.builders import hook_request
+
+    hostile = "I71.9<img src=x onerror=alert(1)>[click](javascript:alert(1))"
+    resources = [*trd_base(P), f.condition("an", P, (hostile, "Aortic aneurysm"))]
+    body = hook_request("patient-view", f.bundle(P, resources))
+    [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
+    assert "<img" not in card["detail"].replace("\\<img", "")
+    assert "](javascript" not in card["detail"].replace("\\](javascript", "")
