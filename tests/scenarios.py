@@ -442,7 +442,7 @@ SCENARIOS = [
                 "info",
                 "indeterminate",
                 ["trial-duration-indeterminate"],
-                ["35 days, 6 weeks needed"],
+                ["35 days, 42 needed"],
             )
         ],
     ),

@@ -84,7 +84,9 @@ def _reason_view(reason: Reason) -> dict[str, object]:
 
 
 def _trial_row(trial: Trial, settings: ClinicalSettings) -> dict[str, str]:
-    status = texts()["trialStatus"][trial.status]
+    status = texts()["trialStatus"][trial.status].format(
+        never=settings.trial_never_counts_below_days, minimum=settings.trial_min_days
+    )
     if trial.status == "subtherapeutic-dose" and trial.minimum_dose_mg is not None:
         status += f" ({trial.minimum_dose_mg:g} mg/day)"
     if trial.status == "indeterminate":
@@ -95,7 +97,7 @@ def _trial_row(trial: Trial, settings: ClinicalSettings) -> dict[str, str]:
         elif trial.ongoing:
             status += ": ongoing, no recent PHQ-9"
         else:
-            status += f": {trial.days} days, 6 weeks needed"
+            status += f": {trial.days} days, {settings.trial_min_days} needed"
     name = md(trial.medication) + (" (matched by name)" if trial.matched_by_name else "")
     if trial.augmenter:
         name += " (augmentation)"
@@ -131,7 +133,11 @@ def _still_needed(assessment: Assessment, settings: ClinicalSettings) -> str:
     items: list[str] = []
     trd = assessment.trd
     if trd.status == "not-met" and trd.failed < trd.required:
-        items.append(needed["more-trials"].format(count=trd.required - trd.failed))
+        items.append(
+            needed["more-trials"].format(
+                count=trd.required - trd.failed, minimum=settings.trial_min_days
+            )
+        )
     if trd.status == "not-met" and trd.failed >= trd.required:
         items.append(needed["persisting-phq9"].format(days=settings.phq9_window_days))
     for reason in assessment.reasons:
@@ -144,7 +150,7 @@ def _still_needed(assessment: Assessment, settings: ClinicalSettings) -> str:
             items.append(needed[reason.code].format(days=days))
         elif reason.code in ("missing-trial-data", "trial-duration-indeterminate"):
             names = ", ".join(sorted({md(e.value or e.reference) for e in reason.evidence}))
-            items.append(needed[reason.code].format(names=names))
+            items.append(needed[reason.code].format(names=names, minimum=settings.trial_min_days))
         elif reason.code == "no-qualifying-mdd":
             items.append(needed[reason.code])
     return "; ".join(items) + ("." if items else "")
