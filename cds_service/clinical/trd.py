@@ -36,7 +36,7 @@ from cds_service.clinical.settings import ClinicalSettings
 from cds_service.record.medications import MedicationExposure
 from cds_service.record.observations import Reading
 from cds_service.record.record import ConditionFact, PatientRecord
-from cds_service.record.terminology import Code, Terminology
+from cds_service.record.terminology import ICD10CM, Code, Terminology
 
 __all__ = ["Episode", "TrdResult", "Trial", "assess_trd", "latest_phq9"]
 
@@ -44,14 +44,15 @@ __all__ = ["Episode", "TrdResult", "Trial", "assess_trd", "latest_phq9"]
 _FAILURE_TEXT = re.compile(
     r"lack of (efficacy|effect|response)|ineffective|not effective|"
     r"\b(no|not|poor|minimal|partial|inadequate|insufficient|limited)\b[\w\s-]{0,20}"
-    r"(response|respond|improve|benefit|effect)|non-?respon|treatment failure|failed",
+    r"(response|respond|improve)|non-?respon|treatment failure|failed",
     re.I,
 )
 _RESPONSE_TEXT = re.compile(
-    r"\bremission\b|\bremitted\b|\bresponded\b|\bresponse\b|"
+    r"\bremission\b|\bremitted\b|\bresponded\b|(?<!allergic )(?<!adverse )\bresponse\b|"
     r"\bimproved\b",
     re.I,
 )
+TRANSDERMAL_ROUTE = "45890007"  # SNOMED CT: transdermal route
 
 
 @dataclass(frozen=True)
@@ -128,10 +129,13 @@ def _episode(
     record: PatientRecord, mdd: list[tuple[ConditionFact, Code]], settings: ClinicalSettings
 ) -> Episode:
     floor = _months_before(record.today, settings.episode_lookback_months)
-    # A recorded date is only a fallback: re-entering a problem-list item must not restart the
-    # episode while another active MDD Condition states its onset.
-    dated = [(c.onset, c) for c, _ in mdd if c.onset] or [
-        (c.recorded, c) for c, _ in mdd if c.recorded
+    # A Condition's onset dates the episode; a recorded date stands in only for a diagnosis
+    # that no dated Condition shares, so re-entering a problem-list item does not restart it.
+    onset_codes = {_diagnosis_key(code) for c, _ in mdd if c.onset for code in c.codes}
+    dated = [(c.onset, c) for c, _ in mdd if c.onset] + [
+        (c.recorded, c)
+        for c, _ in mdd
+        if not c.onset and c.recorded and not {_diagnosis_key(k) for k in c.codes} & onset_codes
     ]
     if not dated:
         return Episode(floor, "lookback", False, mdd[0][0] if mdd else None)
@@ -140,6 +144,13 @@ def _episode(
     if start < floor:
         return Episode(floor, source, True, condition)
     return Episode(start, source, False, condition)
+
+
+def _diagnosis_key(code: Code) -> str:
+    """ICD-10-CM by category (F33.1 and F33.2 are one disorder re-coded); others exactly."""
+    if code.system == ICD10CM:
+        return f"{ICD10CM}|{code.code[:3].upper()}"
+    return code.token()
 
 
 def _months_before(day: date, months: int) -> date:
@@ -182,15 +193,15 @@ def _responded(
     record: PatientRecord,
     settings: ClinicalSettings,
 ) -> bool:
+    during = [r for r in record.observations.phq9 if start <= r.when <= end and r.value is not None]
+    if any(r.value is not None and r.value < settings.phq9_remission_below for r in during):
+        return True  # a measured remission outranks any free-text reason
     for exposure in run:
         reason = exposure.status_reason or ""
         if _FAILURE_TEXT.search(reason):
             return False
         if _RESPONSE_TEXT.search(reason):
             return True
-    during = [r for r in record.observations.phq9 if start <= r.when <= end and r.value is not None]
-    if any(r.value is not None and r.value < settings.phq9_remission_below for r in during):
-        return True
     baseline_from = start - timedelta(days=settings.phq9_baseline_days)
     before = [r for r in record.observations.phq9 if baseline_from <= r.when <= start and r.value]
     if before and during:
@@ -204,13 +215,18 @@ def _counts_as_antidepressant(exposure: MedicationExposure, ingredient: str) -> 
     """Selegiline is an antidepressant only as the transdermal system (clinical.md A1.1)."""
     if ingredient != "selegiline":
         return True
+    strength = exposure.recognition.strengths.get("selegiline")
+    if strength and strength[1] == "MG/HR":
+        return True
+    if any(code.code == TRANSDERMAL_ROUTE for code in exposure.route):
+        return True
     described = " ".join(
         filter(
             None,
             [exposure.name, exposure.route_text, *(c.display for c in exposure.codes if c.display)],
         )
     )
-    return "transdermal" in described.lower()
+    return bool(re.search(r"transdermal|patch|\bemsam\b", described, re.I))
 
 
 def _trial(
@@ -253,10 +269,28 @@ def _trial(
             by_name,
         )
 
+    def latest(e: MedicationExposure) -> date | None:
+        """The latest day the exposure can have lasted to: its end, else its planned end."""
+        return _end(e, today) or (min(e.end_bound, today) if e.end_bound else None)
+
+    def provably_short(e: MedicationExposure) -> bool:
+        bound = latest(e)
+        return bool(
+            e.start and bound and (bound - e.start).days < settings.trial_never_counts_below_days
+        )
+
+    def known_low(e: MedicationExposure) -> bool:
+        d = dose(e)
+        return d is not None and minimum is not None and d < minimum
+
     in_episode = [
         e
         for e in exposures
-        if e.start is None or e.ongoing or (_end(e, today) or today) >= episode.start
+        if e.start is None or e.ongoing or (latest(e) or today) >= episode.start
+    ]
+    # Exposures whose end is unknown but that could still make an adequate trial.
+    plausible = [
+        e for e in in_episode if not e.duration_known and not known_low(e) and not provably_short(e)
     ]
     if not in_episode:
         return make("outside-episode", exposures)
@@ -287,15 +321,18 @@ def _trial(
                 status = "adequate-responded" if responded else "adequate-failed"
         elif trial.ongoing:
             status = "in-progress"
+        elif plausible:  # a stopped order of unknown length may have extended this run
+            return make("unknown-duration", run + plausible, trial.daily_dose_mg)
         elif days < settings.trial_never_counts_below_days:
             status = "too-short"
         else:
             status = "indeterminate"
         return _with_status(trial, status)
-    unknown_dates = [e for e in in_episode if not e.duration_known]
-    if unknown_dates:
-        return make("unknown-duration", unknown_dates, dose(unknown_dates[0]))
-    unknown_dose = [e for e in in_episode if dose(e) is None or minimum is None]
+    if plausible:
+        return make("unknown-duration", plausible, dose(plausible[0]))
+    unknown_dose = [
+        e for e in in_episode if (dose(e) is None or minimum is None) and e.duration_known
+    ]
     if unknown_dose:
         longest = max(unknown_dose, key=lambda e: e.days(today) or 0)
         days = longest.days(today) or 0

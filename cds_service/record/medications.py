@@ -26,7 +26,7 @@ __all__ = ["MedicationExposure", "exposures_from"]
 
 SKIPPED_STATUSES = {"entered-in-error", "cancelled", "draft", "not-taken", "intended", "not-done"}
 ONGOING_STATUSES = {"active", "in-progress", "on-hold"}
-ORDER_INTENTS = {"order", "original-order", "reflex-order", "filler-order", "instance-order"}
+NOT_TAKEN_INTENTS = {"proposal", "option"}  # plan stays: US Core records home meds with it
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class MedicationExposure:
     route_text: str | None
     intent: str | None
     dosages: tuple[dict[str, Any], ...] = field(default_factory=tuple, repr=False)
+    end_bound: date | None = None  # the latest the exposure can have ended (a planned end)
 
     @property
     def ingredients(self) -> tuple[str, ...]:
@@ -86,7 +87,7 @@ def exposures_from(
     if status in SKIPPED_STATUSES or resource.get("doNotPerform") is True:
         return []
     intent = resource.get("intent") if isinstance(resource.get("intent"), str) else None
-    if rtype == "MedicationRequest" and intent is not None and intent not in ORDER_INTENTS:
+    if rtype == "MedicationRequest" and intent in NOT_TAKEN_INTENTS:
         return []
     codes, texts = _medication(resource, medications)
     recognition = terminology.recognise(codes, texts)
@@ -134,19 +135,17 @@ def exposures_from(
 
     field_name = "dosageInstruction" if rtype == "MedicationRequest" else "dosage"
     dosages = [as_dict(d) for d in as_list(resource.get(field_name)) if isinstance(d, dict)]
-    groups = _sequence_groups(dosages)
-    bounded = [_bounds(group) for group in groups]
-    parts: list[tuple[list[dict[str, Any]], date | None, date | None, bool]]
-    if rtype == "MedicationRequest" and len(groups) > 1 and all(bounded):
-        parts = [(g, *b) for g, b in zip(groups, bounded, strict=True) if b is not None]
-    else:
-        parts = [(dosages, *_period(resource, dosages))]
     exposures = []
-    for group, start, end, known in parts:
-        doses, from_text = daily_doses(group, recognition)
+    for group, start, end, explicit, lowest in _parts(resource, dosages):
+        doses, from_text = _doses(group, recognition, lowest)
+        end_bound = end
+        if (
+            rtype == "MedicationRequest"
+            and status == "stopped"
+            and not (explicit and end is not None and end <= today)
+        ):
+            end = None  # stopped early or on time: only a recorded past end says when
         if rtype == "MedicationRequest":
-            if status == "stopped":
-                end, known = None, False
             ongoing = status in ONGOING_STATUSES and (end is None or end >= today)
         else:  # a statement is ongoing only when its effectivePeriod is open-ended
             ongoing = (
@@ -157,6 +156,8 @@ def exposures_from(
         note = None
         if not doses:
             note = "dose or frequency not recorded" if group else "no dosage recorded"
+        elif lowest:
+            note = "a titrating order without step dates: the lowest step dose is used"
         elif from_text:
             note = "read from the dosage text"
         first_dosage = group[0] if group else {}
@@ -169,10 +170,11 @@ def exposures_from(
                 start=start,
                 end=None if ongoing else end,
                 ongoing=ongoing,
-                duration_known=start is not None and (ongoing or known),
+                duration_known=start is not None and (ongoing or end is not None),
                 route=tuple(codes_of(first_dosage.get("route"))),
                 route_text=text_of(first_dosage.get("route")),
                 dosages=tuple(group),
+                end_bound=None if ongoing else end_bound,
             )
         )
     return exposures
@@ -220,7 +222,55 @@ def _sequence_groups(dosages: list[dict[str, Any]]) -> list[list[dict[str, Any]]
         sequence = dosage.get("sequence")
         key = sequence if isinstance(sequence, int) and not isinstance(sequence, bool) else None
         groups.setdefault(key, []).append(dosage)
-    return list(groups.values())
+    return [
+        groups[k] for k in sorted(groups, key=lambda k: (k is None, k if isinstance(k, int) else 0))
+    ]
+
+
+Part = tuple[list[dict[str, Any]], date | None, date | None, bool, bool]
+
+
+def _parts(resource: dict[str, Any], dosages: list[dict[str, Any]]) -> list[Part]:
+    """(dosages, start, end, end stated explicitly, use the lowest step dose) per exposure.
+
+    A request whose sequences each carry a boundsPeriod, or each a boundsDuration chained from
+    authoredOn, gives one exposure per step; steps without dates give one exposure at the
+    lowest step's dose, never a sum across steps.
+    """
+    groups = _sequence_groups(dosages)
+    if resource.get("resourceType") != "MedicationRequest" or len(groups) < 2:
+        return [(dosages, *_period(resource, dosages), False)]
+    bounded = [_bounds(group) for group in groups]
+    if all(bounded):
+        return [
+            (g, b[0], b[1], b[1] is not None, False)
+            for g, b in zip(groups, bounded, strict=True)
+            if b is not None
+        ]
+    authored = parse_date(resource.get("authoredOn"))
+    durations = [_bounds_duration(group) for group in groups]
+    if authored and all(d is not None for d in durations):
+        parts: list[Part] = []
+        start: date | None = authored
+        for group, days in zip(groups, durations, strict=True):
+            end = _plus_days(start, days or 0) if start else None
+            parts.append((group, start, end, False, False))
+            start = end
+        return parts
+    return [(dosages, *_period(resource, dosages), True)]
+
+
+def _doses(
+    group: list[dict[str, Any]], recognition: Recognition, lowest: bool
+) -> tuple[dict[str, float], bool]:
+    if not lowest:
+        return daily_doses(group, recognition)
+    per_step = [daily_doses(step, recognition) for step in _sequence_groups(group)]
+    known = [doses for doses, _ in per_step if doses]
+    if not known:
+        return {}, False
+    names = set.intersection(*(set(d) for d in known))
+    return {n: min(d[n] for d in known) for n in names}, any(t for _, t in per_step)
 
 
 def _plus_days(start: date, days: float) -> date | None:
@@ -230,45 +280,49 @@ def _plus_days(start: date, days: float) -> date | None:
         return None
 
 
-def _bounds(dosages: list[dict[str, Any]]) -> tuple[date, date | None, bool] | None:
-    """(start, end, end known) from the first dosage with a boundsPeriod or boundsDuration."""
+def _bounds(dosages: list[dict[str, Any]]) -> tuple[date, date | None] | None:
+    """(start, end) of the first dosage with a boundsPeriod start."""
     for dosage in dosages:
         repeat = as_dict(as_dict(dosage.get("timing")).get("repeat"))
         bounds = as_dict(repeat.get("boundsPeriod"))
         start = parse_date(bounds.get("start"))
         if start:
-            end = parse_date(bounds.get("end"))
-            return start, end, end is not None
+            return start, parse_date(bounds.get("end"))
+    return None
+
+
+def _bounds_duration(dosages: list[dict[str, Any]]) -> float | None:
+    for dosage in dosages:
+        repeat = as_dict(as_dict(dosage.get("timing")).get("repeat"))
+        days = duration_days(repeat.get("boundsDuration"))
+        if days is not None:
+            return days
     return None
 
 
 def _period(
     resource: dict[str, Any], dosages: list[dict[str, Any]]
 ) -> tuple[date | None, date | None, bool]:
-    """(start, end, whether the end is known)."""
+    """(start, end, whether the end was stated rather than computed from a supply)."""
     if resource.get("resourceType") == "MedicationStatement":
         period = as_dict(resource.get("effectivePeriod"))
         start = parse_date(period.get("start")) or parse_date(resource.get("effectiveDateTime"))
         end = parse_date(period.get("end"))
         return start, end, end is not None
     bounds = _bounds(dosages)
-    if bounds:
-        return bounds
-    authored = parse_date(resource.get("authoredOn"))
-    for dosage in dosages:
-        repeat = as_dict(as_dict(dosage.get("timing")).get("repeat"))
-        days = duration_days(repeat.get("boundsDuration"))
-        if days is not None and authored:
-            end = _plus_days(authored, days)
-            return authored, end, end is not None
+    if bounds and bounds[1] is not None:
+        return bounds[0], bounds[1], True
+    start = bounds[0] if bounds else parse_date(resource.get("authoredOn"))
+    days = _bounds_duration(dosages)
+    if days is not None and start:
+        return start, _plus_days(start, days), False
     dispense = as_dict(resource.get("dispenseRequest"))
     supply = duration_days(dispense.get("expectedSupplyDuration"))
-    if authored and supply is not None:
+    if start and supply is not None:
         repeats = number(dispense.get("numberOfRepeatsAllowed")) or 0
         if 0 <= repeats <= 100:
-            end = _plus_days(authored, supply * (1 + repeats))
-            return authored, end, end is not None
-    return authored, None, False
+            return start, _plus_days(start, supply * (1 + repeats)), False
+    return start, None, False
 
 
 def _status_reason(resource: dict[str, Any]) -> str | None:

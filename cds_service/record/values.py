@@ -13,6 +13,7 @@ from cds_service.record.terminology import Code, normalise_system
 __all__ = ["codes_of", "number", "parse_date", "parse_instant", "reference", "text_of"]
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+MIN_YEAR, MAX_YEAR = 1850, 2200
 
 
 def parse_date(value: Any) -> date | None:
@@ -26,6 +27,8 @@ def parse_date(value: Any) -> date | None:
     if not match:
         return None
     year, month, day = match.group(1), match.group(2) or "01", match.group(3) or "01"
+    if not MIN_YEAR <= int(year) <= MAX_YEAR:  # year 1 or 9999 is a placeholder, not a date
+        return None
     try:
         return date(int(year), int(month), int(day))
     except ValueError:
@@ -87,9 +90,11 @@ def parse_instant(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(text) if "T" in text else None
     except ValueError:
         parsed = None
+    day = parse_date(value)
+    if day is None:
+        return None
     if parsed is None:
-        day = parse_date(value)
-        return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
+        return datetime(day.year, day.month, day.day, tzinfo=UTC)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 

@@ -207,9 +207,7 @@ def test_oral_selegiline_is_not_an_antidepressant_trial(record_from, assess_reco
     assert "selegiline" not in {t.ingredient for t in result.trd.trials}
 
 
-@pytest.mark.parametrize(
-    "change", [{"doNotPerform": True}, {"intent": "proposal"}, {"intent": "plan"}]
-)
+@pytest.mark.parametrize("change", [{"doNotPerform": True}, {"intent": "proposal"}])
 def test_orders_not_meant_to_be_taken_do_not_count(record_from, assess_record, change) -> None:
     resources = trd_base(P)
     resources[5] = {**resources[5], **change}  # the escitalopram request
@@ -392,3 +390,23 @@ def test_hostile_codes_are_escaped_in_card_text(client) -> None:
     [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
     assert "<img" not in card["detail"].replace("\\<img", "")
     assert "](javascript" not in card["detail"].replace("\\](javascript", "")
+
+
+def test_home_medications_recorded_with_intent_plan_count(record_from, assess_record) -> None:
+    resources = trd_base(P)
+    resources[5] = {**resources[5], "intent": "plan", "reportedBoolean": True}
+    assert assessment(record_from, assess_record, *resources).trd.status == "met"
+
+
+def test_a_new_recurrence_diagnosis_restarts_the_episode(record_from, assess_record) -> None:
+    old_single = f.condition(
+        "old",
+        P,
+        ("F32.1", "Major depressive disorder, single episode, moderate"),
+        onset="2016-01-01",
+    )
+    recurrence = f.condition("new", P, *f.MDD_RECURRENT, recorded=f.ago(90))
+    resources = [r for r in trd_base(P) if r["resourceType"] != "Condition"]
+    result = assessment(record_from, assess_record, *resources, old_single, recurrence)
+    assert result.trd.episode.start.isoformat() == f.ago(90)
+    assert result.trd.status == "not-met"
