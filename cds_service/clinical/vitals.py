@@ -51,19 +51,19 @@ def classify_blood_pressure(
 def blood_pressure_reason(
     record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
 ) -> Reason | None:
-    """The BP class of the latest reading; an active crisis diagnosis (I16) within the window
-    counts as a crisis too (clinical.md B1.2)."""
+    """The BP class of the latest reading. An active crisis diagnosis (I16) dated within the
+    window counts as a crisis too, unless a later reading is calmer (clinical.md B1.2)."""
     since = record.today - timedelta(days=settings.bp_window_days)
+    bp = latest_blood_pressure(record, settings)
     crisis = [
         condition_evidence(c, code)
         for c, code in record.conditions_in(
             terminology.valueset("hypertensive-crisis"), active_only=True
         )
-        if c.date is None or c.date >= since
+        if c.date is not None and c.date >= since and (bp is None or bp.when < c.date)
     ]
     if crisis:
         return Reason("bp-hypertensive-crisis", tuple(crisis))
-    bp = latest_blood_pressure(record, settings)
     if bp is None:
         return Reason("bp-missing")
     code = classify_blood_pressure(bp.systolic, bp.diastolic, settings)

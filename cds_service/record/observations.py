@@ -129,15 +129,24 @@ def _answer(element: dict[str, Any]) -> Code | None:
 
 
 def _item9_value(element: dict[str, Any]) -> tuple[float | None, Code | None]:
+    """Item 9 as 0-3: a number, a LOINC answer code in any coding, or the answer's words."""
     value = _numeric(element)
-    codes = codes_of(element.get("valueCodeableConcept"))
+    concept = as_dict(element.get("valueCodeableConcept"))
+    codes = codes_of(concept)
     answer = next((c for c in codes if c.code in ITEM_ANSWERS), None)
     if value is None and answer is not None:
         value = ITEM_ANSWERS[answer.code]
     if value is None:
-        text = element.get("valueString") or text_of(element.get("valueCodeableConcept"))
-        if isinstance(text, str):
-            value = ITEM_ANSWER_TEXTS.get(text.strip().lower())
+        words = [element.get("valueString"), concept.get("text")] + [
+            as_dict(c).get("display") for c in as_list(concept.get("coding"))
+        ]
+        for text in words:
+            if isinstance(text, str):
+                lowered = text.lower()
+                found = [v for phrase, v in ITEM_ANSWER_TEXTS.items() if phrase in lowered]
+                if found:
+                    value = max(found)
+                    break
     return value, answer or (codes[0] if codes else None)
 
 

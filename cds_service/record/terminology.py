@@ -263,7 +263,13 @@ class Terminology:
 
 
 def _ndc_key(code: str) -> str:
-    return code.replace("-", "").replace(" ", "")
+    """An NDC in 11-digit form: dashed 10-digit codes are padded to 5-4-2 (or 5-4 for a
+    product code); undashed codes are taken as given."""
+    parts = code.strip().split("-")
+    if len(parts) in (2, 3):
+        widths = (5, 4, 2)[: len(parts)]
+        return "".join(p.zfill(w) for p, w in zip(parts, widths, strict=True))
+    return code.replace(" ", "")
 
 
 def knowledge_root() -> Traversable:

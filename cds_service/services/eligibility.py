@@ -186,11 +186,13 @@ def _suggestions(assessment: Assessment, patient_id: str, today: date) -> list[S
     return []
 
 
-def _cautions(assessment: Assessment, therapy: str) -> str | None:
+def _cautions(assessment: Assessment, therapy: str, exclude: tuple[str, ...] = ()) -> str | None:
     """This patient's cautions for an alternative (clinical.md A6), as one note."""
     cautions = texts()["referralCautions"]
     notes = [
-        cautions[r.code][therapy] for r in assessment.reasons if therapy in cautions.get(r.code, {})
+        cautions[r.code][therapy]
+        for r in assessment.reasons
+        if therapy in cautions.get(r.code, {}) and r.code not in exclude
     ]
     return " ".join(dict.fromkeys(notes)) or None
 
@@ -246,9 +248,14 @@ def eligibility_card(
         or (decision == "indeterminate" and trd.status == "met"),
         show_alternatives=trd.status == "met" or order_hook,
         vascular_lesion=vascular,
-        alternative_cautions=[]
-        if vascular
-        else [c for c in (_cautions(assessment, "ect"), _cautions(assessment, "tms")) if c],
+        alternative_cautions=[
+            c
+            for c in (
+                _cautions(assessment, "ect", VASCULAR),
+                _cautions(assessment, "tms", VASCULAR),
+            )
+            if c
+        ],
     )
     suggestions = _suggestions(assessment, patient_id, today)
     return Card(

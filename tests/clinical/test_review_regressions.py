@@ -410,3 +410,190 @@ def test_a_new_recurrence_diagnosis_restarts_the_episode(record_from, assess_rec
     result = assessment(record_from, assess_record, *resources, old_single, recurrence)
     assert result.trd.episode.start.isoformat() == f.ago(90)
     assert result.trd.status == "not-met"
+
+
+# --- second review ---------------------------------------------------------------------
+
+
+def test_stopped_orders_with_recorded_past_ends_still_count(record_from, assess_record) -> None:
+    resources = trd_base(P)
+    for r in resources:
+        if r["resourceType"] == "MedicationRequest":
+            r["status"] = "stopped"
+    assert assessment(record_from, assess_record, *resources).decision == "candidate"
+
+
+def test_a_dose_change_via_a_stopped_order_stays_uncertain_not_short(
+    record_from, assess_record
+) -> None:
+    low = f.med_request(
+        "e10",
+        P,
+        "349332",
+        "escitalopram 10 MG Oral Tablet",
+        start=f.ago(200),
+        status="stopped",
+        status_reason="Dose change",
+    )
+    low["dosageInstruction"][0]["timing"]["repeat"].pop("boundsPeriod")
+    low["dispenseRequest"] = {"expectedSupplyDuration": {"value": 90, "code": "d"}}
+    high = f.med_request("e20", P, *f.ESCITALOPRAM_20, start=f.ago(172), end=f.ago(151))
+    result = assessment(record_from, assess_record, *trd_base(P, second_trial=False), low, high)
+    status = {t.ingredient: t.status for t in result.trd.trials}["escitalopram"]
+    assert status == "unknown-duration"
+    assert result.decision == "indeterminate" and "missing-trial-data" in result.codes
+
+
+def test_an_old_stopped_order_stays_outside_the_episode(record_from, assess_record) -> None:
+    old = f.med_request(
+        "cit", P, "200371", "citalopram 20 MG Oral Tablet", start="2019-03-01", status="stopped"
+    )
+    old["dosageInstruction"][0]["timing"]["repeat"].pop("boundsPeriod")
+    old["dispenseRequest"] = {"expectedSupplyDuration": {"value": 14, "code": "d"}}
+    result = assessment(record_from, assess_record, *trd_base(P), old)
+    assert result.decision == "candidate"
+    assert {t.ingredient: t.status for t in result.trd.trials}["citalopram"] == "outside-episode"
+
+
+def test_no_side_effects_is_not_a_failure(record_from, assess_record) -> None:
+    resources = trd_base(P)
+    resources[2]["statusReason"] = {"text": "Remission achieved; no side effects"}
+    resources.append(f.phq9("mid", P, 3, f.ago(340)))
+    result = assessment(record_from, assess_record, *resources)
+    assert result.trd.trials[0].status == "adequate-responded"
+
+
+def test_allergic_response_is_not_a_treatment_response(record_from, assess_record) -> None:
+    resources = trd_base(P)
+    resources[2]["statusReason"] = {"text": "Stopped: allergic response (rash)"}
+    assert (
+        assessment(record_from, assess_record, *resources).trd.trials[0].status == "adequate-failed"
+    )
+
+
+@pytest.mark.parametrize(
+    "emsam",
+    [
+        {"medicationCodeableConcept": {"coding": [{"system": f.RXNORM, "code": "865206"}]}},
+        {"medicationCodeableConcept": {"text": "Emsam 6 mg/24 hr patch"}},
+    ],
+)
+def test_transdermal_selegiline_is_recognised_however_recorded(
+    record_from, assess_record, emsam
+) -> None:
+    request = {**f.med_request("sel", P, "865206", "x", start=f.ago(300), end=f.ago(220)), **emsam}
+    result = assessment(record_from, assess_record, *trd_base(P, second_trial=False), request)
+    assert "selegiline" in {t.ingredient for t in result.trd.trials}
+
+
+def _titration(**timing_by_step):
+    request = f.med_request(
+        "esc", P, "349332", "escitalopram 10 MG Oral Tablet", start=f.ago(200), status="completed"
+    )
+    steps = []
+    for sequence, (mg, timing) in sorted(timing_by_step.items()):
+        steps.append(
+            {
+                "sequence": int(sequence[1:]),
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d", **timing}},
+                "doseAndRate": [{"doseQuantity": {"value": mg, "unit": "mg"}}],
+            }
+        )
+    request["dosageInstruction"] = steps
+    return request
+
+
+def test_titration_steps_without_dates_are_never_summed(record_from, assess_record) -> None:
+    request = _titration(s1=(5, {}), s2=(10, {}))
+    request["dispenseRequest"] = {"expectedSupplyDuration": {"value": 42, "code": "d"}}
+    [exposure] = record_from(f.patient(P, "A", "B", "1980-01-01", "male"), request).medications
+    assert exposure.daily_doses == {"escitalopram": 5}
+    assert "lowest step dose" in exposure.dose_note
+
+
+def test_titration_steps_with_durations_are_chained(record_from, assess_record) -> None:
+    request = _titration(
+        s1=(5, {"boundsDuration": {"value": 28, "code": "d"}}),
+        s2=(10, {"boundsDuration": {"value": 14, "code": "d"}}),
+    )
+    exposures = record_from(f.patient(P, "A", "B", "1980-01-01", "male"), request).medications
+    assert [
+        (e.daily_doses["escitalopram"], e.start.isoformat(), e.end.isoformat()) for e in exposures
+    ] == [(5, f.ago(200), f.ago(172)), (10, f.ago(172), f.ago(158))]
+
+
+def test_a_bounds_start_with_a_supply_uses_the_supply(record_from, assess_record) -> None:
+    request = f.med_request("esc", P, *f.ESCITALOPRAM_20, start=f.ago(300), end=f.ago(1))
+    request["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"].pop("end")
+    request["dispenseRequest"] = {"expectedSupplyDuration": {"value": 90, "code": "d"}}
+    [exposure] = record_from(f.patient(P, "A", "B", "1980-01-01", "male"), request).medications
+    assert (exposure.end.isoformat(), exposure.duration_known) == (f.ago(210), True)
+
+
+@pytest.mark.parametrize(
+    ("dated", "later_bp", "crisis"),
+    [
+        (None, None, False),
+        (f.ago(20), (128, 82), False),
+        (f.ago(3), None, True),
+    ],
+)
+def test_a_crisis_diagnosis_needs_a_date_and_no_calmer_later_reading(
+    record_from, assess_record, dated, later_bp, crisis
+) -> None:
+    i16 = f.condition("i16", P, ("I16.9", "Hypertensive crisis, unspecified"), recorded=dated)
+    resources = trd_base(P, blood_pressure=later_bp)
+    if later_bp is None:
+        resources.append(f.bp("bp-old", P, 128, 82, f.ago(25)))
+    codes = assessment(record_from, assess_record, *resources, i16).codes
+    assert ("bp-hypertensive-crisis" in codes) is crisis
+
+
+def test_transient_global_amnesia_is_not_stroke(record_from, assess_record) -> None:
+    tga = f.condition("tga", P, ("G45.4", "Transient global amnesia"), status="resolved")
+    assert "stroke-history" not in assessment(record_from, assess_record, *trd_base(P), tga).codes
+
+
+def test_traumatic_subarachnoid_hemorrhage_is_not_recommended(record_from, assess_record) -> None:
+    tsah = f.condition(
+        "s",
+        P,
+        (
+            "S06.6X0A",
+            "Traumatic subarachnoid hemorrhage without loss of consciousness, initial encounter",
+        ),
+        status="resolved",
+    )
+    result = assessment(record_from, assess_record, *trd_base(P), tsah)
+    assert result.decision == "not-recommended"
+
+
+@pytest.mark.parametrize("ndc", ["50458-0028-02", "50458002802", "42023-113-10"])
+def test_eleven_digit_and_ketalar_ndcs_are_recognised(terminology, ndc) -> None:
+    from cds_service.record.terminology import NDC, Code
+
+    assert terminology.recognise([Code(NDC, ndc)]).ingredients in (("esketamine",), ("ketamine",))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"valueString": "2 - More than half the days"},
+        {"valueString": "More than half the days."},
+        {
+            "valueCodeableConcept": {
+                "coding": [{"system": f.LOINC, "display": "More than half the days"}]
+            }
+        },
+    ],
+)
+def test_item9_answer_words_in_any_form_are_read(record_from, assess_record, value) -> None:
+    item = {k: v for k, v in f.item9("i9", P, 0, f.ago(2)).items() if k != "valueCodeableConcept"}
+    result = assessment(record_from, assess_record, *trd_base(P), {**item, **value})
+    assert result.suicide and result.suicide.code == "suicide-risk-urgent"
+
+
+def test_placeholder_dates_never_crash(record_from, assess_record) -> None:
+    odd = f.med_request("x", P, *f.SERTRALINE_100, start="0001-01-01", end="9999-12-31")
+    obs = {**f.phq9("p", P, 12, f.ago(1)), "effectiveDateTime": "0001-01-01T01:00:00+05:00"}
+    assessment(record_from, assess_record, *trd_base(P), odd, obs)

@@ -90,3 +90,12 @@ def test_partial_response_summary_names_the_phq9(client) -> None:
     body = hook_request("patient-view", f.bundle(P, trd_base(P, phq=7)))
     [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
     assert card["summary"] == "TRD criteria not met: latest PHQ-9 of 7 shows a partial response"
+
+
+def test_other_cautions_stay_beside_a_vascular_lesion(client) -> None:
+    resources = [*trd_base(P), f.condition("an", P, ("I67.1", "Cerebral aneurysm, nonruptured")),
+                 f.condition("mi", P, ("I21.4", "NSTEMI"), onset=f.ago(20))]
+    body = hook_request("patient-view", f.bundle(P, resources))
+    [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
+    assert "ECT would be high risk" in card["detail"]
+    assert "Recent myocardial infarction or unstable cardiac disease" in card["detail"]
