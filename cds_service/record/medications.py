@@ -6,9 +6,11 @@ why; they are never guessed (design.md §7 "Data that is not there").
 
 Period of a request: ``timing.repeat.boundsPeriod``/``boundsDuration``; else ``authoredOn``
 plus ``dispenseRequest.expectedSupplyDuration x (1 + numberOfRepeatsAllowed)`` (design.md §7).
-A *stopped* request's real end is unknown: its planned end is not used. A titrating request
-whose dosage sequences carry their own bounds becomes one exposure per sequence. A statement
-dated by ``effectiveDateTime`` alone has an unknown end.
+A *stopped* request ends at a recorded boundsPeriod end that is already past; otherwise its
+real end is unknown and its planned end is kept only as ``end_bound``. A titrating request
+becomes one exposure per step when every step is dated (boundsPeriod, or boundsDuration chained
+from authoredOn); undated steps give one exposure at the lowest step's dose. A statement dated
+by ``effectiveDateTime`` alone has an unknown end.
 """
 
 from __future__ import annotations

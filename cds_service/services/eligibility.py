@@ -8,7 +8,7 @@ from typing import Literal
 from cds_service.clinical.assessment import DECISION_OF, Assessment
 from cds_service.clinical.findings import Reason
 from cds_service.clinical.settings import ClinicalSettings
-from cds_service.clinical.trd import Trial
+from cds_service.clinical.trials import Trial
 from cds_service.clinical.vitals import latest_blood_pressure
 from cds_service.protocol.models import Card, Suggestion
 from cds_service.services.codes import override_reasons, reason_concept

@@ -93,8 +93,11 @@ def test_partial_response_summary_names_the_phq9(client) -> None:
 
 
 def test_other_cautions_stay_beside_a_vascular_lesion(client) -> None:
-    resources = [*trd_base(P), f.condition("an", P, ("I67.1", "Cerebral aneurysm, nonruptured")),
-                 f.condition("mi", P, ("I21.4", "NSTEMI"), onset=f.ago(20))]
+    resources = [
+        *trd_base(P),
+        f.condition("an", P, ("I67.1", "Cerebral aneurysm, nonruptured")),
+        f.condition("mi", P, ("I21.4", "NSTEMI"), onset=f.ago(20)),
+    ]
     body = hook_request("patient-view", f.bundle(P, resources))
     [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
     assert "ECT would be high risk" in card["detail"]
