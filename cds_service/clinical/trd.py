@@ -37,7 +37,7 @@ from cds_service.clinical.trials import Trial, build_trial, counts_as_antidepres
 from cds_service.record.medications import MedicationExposure
 from cds_service.record.observations import Reading
 from cds_service.record.record import ConditionFact, PatientRecord
-from cds_service.record.terminology import ICD10CM, Code, Terminology
+from cds_service.record.terminology import Code, Terminology
 
 __all__ = ["Episode", "TrdResult", "assess_trd"]
 
@@ -68,13 +68,10 @@ def _episode(
     record: PatientRecord, mdd: list[tuple[ConditionFact, Code]], settings: ClinicalSettings
 ) -> Episode:
     floor = _months_before(record.today, settings.episode_lookback_months)
-    # A Condition's onset dates the episode; a recorded date stands in only for a diagnosis
-    # that no dated Condition shares, so re-entering a problem-list item does not restart it.
-    onset_codes = {_diagnosis_key(code) for c, _ in mdd if c.onset for code in c.codes}
-    dated = [(c.onset, c) for c, _ in mdd if c.onset] + [
-        (c.recorded, c)
-        for c, _ in mdd
-        if not c.onset and c.recorded and not {_diagnosis_key(k) for k in c.codes} & onset_codes
+    # The onset dates the episode; a recorded date stands in only when no active MDD Condition
+    # states an onset, so re-entering or re-coding a problem-list item does not restart it.
+    dated = [(c.onset, c) for c, _ in mdd if c.onset] or [
+        (c.recorded, c) for c, _ in mdd if c.recorded
     ]
     if not dated:
         return Episode(floor, "lookback", False, mdd[0][0] if mdd else None)
@@ -83,13 +80,6 @@ def _episode(
     if start < floor:
         return Episode(floor, source, True, condition)
     return Episode(start, source, False, condition)
-
-
-def _diagnosis_key(code: Code) -> str:
-    """ICD-10-CM by category (F33.1 and F33.2 are one disorder re-coded); others exactly."""
-    if code.system == ICD10CM:
-        return f"{ICD10CM}|{code.code[:3].upper()}"
-    return code.token()
 
 
 def _months_before(day: date, months: int) -> date:

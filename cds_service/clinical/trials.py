@@ -28,9 +28,10 @@ __all__ = ["Trial", "build_trial", "counts_as_antidepressant", "is_uncertain"]
 
 # Failure wording is checked first, so "no response" or "partial response" never reads as one.
 _FAILURE_TEXT = re.compile(
-    r"lack of (efficacy|effect|response)|ineffective|not effective|"
+    r"lack of (efficacy|effect|response)|ineffective|not effective(?! for)|"
     r"\b(no|not|poor|minimal|partial|inadequate|insufficient|limited)\b[\w\s-]{0,20}"
-    r"(response|respond|improve)|non-?respon|treatment failure|failed",
+    r"(response|respond|improve)|non-?respon|treatment failure|"
+    r"failed (to (respond|improve|help)|trial|treatment|therapy)",
     re.I,
 )
 _RESPONSE_TEXT = re.compile(
@@ -70,6 +71,8 @@ class Trial:
             out["end"] = self.end.isoformat()
         if self.days is not None:
             out["days"] = self.days
+        if self.augmenter:
+            out["augmentation"] = True
         return out
 
 
@@ -168,6 +171,8 @@ def build_trial(
         start = min(starts) if starts else None
         end = max(ends) if ends else None
         ongoing = any(e.ongoing for e in chosen)
+        if start and end and end < start:  # starts in the future: nothing taken yet
+            end = start
         days = (end - start).days if start and end else None
         return Trial(
             ingredient,

@@ -30,9 +30,23 @@ __all__ = ["age_reasons", "blood_pressure_reason", "latest_blood_pressure"]
 def latest_blood_pressure(
     record: PatientRecord, settings: ClinicalSettings
 ) -> BloodPressure | None:
+    """The latest reading in the window. When that day has a reading without a time, the order
+    of that day's readings is unknown, so the highest of them is taken rather than guessed."""
     since = record.today - timedelta(days=settings.bp_window_days)
     recent = [bp for bp in record.observations.blood_pressures if since <= bp.when <= record.today]
-    return recent[-1] if recent else None
+    if not recent:
+        return None
+    last_day = [bp for bp in recent if bp.when == recent[-1].when]
+    if any(not bp.timed for bp in last_day):
+        return max(
+            last_day,
+            key=lambda bp: (
+                bp.systolic >= settings.bp_crisis_at[0] or bp.diastolic >= settings.bp_crisis_at[1],
+                bp.systolic,
+                bp.diastolic,
+            ),
+        )
+    return recent[-1]
 
 
 def classify_blood_pressure(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Any
 
 from cds_service.protocol.fhirjson import as_dict, as_list
@@ -235,31 +236,42 @@ Part = tuple[list[dict[str, Any]], date | None, date | None, bool, bool]
 def _parts(resource: dict[str, Any], dosages: list[dict[str, Any]]) -> list[Part]:
     """(dosages, start, end, end stated explicitly, use the lowest step dose) per exposure.
 
-    A request whose sequences each carry a boundsPeriod, or each a boundsDuration chained from
-    authoredOn, gives one exposure per step; steps without dates give one exposure at the
-    lowest step's dose, never a sum across steps.
+    A titrating request gives one exposure per step when the steps' dates are known: each step
+    has its own non-overlapping boundsPeriod, or every step but the last has a boundsDuration
+    (chained from authoredOn; the last step runs to the order's end). Otherwise it gives one
+    exposure over the order's period at the lowest step's dose, never a sum across steps.
     """
     groups = _sequence_groups(dosages)
     if resource.get("resourceType") != "MedicationRequest" or len(groups) < 2:
         return [(dosages, *_period(resource, dosages), False)]
+    order_start, order_end, order_explicit = _period(resource, [])
     bounded = [_bounds(group) for group in groups]
-    if all(bounded):
+    steps = [b for b in bounded if b is not None]
+    if len(steps) == len(groups) and not _overlapping(steps):
         return [
-            (g, b[0], b[1], b[1] is not None, False)
-            for g, b in zip(groups, bounded, strict=True)
-            if b is not None
+            (g, b[0], b[1], b[1] is not None, False) for g, b in zip(groups, steps, strict=True)
         ]
-    authored = parse_date(resource.get("authoredOn"))
     durations = [_bounds_duration(group) for group in groups]
-    if authored and all(d is not None for d in durations):
+    if order_start and all(d is not None for d in durations[:-1]):
         parts: list[Part] = []
-        start: date | None = authored
-        for group, days in zip(groups, durations, strict=True):
-            end = _plus_days(start, days or 0) if start else None
+        start: date | None = order_start
+        for index, (group, days) in enumerate(zip(groups, durations, strict=True)):
+            if days is not None and start is not None:
+                end = _plus_days(start, days)
+            elif index == len(groups) - 1 and order_end and start and order_end > start:
+                end = order_end
+            else:
+                end = None
             parts.append((group, start, end, False, False))
             start = end
         return parts
-    return [(dosages, *_period(resource, dosages), True)]
+    return [(dosages, order_start, order_end, order_explicit, True)]
+
+
+def _overlapping(steps: list[tuple[date, date | None]]) -> bool:
+    """True when titration steps share dates (copied from the order): their doses overlap."""
+    ordered = sorted(steps, key=lambda step: step[0])
+    return any(earlier[1] is None or later[0] < earlier[1] for earlier, later in pairwise(ordered))
 
 
 def _doses(

@@ -71,6 +71,7 @@ class BloodPressure:
     systolic: float
     diastolic: float
     instant: datetime | None = field(default=None, compare=False, repr=False)
+    timed: bool = field(default=True, compare=False, repr=False)
 
     def shown(self) -> str:
         return f"{self.systolic:g}/{self.diastolic:g} mmHg"
@@ -104,6 +105,15 @@ def _instant(resource: dict[str, Any]) -> datetime | None:
         or parse_instant(as_dict(resource.get("effectivePeriod")).get("start"))
         or parse_instant(resource.get("effectiveInstant"))
     )
+
+
+def _has_time(resource: dict[str, Any]) -> bool:
+    stamp = (
+        resource.get("effectiveDateTime")
+        or as_dict(resource.get("effectivePeriod")).get("start")
+        or resource.get("effectiveInstant")
+    )
+    return isinstance(stamp, str) and "T" in stamp
 
 
 def _loinc(concept: Any) -> set[str]:
@@ -238,7 +248,11 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
                 if kg is not None:
                     weights.append(Reading(ref, BODY_WEIGHT, when, kg, instant=instant))
         if SYSTOLIC in panel and DIASTOLIC in panel:
-            bps.append(BloodPressure(ref, when, panel[SYSTOLIC], panel[DIASTOLIC], instant))
+            bps.append(
+                BloodPressure(
+                    ref, when, panel[SYSTOLIC], panel[DIASTOLIC], instant, timed=_has_time(obs)
+                )
+            )
         elif panel:
             stamp = str(obs.get("effectiveDateTime") or when.isoformat())
             for component, value in panel.items():
@@ -251,7 +265,12 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
             if when:
                 bps.append(
                     BloodPressure(
-                        ref, when, parts[SYSTOLIC][1], parts[DIASTOLIC][1], parse_instant(stamp)
+                        ref,
+                        when,
+                        parts[SYSTOLIC][1],
+                        parts[DIASTOLIC][1],
+                        parse_instant(stamp),
+                        timed="T" in stamp,
                     )
                 )
 

@@ -101,6 +101,8 @@ def _trial_row(trial: Trial, settings: ClinicalSettings) -> dict[str, str]:
     name = md(trial.medication) + (" (matched by name)" if trial.matched_by_name else "")
     if trial.augmenter:
         name += " (augmentation)"
+        if not settings.augmentation_counts_as_trial and trial.status == "adequate-failed":
+            status = texts()["augmenterNotCounted"]
     return {
         "medication": name,
         "dose": f"{trial.daily_dose_mg:g} mg" if trial.daily_dose_mg is not None else "unknown",

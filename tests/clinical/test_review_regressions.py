@@ -398,18 +398,15 @@ def test_home_medications_recorded_with_intent_plan_count(record_from, assess_re
     assert assessment(record_from, assess_record, *resources).trd.status == "met"
 
 
-def test_a_new_recurrence_diagnosis_restarts_the_episode(record_from, assess_record) -> None:
-    old_single = f.condition(
-        "old",
-        P,
-        ("F32.1", "Major depressive disorder, single episode, moderate"),
-        onset="2016-01-01",
+def test_recoding_f32_to_f33_keeps_the_onset_of_the_episode(record_from, assess_record) -> None:
+    single = f.condition(
+        "old", P, ("F32.1", "Major depressive disorder, single episode, moderate"), onset=f.ago(420)
     )
-    recurrence = f.condition("new", P, *f.MDD_RECURRENT, recorded=f.ago(90))
+    recoded = f.condition("new", P, *f.MDD_RECURRENT, recorded=f.ago(30))
     resources = [r for r in trd_base(P) if r["resourceType"] != "Condition"]
-    result = assessment(record_from, assess_record, *resources, old_single, recurrence)
-    assert result.trd.episode.start.isoformat() == f.ago(90)
-    assert result.trd.status == "not-met"
+    result = assessment(record_from, assess_record, *resources, single, recoded)
+    assert result.trd.episode.start.isoformat() == f.ago(420)
+    assert result.decision == "candidate"
 
 
 # --- second review ---------------------------------------------------------------------
@@ -597,3 +594,66 @@ def test_placeholder_dates_never_crash(record_from, assess_record) -> None:
     odd = f.med_request("x", P, *f.SERTRALINE_100, start="0001-01-01", end="9999-12-31")
     obs = {**f.phq9("p", P, 12, f.ago(1)), "effectiveDateTime": "0001-01-01T01:00:00+05:00"}
     assessment(record_from, assess_record, *trd_base(P), odd, obs)
+
+
+def test_a_titration_whose_last_step_is_undated_runs_to_the_order_end(record_from) -> None:
+    request = _titration(
+        s1=(37.5, {"boundsDuration": {"value": 7, "code": "d"}}),
+        s2=(75, {"boundsDuration": {"value": 7, "code": "d"}}),
+        s3=(150, {}),
+    )
+    request["medicationCodeableConcept"] = {
+        "coding": [{"system": f.RXNORM, "code": "313581", "display": "venlafaxine 150 MG"}]
+    }
+    request["dispenseRequest"] = {"expectedSupplyDuration": {"value": 90, "code": "d"}}
+    exposures = record_from(f.patient(P, "A", "B", "1980-01-01", "male"), request).medications
+    last = exposures[-1]
+    assert (last.daily_doses, last.start.isoformat(), last.end.isoformat()) == (
+        {"venlafaxine": 150},
+        f.ago(186),
+        f.ago(110),
+    )
+
+
+def test_titration_steps_sharing_the_order_dates_use_the_lowest_dose(record_from) -> None:
+    span = {"boundsPeriod": {"start": f.ago(100), "end": f.ago(58)}}
+    request = _titration(s1=(5, span), s2=(10, span))
+    [exposure] = record_from(f.patient(P, "A", "B", "1980-01-01", "male"), request).medications
+    assert exposure.daily_doses == {"escitalopram": 5}
+
+
+@pytest.mark.parametrize("order", ["crisis-first", "crisis-last"])
+def test_same_day_date_only_readings_take_the_worst(record_from, assess_record, order) -> None:
+    crisis = {**f.bp("a", P, 186, 122, f.ago(1)), "effectiveDateTime": f.ago(1)}
+    calm = {**f.bp("b", P, 130, 80, f.ago(1)), "effectiveDateTime": f.ago(1)}
+    readings = [crisis, calm] if order == "crisis-first" else [calm, crisis]
+    result = assessment(record_from, assess_record, *trd_base(P, blood_pressure=None), *readings)
+    assert "bp-hypertensive-crisis" in result.codes
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "Good response; patient failed to refill",
+        "Responded well; not effective for sleep so switched",
+    ],
+)
+def test_response_wording_beside_unrelated_failures_is_a_response(
+    record_from, assess_record, reason
+) -> None:
+    resources = trd_base(P)
+    resources[2]["statusReason"] = {"text": reason}
+    assert (
+        assessment(record_from, assess_record, *resources).trd.trials[0].status
+        == "adequate-responded"
+    )
+
+
+def test_a_plan_starting_in_the_future_never_has_negative_days(record_from, assess_record) -> None:
+    future = {
+        **f.med_request("esc", P, *f.ESCITALOPRAM_20, start=f.ago(-7), status="active"),
+        "intent": "plan",
+    }
+    result = assessment(record_from, assess_record, *trd_base(P, second_trial=False), future)
+    trial = {t.ingredient: t for t in result.trd.trials}["escitalopram"]
+    assert trial.days == 0 and trial.status == "in-progress"

@@ -102,3 +102,14 @@ def test_other_cautions_stay_beside_a_vascular_lesion(client) -> None:
     [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
     assert "ECT would be high risk" in card["detail"]
     assert "Recent myocardial infarction or unstable cardiac disease" in card["detail"]
+
+
+def test_an_augmenter_row_says_it_is_not_counted(client) -> None:
+    aripiprazole = f.med_request("ari", P, *f.ARIPIPRAZOLE_5, start=f.ago(300), end=f.ago(200))
+    body = hook_request(
+        "patient-view", f.bundle(P, [*trd_base(P, second_trial=False), aripiprazole])
+    )
+    [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
+    assert "Not counted: augmentation" in card["detail"]
+    trials = card["extension"]["org.ketamine-cds.assessment"]["trials"]
+    assert {t["medication"]: t.get("augmentation") for t in trials}["aripiprazole"] is True
