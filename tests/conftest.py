@@ -121,9 +121,17 @@ def assess_record(terminology: Any) -> Any:
     from cds_service.clinical.assessment import assess
     from cds_service.clinical.settings import ClinicalSettings
 
-    def run(record: Any, order_in_play: bool = False, **settings: Any) -> Any:
+    def run(record: Any, order: Any = None, others: tuple[Any, ...] = (), **settings: Any) -> Any:
         return assess(
-            record, terminology, ClinicalSettings(**settings), order_in_play=order_in_play
+            record, terminology, ClinicalSettings(**settings), order=order, other_orders=others
         )
 
     return run
+
+
+@pytest.fixture
+def draft(terminology: Any) -> Any:
+    """Parse draft order resources as the order hooks do."""
+    from cds_service.record.orders import draft_orders
+
+    return lambda *resources: draft_orders(list(resources), terminology)

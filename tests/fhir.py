@@ -321,3 +321,113 @@ MDD_SEVERE = (
     ("F33.2", "Major depressive disorder, recurrent severe without psychotic features"),
     ("36474008", "Severe recurrent major depression without psychotic features (disorder)"),
 )
+
+
+def spravato_draft(
+    did: str, pid: str, *, kit: str = "2119391", display: str = "Spravato 56 MG Dose Kit"
+) -> Resource:
+    """A draft esketamine order: 56 mg (2 devices) intranasally, twice weekly (label)."""
+    return {
+        "resourceType": "MedicationRequest",
+        "id": did,
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": _concept((RXNORM, kit, display)),
+        "subject": {"reference": f"Patient/{pid}"},
+        "authoredOn": ANCHOR.isoformat(),
+        "dosageInstruction": [
+            {
+                "text": "56 mg (2 devices) intranasally twice weekly, under observation",
+                "route": {
+                    "coding": [{"system": SCT, "code": "46713006", "display": "Nasal route"}]
+                },
+                "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "wk"}},
+                "doseAndRate": [
+                    {"doseQuantity": {"value": 56, "unit": "mg", "system": UCUM, "code": "mg"}}
+                ],
+            }
+        ],
+    }
+
+
+def iv_ketamine_draft(
+    did: str,
+    pid: str,
+    dose_mg: float,
+    *,
+    minutes: int | None = 40,
+    reason: tuple[str, str] | None = None,
+) -> Resource:
+    """A draft IV ketamine order; an infusion when ``minutes`` is given, else a bolus."""
+    repeat: dict[str, Any] = {"count": 1}
+    if minutes is not None:
+        repeat |= {"duration": minutes, "durationUnit": "min"}
+    out: Resource = {
+        "resourceType": "MedicationRequest",
+        "id": did,
+        "status": "draft",
+        "intent": "order",
+        "medicationCodeableConcept": _concept(
+            (RXNORM, "238084", "ketamine 50 MG/ML Injectable Solution")
+        ),
+        "subject": {"reference": f"Patient/{pid}"},
+        "authoredOn": ANCHOR.isoformat(),
+        "dosageInstruction": [
+            {
+                "text": f"{dose_mg:g} mg IV" + (f" over {minutes} minutes" if minutes else " push"),
+                "route": {
+                    "coding": [{"system": SCT, "code": "47625008", "display": "Intravenous route"}]
+                },
+                "timing": {"repeat": repeat},
+                "doseAndRate": [
+                    {"doseQuantity": {"value": dose_mg, "unit": "mg", "system": UCUM, "code": "mg"}}
+                ],
+            }
+        ],
+    }
+    if reason:
+        out["reasonCode"] = [_concept((ICD, *reason))]
+    return out
+
+
+def drug_draft(did: str, pid: str, rxcui: str, display: str) -> Resource:
+    return {
+        **med_request(did, pid, rxcui, display, start=ANCHOR.isoformat(), status="draft"),
+        "dosageInstruction": [
+            {
+                "text": "1 tablet daily",
+                "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
+                "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "tablet"}}],
+            }
+        ],
+    }
+
+
+def esketamine_service_draft(did: str, pid: str) -> Resource:
+    return {
+        "resourceType": "ServiceRequest",
+        "id": did,
+        "status": "draft",
+        "intent": "order",
+        "code": _concept(
+            (
+                "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+                "G2082",
+                "Esketamine up to 56 mg with 2 hours observation",
+            )
+        ),
+        "subject": {"reference": f"Patient/{pid}"},
+        "authoredOn": ANCHOR.isoformat(),
+    }
+
+
+def weight(oid: str, pid: str, kg: float, when: str) -> Resource:
+    return _observation(
+        oid,
+        pid,
+        "29463-7",
+        "Body weight",
+        when,
+        category="vital-signs",
+        valueQuantity={"value": kg, "unit": "kg", "system": UCUM, "code": "kg"},
+    )

@@ -26,13 +26,37 @@ class Scenario:
     story: str
     build: Callable[[str], list[Resource]]
     cards: list[dict[str, Any]] = field(default_factory=list)
+    hook: str = "patient-view"
+    drafts: Callable[[str], list[Resource]] | None = None
+    selections: list[str] | None = None
 
 
 def eligibility(
-    decision: str, indicator: str, trd: str, reasons: list[str], phrases: list[str] | None = None
+    decision: str,
+    indicator: str,
+    trd: str,
+    reasons: list[str],
+    phrases: list[str] | None = None,
+    suggestions: list[list[str]] | None = None,
+) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "topic": "ketamine-eligibility",
+        "indicator": indicator,
+        "decision": decision,
+        "trd": trd,
+        "reasons": sorted(reasons),
+        "phrases": phrases or [],
+    }
+    if suggestions is not None:  # [action type, resourceId or resourceType] per suggestion
+        card["suggestions"] = suggestions
+    return card
+
+
+def interaction(
+    indicator: str, decision: str, trd: str, reasons: list[str], phrases: list[str] | None = None
 ) -> dict[str, Any]:
     return {
-        "topic": "ketamine-eligibility",
+        "topic": "drug-interaction",
         "indicator": indicator,
         "decision": decision,
         "trd": trd,
@@ -589,6 +613,255 @@ SCENARIOS = [
 ]
 
 
+MDD_REASON = ("F33.1", "Major depressive disorder, recurrent, moderate")
+
+
+def _ketamine_patient(p: str, **kw: Any) -> list[Resource]:
+    return [*trd_base(p, **kw), f.weight(f"{p}-weight", p, 70, f.ago(7))]
+
+
+SCENARIOS += [
+    Scenario(
+        "order-sign-esketamine-candidate",
+        "TRD met; signing a Spravato 56 mg order.",
+        lambda p: trd_base(p),
+        hook="order-sign",
+        drafts=lambda p: [f.spravato_draft(f"{p}-spravato", p)],
+        cards=[
+            eligibility(
+                "candidate",
+                "info",
+                "met",
+                ["rems-requirements"],
+                ["Esketamine order", "at least 2 hours of monitoring"],
+                [],
+            )
+        ],
+    ),
+    Scenario(
+        "order-sign-esketamine-with-lorazepam-draft",
+        "TRD met; Spravato and lorazepam drafted together.",
+        lambda p: trd_base(p),
+        hook="order-sign",
+        drafts=lambda p: [
+            f.spravato_draft(f"{p}-spravato", p),
+            f.drug_draft(f"{p}-lorazepam", p, "197901", "lorazepam 1 MG Oral Tablet"),
+        ],
+        cards=[
+            eligibility("candidate", "info", "met", ["rems-requirements"]),
+            interaction(
+                "warning",
+                "candidate",
+                "met",
+                ["interaction-cns-depressant"],
+                ["lorazepam 1 MG Oral Tablet (draft order), 1 mg/day", "respiratory depression"],
+            ),
+        ],
+    ),
+    Scenario(
+        "order-sign-esketamine-pregnant-hard-stop",
+        "TRD met; pregnant; signing a Spravato order.",
+        lambda p: [
+            *trd_base(p, birth="1993-02-08"),
+            f.pregnancy_status(f"{p}-preg", p, True, f.ago(14)),
+        ],
+        hook="order-sign",
+        drafts=lambda p: [f.spravato_draft(f"{p}-spravato", p)],
+        cards=[
+            eligibility(
+                "contraindicated",
+                "critical",
+                "met",
+                ["pregnancy", "rems-requirements"],
+                ["Pregnant"],
+                [
+                    [
+                        "delete",
+                        "MedicationRequest/pat-order-sign-esketamine-pregnant-hard-stop-spravato",
+                    ],
+                    ["create", "ServiceRequest"],
+                    ["create", "ServiceRequest"],
+                ],
+            )
+        ],
+    ),
+    Scenario(
+        "order-sign-ketamine-aneurysm-hard-stop",
+        "TRD met; cerebral aneurysm; signing IV ketamine 35 mg over 40 minutes.",
+        lambda p: [
+            *_ketamine_patient(p),
+            f.condition(
+                f"{p}-aneurysm",
+                p,
+                ("I67.1", "Cerebral aneurysm, nonruptured"),
+                recorded="2023-06-19",
+            ),
+        ],
+        hook="order-sign",
+        drafts=lambda p: [f.iv_ketamine_draft(f"{p}-ketamine", p, 35)],
+        cards=[
+            eligibility(
+                "contraindicated",
+                "critical",
+                "met",
+                ["aneurysmal-vascular-disease", "off-label-consent"],
+                ["IV ketamine order", "ECT would be high risk"],
+                [
+                    [
+                        "delete",
+                        "MedicationRequest/pat-order-sign-ketamine-aneurysm-hard-stop-ketamine",
+                    ],
+                    ["create", "ServiceRequest"],
+                    ["create", "ServiceRequest"],
+                ],
+            )
+        ],
+    ),
+    Scenario(
+        "order-select-iv-ketamine-dose-outside-band",
+        "TRD met, 70 kg; IV ketamine 100 mg (1.43 mg/kg) for MDD selected.",
+        _ketamine_patient,
+        hook="order-select",
+        drafts=lambda p: [f.iv_ketamine_draft(f"{p}-ketamine", p, 100, reason=MDD_REASON)],
+        cards=[
+            eligibility(
+                "candidate-caution",
+                "warning",
+                "met",
+                ["off-label-consent", "dose-outside-band"],
+                ["1.43 mg/kg", "IV ketamine order"],
+                [],
+            )
+        ],
+    ),
+    Scenario(
+        "order-select-iv-ketamine-weight-missing",
+        "TRD met, no weight on record; IV ketamine 35 mg over 40 minutes selected.",
+        lambda p: trd_base(p),
+        hook="order-select",
+        drafts=lambda p: [f.iv_ketamine_draft(f"{p}-ketamine", p, 35)],
+        cards=[
+            eligibility(
+                "candidate-caution",
+                "warning",
+                "met",
+                ["off-label-consent", "weight-missing"],
+                ["weigh the patient", "informed consent"],
+                [],
+            )
+        ],
+    ),
+    Scenario(
+        "order-sign-anaesthesia-ketamine-bolus-no-cards",
+        "IV ketamine 150 mg push, no depression reason: anaesthesia, no cards.",
+        _ketamine_patient,
+        hook="order-sign",
+        drafts=lambda p: [f.iv_ketamine_draft(f"{p}-ketamine", p, 150, minutes=None)],
+        cards=[],
+    ),
+    Scenario(
+        "order-sign-ketamine-with-stimulant-maoi-lamotrigine",
+        "TRD met; takes lisdexamfetamine, phenelzine and lamotrigine; IV ketamine 35 mg.",
+        lambda p: [
+            *_ketamine_patient(p),
+            f.med_request(
+                f"{p}-lisdex",
+                p,
+                "854834",
+                "lisdexamfetamine dimesylate 30 MG Oral Capsule",
+                start=f.ago(200),
+                status="active",
+            ),
+            f.med_request(
+                f"{p}-phenelzine",
+                p,
+                "312347",
+                "phenelzine 15 MG Oral Tablet",
+                start=f.ago(120),
+                status="active",
+            ),
+            f.med_request(
+                f"{p}-lamotrigine",
+                p,
+                "198427",
+                "lamotrigine 100 MG Oral Tablet",
+                start=f.ago(300),
+                status="active",
+            ),
+        ],
+        hook="order-sign",
+        drafts=lambda p: [f.iv_ketamine_draft(f"{p}-ketamine", p, 35, reason=MDD_REASON)],
+        cards=[
+            eligibility("candidate", "info", "met", ["off-label-consent"]),
+            interaction(
+                "warning",
+                "candidate",
+                "met",
+                ["interaction-stimulant-bp", "interaction-maoi-bp", "interaction-lamotrigine"],
+                [
+                    "lisdexamfetamine",
+                    "phenelzine 15 MG Oral Tablet, 15 mg/day",
+                    "monitor BP closely",
+                ],
+            ),
+        ],
+    ),
+    Scenario(
+        "order-select-focuses-on-the-selection",
+        "Sertraline selected while a Spravato draft waits: no cards for the selection.",
+        lambda p: trd_base(p),
+        hook="order-select",
+        drafts=lambda p: [
+            f.drug_draft(f"{p}-sertraline", p, *f.SERTRALINE_50),
+            f.spravato_draft(f"{p}-spravato", p),
+        ],
+        selections=["MedicationRequest/pat-order-select-focuses-on-the-selection-sertraline"],
+        cards=[],
+    ),
+    Scenario(
+        "order-sign-esketamine-not-trd",
+        "One failed trial; signing a Spravato order.",
+        lambda p: trd_base(p, second_trial=False),
+        hook="order-sign",
+        drafts=lambda p: [f.spravato_draft(f"{p}-spravato", p)],
+        cards=[
+            eligibility(
+                "not-trd",
+                "warning",
+                "not-met",
+                ["rems-requirements"],
+                ["1 more failed adequate antidepressant trial"],
+                [],
+            )
+        ],
+    ),
+    Scenario(
+        "order-sign-esketamine-no-recent-bp",
+        "TRD met, no BP in 30 days; signing a Spravato order.",
+        lambda p: trd_base(p, blood_pressure=None),
+        hook="order-sign",
+        drafts=lambda p: [f.spravato_draft(f"{p}-spravato", p)],
+        cards=[
+            eligibility(
+                "indeterminate",
+                "warning",
+                "met",
+                ["bp-missing", "rems-requirements"],
+                ["a blood pressure within 30 days (required before dosing)"],
+            )
+        ],
+    ),
+    Scenario(
+        "order-sign-esketamine-service-g2082",
+        "TRD met; signing an esketamine administration visit (HCPCS G2082).",
+        lambda p: trd_base(p),
+        hook="order-sign",
+        drafts=lambda p: [f.esketamine_service_draft(f"{p}-g2082", p)],
+        cards=[eligibility("candidate", "info", "met", ["rems-requirements"])],
+    ),
+]
+
+
 def patient_id(scenario: Scenario) -> str:
     return f"pat-{scenario.name}"[:64]
 
@@ -598,12 +871,25 @@ def render(scenario: Scenario) -> dict[str, Any]:
     pid = patient_id(scenario)
     bundle = f.bundle(pid, scenario.build(pid))
     request = hook_request(
-        "patient-view", bundle, hookInstance=str(uuid.uuid5(uuid.NAMESPACE_URL, scenario.name))
+        scenario.hook, bundle, hookInstance=str(uuid.uuid5(uuid.NAMESPACE_URL, scenario.name))
     )
+    if scenario.drafts:
+        drafts = scenario.drafts(pid)
+        request["context"]["draftOrders"] = {
+            "resourceType": "Bundle",
+            "entry": [{"resource": r} for r in drafts],
+        }
+        if scenario.hook == "order-select":
+            first = f"{drafts[0]['resourceType']}/{drafts[0]['id']}"
+            request["context"]["selections"] = scenario.selections or [first]
     return {
         f"patients/{scenario.name}.json": bundle,
-        f"requests/patient-view/{scenario.name}.json": request,
-        f"expected/{scenario.name}.json": {"story": scenario.story, "cards": scenario.cards},
+        f"requests/{scenario.hook}/{scenario.name}.json": request,
+        f"expected/{scenario.name}.json": {
+            "story": scenario.story,
+            "hook": scenario.hook,
+            "cards": scenario.cards,
+        },
     }
 
 

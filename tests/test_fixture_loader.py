@@ -33,7 +33,12 @@ def test_shift_moves_dates_and_datetimes_but_not_codes_or_ids() -> None:
 
 def test_every_scenario_ships_as_package_data() -> None:
     assert set(fixture_names("patients")) >= {s.name for s in SCENARIOS}
-    assert set(fixture_names("requests/patient-view")) == {s.name for s in SCENARIOS}
+    assert set(fixture_names("requests/patient-view")) == {
+        s.name for s in SCENARIOS if s.hook == "patient-view"
+    }
+    assert set(fixture_names("requests/order-sign")) == {
+        s.name for s in SCENARIOS if s.hook == "order-sign"
+    }
 
 
 def test_unknown_or_unsafe_names_are_refused() -> None:

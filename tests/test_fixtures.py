@@ -24,6 +24,7 @@ SYSTEMS = {
     "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
     "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
     "https://ketamine-cds.org/fhir/CodeSystem/fixture",
+    "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
 }
 PATIENT_FILES = sorted((FIXTURES / "patients").glob("*.json"))
 REQUEST_FILES = sorted((FIXTURES / "requests").rglob("*.json"))

@@ -7,7 +7,7 @@ import json
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from tests.builders import FIXTURES
+from tests.builders import FIXTURES, SERVICE_FOR_HOOK
 from tests.scenarios import SCENARIOS, dumps, readme, render
 
 EXTENSION = "org.ketamine-cds.assessment"
@@ -26,11 +26,17 @@ def test_fixture_readme_lists_every_scenario() -> None:
     assert (FIXTURES / "README.md").read_text() == readme()
 
 
+def _request(name: str) -> tuple[str, dict]:
+    hook = json.loads((FIXTURES / "expected" / f"{name}.json").read_text())["hook"]
+    request = json.loads((FIXTURES / "requests" / hook / f"{name}.json").read_text())
+    return SERVICE_FOR_HOOK[hook], request
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_patient_view_fixture_gives_its_expected_cards(client, name: str) -> None:
-    request = json.loads((FIXTURES / "requests" / "patient-view" / f"{name}.json").read_text())
+def test_fixture_gives_its_expected_cards(client, name: str) -> None:
+    service, request = _request(name)
     expected = json.loads((FIXTURES / "expected" / f"{name}.json").read_text())["cards"]
-    response = client.post("/cds-services/ketamine-trd-patient-view", json=request)
+    response = client.post(f"/cds-services/{service}", json=request)
     assert response.status_code == 200
     cards = response.json["cards"]
     assert [c["source"]["topic"]["code"] for c in cards] == [e["topic"] for e in expected]
@@ -48,14 +54,28 @@ def test_patient_view_fixture_gives_its_expected_cards(client, name: str) -> Non
             assert phrase in text, f"{phrase!r} not in the {want['topic']} card"
         for reason in assessment.get("reasons", []):
             assert reason.get("evidence") or reason["code"] in ("bp-missing", "missing-phq9")
+        if "suggestions" in want:
+            got_actions = [
+                [a["type"], a.get("resourceId") or a["resource"]["resourceType"]]
+                for s in card.get("suggestions", [])
+                for a in s["actions"]
+            ]
+            assert got_actions == want["suggestions"]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_suggested_resource_is_valid_fhir_r4(client, name: str) -> None:
-    request = json.loads((FIXTURES / "requests" / "patient-view" / f"{name}.json").read_text())
-    for card in client.post("/cds-services/ketamine-trd-patient-view", json=request).json["cards"]:
+    service, request = _request(name)
+    drafts = {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}"
+        for e in request["context"].get("draftOrders", {}).get("entry", [])
+    }
+    for card in client.post(f"/cds-services/{service}", json=request).json["cards"]:
         for suggestion in card.get("suggestions", []):
             for action in suggestion["actions"]:
+                if action["type"] == "delete":
+                    assert action["resourceId"] in drafts
+                    continue
                 resource = action["resource"]
                 get_fhir_model_class(resource["resourceType"]).model_validate(resource)
 

@@ -8,7 +8,9 @@ Decision precedence: contraindicated > not-indicated > not-recommended > defer >
 
 Patient-view gate (no ketamine order in play): bipolar -> not-indicated; TRD not-met ->
 not-trd (contraindications still listed); TRD indeterminate -> indeterminate; only TRD met goes
-through the ladder. With an order in play the ladder always applies.
+through the ladder. With an order in play the ladder always applies, the order-side reasons
+(clinical/orders.py) join the reasons, and drug interactions (clinical/interactions.py) are
+assessed as an overlay.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from dataclasses import dataclass
 
 from cds_service.clinical.contraindications import contraindications
 from cds_service.clinical.findings import Reason
+from cds_service.clinical.interactions import interactions
+from cds_service.clinical.orders import order_reasons
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.clinical.suicide import suicide_risk
 from cds_service.clinical.trd import TrdResult, assess_trd
 from cds_service.clinical.vitals import age_reasons, blood_pressure_reason
+from cds_service.record.orders import DraftOrder
 from cds_service.record.record import PatientRecord
 from cds_service.record.terminology import Terminology
 
@@ -66,6 +71,8 @@ DECISION_OF = {
     "age-65-plus": "candidate-caution",
     "substance-use-in-remission": "candidate-caution",
     "fatty-liver-disease": "candidate-caution",
+    "dose-outside-band": "candidate-caution",
+    "weight-missing": "candidate-caution",
 }
 _TRD_DECISION = {
     "not-met": "not-trd",
@@ -82,6 +89,7 @@ class Assessment:
     suicide: Reason | None
     depressive_disorder: bool
     record: PatientRecord
+    interactions: tuple[Reason, ...] = ()
 
     def reason(self, code: str) -> Reason | None:
         return next((r for r in self.reasons if r.code == code), None)
@@ -100,9 +108,11 @@ def assess(
     terminology: Terminology,
     settings: ClinicalSettings,
     *,
-    order_in_play: bool = False,
+    order: DraftOrder | None = None,
+    other_orders: tuple[DraftOrder, ...] = (),
 ) -> Assessment:
-    """Assess the record. ``order_in_play``: a ketamine/esketamine order is being placed."""
+    """Assess the record; with ``order`` (a depression-treatment ketamine/esketamine order in
+    play) the ladder always applies and the order-side checks and interactions join in."""
     trd = assess_trd(record, terminology, settings)
     reasons: list[Reason] = [*contraindications(record, terminology, settings)]
     bp = blood_pressure_reason(record, terminology, settings)
@@ -110,6 +120,8 @@ def assess(
         reasons.append(bp)
     reasons += age_reasons(record, settings)
     reasons += trd.reasons
+    if order is not None:
+        reasons += order_reasons(order, record, settings)
     reasons.sort(key=lambda r: (PRECEDENCE.index(DECISION_OF.get(r.code, "candidate")), r.code))
 
     depressive = bool(
@@ -120,12 +132,13 @@ def assess(
     )
 
     ladder = [DECISION_OF[r.code] for r in reasons if r.code in DECISION_OF]
-    if order_in_play:
+    if order is not None:
         decision = _ladder([*ladder, _TRD_DECISION.get(trd.status, "candidate")])
     elif trd.status == "met":
         decision = _ladder(ladder)
     else:
         decision = _TRD_DECISION[trd.status]
+    overlay = tuple(interactions(record, list(other_orders), terminology)) if order else ()
     return Assessment(
         decision,
         trd,
@@ -133,4 +146,5 @@ def assess(
         suicide_risk(record, terminology, settings),
         depressive,
         record,
+        overlay,
     )

@@ -57,6 +57,21 @@ class ClinicalSettings(BaseModel):
     # R-EXC-CVD (clinical.md B1.2: acute MI/ACS within 90 days)
     acute_cardiovascular_window_days: int = Field(90, ge=1)
 
+    # Depression-treatment ketamine and the IV dose check (design.md §7; clinical.md A2)
+    ketamine_dose_band_mg_per_kg: tuple[float, float] = Field(
+        (0.4, 1.0), description="dose-outside-band: an IV dose outside this band (0.5 studied)."
+    )
+    weight_window_days: int = Field(90, ge=1, description="weight-missing: no weight this recent.")
+    treatment_max_mg_per_kg: float = Field(
+        1.0, gt=0, description="An IV ketamine dose up to this counts as depression treatment."
+    )
+    treatment_max_mg_without_weight: float = Field(
+        100, gt=0, description="... or up to this many mg when no weight is known."
+    )
+    treatment_min_infusion_minutes: float = Field(
+        30, gt=0, description="... infused over at least this long (a bolus is anaesthesia)."
+    )
+
     # R-SI (design.md §7 "Suicide risk"; clinical.md A8)
     suicide_window_days: int = Field(30, ge=1)
     item9_urgent_at: int = Field(2, ge=1, description="PHQ-9 item 9 at or above: urgent.")

@@ -25,7 +25,7 @@ from cds_service.record.dosage import daily_doses, dose_per_administration, dura
 from cds_service.record.terminology import Code, Recognition, Terminology
 from cds_service.record.values import codes_of, number, parse_date, reference, text_of
 
-__all__ = ["MedicationExposure", "exposures_from"]
+__all__ = ["MedicationExposure", "exposures_from", "medication_of", "period_of"]
 
 SKIPPED_STATUSES = {"entered-in-error", "cancelled", "draft", "not-taken", "intended", "not-done"}
 ONGOING_STATUSES = {"active", "in-progress", "on-hold"}
@@ -92,7 +92,7 @@ def exposures_from(
     intent = resource.get("intent") if isinstance(resource.get("intent"), str) else None
     if rtype == "MedicationRequest" and intent in NOT_TAKEN_INTENTS:
         return []
-    codes, texts = _medication(resource, medications)
+    codes, texts = medication_of(resource, medications)
     recognition = terminology.recognise(codes, texts)
     name = (
         next((t for t in texts if t), None)
@@ -183,7 +183,7 @@ def exposures_from(
     return exposures
 
 
-def _medication(
+def medication_of(
     resource: dict[str, Any], medications: dict[str, dict[str, Any]]
 ) -> tuple[list[Code], list[str | None]]:
     """Codings and texts of the medication a resource names (inline, contained or bundled)."""
@@ -243,8 +243,8 @@ def _parts(resource: dict[str, Any], dosages: list[dict[str, Any]]) -> list[Part
     """
     groups = _sequence_groups(dosages)
     if resource.get("resourceType") != "MedicationRequest" or len(groups) < 2:
-        return [(dosages, *_period(resource, dosages), False)]
-    order_start, order_end, order_explicit = _period(resource, [])
+        return [(dosages, *period_of(resource, dosages), False)]
+    order_start, order_end, order_explicit = period_of(resource, [])
     bounded = [_bounds(group) for group in groups]
     steps = [b for b in bounded if b is not None]
     if len(steps) == len(groups) and not _overlapping(steps):
@@ -314,7 +314,7 @@ def _bounds_duration(dosages: list[dict[str, Any]]) -> float | None:
     return None
 
 
-def _period(
+def period_of(
     resource: dict[str, Any], dosages: list[dict[str, Any]]
 ) -> tuple[date | None, date | None, bool]:
     """(start, end, whether the end was stated rather than computed from a supply)."""

@@ -1,7 +1,8 @@
 """The ketamine/esketamine CDS services (design.md §2), registered with their discovery entries.
 
 patient-view assesses the chart and answers with the cards design.md §7 allows. The order
-hooks answer with no cards until the order-checks issue lands.
+hooks check depression-treatment ketamine and esketamine orders (services/order_checks.py);
+ECT/TMS orders and course tracking are not built yet and get no cards.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from cds_service.protocol.discovery import ServiceRegistry
 from cds_service.protocol.hookcall import HookCall
 from cds_service.protocol.models import Card
 from cds_service.services.eligibility import eligibility_card
+from cds_service.services.order_checks import order_cards
 from cds_service.services.records import record_for, terminology_for
 from cds_service.services.suicide_card import suicide_card
 
@@ -106,8 +108,8 @@ def patient_view(call: HookCall) -> list[Card]:
     required=REQUIRED_PREFETCH,
 )
 def order_select(call: HookCall) -> list[Card]:
-    """Checks while a ketamine/esketamine (or ECT/TMS) order is being chosen."""
-    return []
+    """Checks while a ketamine/esketamine order is being chosen (the selected drafts)."""
+    return order_cards(call)
 
 
 @registry.service(
@@ -124,5 +126,5 @@ def order_select(call: HookCall) -> list[Card]:
     required=REQUIRED_PREFETCH,
 )
 def order_sign(call: HookCall) -> list[Card]:
-    """Final safety check at signing."""
-    return []
+    """Final safety check at signing (every draft)."""
+    return order_cards(call)

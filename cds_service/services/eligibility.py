@@ -7,10 +7,12 @@ from typing import Literal
 
 from cds_service.clinical.assessment import DECISION_OF, Assessment
 from cds_service.clinical.findings import Reason
+from cds_service.clinical.orders import intravenous, latest_weight
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.clinical.trials import Trial
 from cds_service.clinical.vitals import latest_blood_pressure
-from cds_service.protocol.models import Card, Suggestion
+from cds_service.protocol.models import Action, Card, Suggestion
+from cds_service.record.orders import DraftOrder
 from cds_service.services.codes import override_reasons, reason_concept
 from cds_service.services.common import (
     evidence_line,
@@ -158,10 +160,33 @@ def _still_needed(assessment: Assessment, settings: ClinicalSettings) -> str:
     return "; ".join(items) + ("." if items else "")
 
 
-def _suggestions(assessment: Assessment, patient_id: str, today: date) -> list[Suggestion]:
+def _suggestions(
+    assessment: Assessment, patient_id: str, today: date, order: DraftOrder | None
+) -> list[Suggestion]:
     decision = assessment.decision
     trd_met = assessment.trd.status == "met"
     mdd_refs = [c.reference for c, _ in assessment.trd.mdd]
+    if order is not None:  # the order is being placed: offer to remove it, and alternatives
+        out = []
+        if decision == "contraindicated":
+            label = texts()["deleteLabel"].format(drug=_order_label(order).lower())
+            out.append(
+                Suggestion(
+                    label=label,
+                    isRecommended=True,
+                    actions=[Action(type="delete", description=label, resourceId=order.reference)],
+                )
+            )
+        if decision in BLOCKING - {"not-indicated"}:
+            out += [
+                referral(
+                    "tms", patient_id, today, reasons=mdd_refs, note=_cautions(assessment, "tms")
+                ),
+                referral(
+                    "ect", patient_id, today, reasons=mdd_refs, note=_cautions(assessment, "ect")
+                ),
+            ]
+        return out
     if decision in ("candidate", "candidate-caution"):
         return [
             referral("ketamine-evaluation", patient_id, today, reasons=mdd_refs, recommended=True),
@@ -188,6 +213,42 @@ def _suggestions(assessment: Assessment, patient_id: str, today: date) -> list[S
     return []
 
 
+def _order_label(order: DraftOrder | None) -> str:
+    if order is None:
+        return ""
+    kind = "ketamine" if order.kind == "ketamine" and intravenous(order) else order.kind
+    return str(texts()["orderLabels"].get(kind, "Ketamine order"))
+
+
+def _order_lines(
+    assessment: Assessment, order: DraftOrder, settings: ClinicalSettings
+) -> list[str]:
+    """The order's own checks: the mg/kg dose for IV ketamine, and how it was recognised."""
+    lines = texts()["orderLines"]
+    out = []
+    if order.kind in ("ketamine", "ketamine-infusion"):
+        weight = latest_weight(assessment.record, settings)
+        low, high = settings.ketamine_dose_band_mg_per_kg
+        if order.dose_mg is None:
+            out.append(lines["noDose"])
+        elif weight is None or not weight.value:
+            out.append(lines["noWeight"].format(days=settings.weight_window_days))
+        else:
+            out.append(
+                lines["dose"].format(
+                    dose=f"{order.dose_mg:g}",
+                    weight=f"{weight.value:g}",
+                    date=weight.when.isoformat(),
+                    per_kg=f"{order.dose_mg / weight.value:.2f}",
+                    low=f"{low:g}",
+                    high=f"{high:g}",
+                )
+            )
+    if order.matched_by_name:
+        out.append(lines["byName"])
+    return out
+
+
 def _cautions(assessment: Assessment, therapy: str, exclude: tuple[str, ...] = ()) -> str | None:
     """This patient's cautions for an alternative (clinical.md A6), as one note."""
     cautions = texts()["referralCautions"]
@@ -205,8 +266,9 @@ def eligibility_card(
     *,
     patient_id: str,
     today: date,
-    order_hook: bool = False,
+    order: DraftOrder | None = None,
 ) -> Card:
+    order_hook = order is not None
     decision = assessment.decision
     trd = assessment.trd
     gated = decision == "not-trd"
@@ -246,8 +308,11 @@ def eligibility_card(
         if bp
         else f"none in the last {settings.bp_window_days} days",
         still_needed=_still_needed(assessment, settings),
-        show_protocol=decision in ("candidate", "candidate-caution", "defer")
+        show_protocol=order_hook
+        or decision in ("candidate", "candidate-caution", "defer")
         or (decision == "indeterminate" and trd.status == "met"),
+        order_name=md(order.name) if order else "",
+        order_lines=_order_lines(assessment, order, settings) if order else [],
         show_alternatives=trd.status == "met" or order_hook,
         vascular_lesion=vascular,
         alternative_cautions=[
@@ -259,9 +324,10 @@ def eligibility_card(
             if c
         ],
     )
-    suggestions = _suggestions(assessment, patient_id, today)
+    suggestions = _suggestions(assessment, patient_id, today, order)
+    summary = _summary(assessment)
     return Card(
-        summary=_summary(assessment),
+        summary=summary_fit(f"{_order_label(order)}: {summary}") if order else summary,
         detail=detail.strip(),
         indicator=indicator_for(assessment, order_hook=order_hook),
         source=source("ketamine-eligibility"),

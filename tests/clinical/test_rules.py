@@ -263,7 +263,7 @@ def test_decision_precedence(record_from, assess_record, extra, decision) -> Non
     assert assess_record(record_from(PATIENT, *TRD, *extra)).decision == decision
 
 
-def test_the_patient_view_gate_and_the_order_ladder(record_from, assess_record) -> None:
+def test_the_patient_view_gate_and_the_order_ladder(record_from, assess_record, draft) -> None:
     one_trial_with_aneurysm = [
         *TRD[:2],
         TRD[3],
@@ -272,7 +272,10 @@ def test_the_patient_view_gate_and_the_order_ladder(record_from, assess_record) 
     ]
     record = record_from(PATIENT, *one_trial_with_aneurysm)
     viewed = assess_record(record)
-    ordered = assess_record(record, order_in_play=True)
+    [spravato] = draft(
+        f.med_request("d1", P, "2119391", "Spravato 56 MG Dose Kit", start=f.ago(0), status="draft")
+    )
+    ordered = assess_record(record, order=spravato)
     assert (viewed.trd.status, viewed.decision) == ("not-met", "not-trd")
     assert "aneurysmal-vascular-disease" in viewed.codes
     assert ordered.decision == "contraindicated"

@@ -1,0 +1,67 @@
+"""Drug interactions with ketamine/esketamine (clinical.md A7; Spravato label §7).
+
+When  a ketamine/esketamine order is in play and the patient takes (an ongoing medication) or
+      is being ordered (another draft) one of:
+Then  benzodiazepine, opioid or other CNS depressant (z-drugs, gabapentinoids)
+          -> interaction-cns-depressant (more sedation and respiratory depression; monitor)
+      psychostimulant -> interaction-stimulant-bp (higher BP; monitor BP closely)
+      MAOI -> interaction-maoi-bp (higher BP; monitor BP closely)
+      lamotrigine -> interaction-lamotrigine (information: blunts dissociation; effect on the
+          antidepressant action unknown)
+"""
+
+from __future__ import annotations
+
+from cds_service.clinical.findings import Evidence, Reason
+from cds_service.record.orders import DraftOrder
+from cds_service.record.record import PatientRecord
+from cds_service.record.terminology import Terminology
+
+__all__ = ["INTERACTION_GROUPS", "interactions"]
+
+INTERACTION_GROUPS = (  # (ingredient group, reason), most serious first
+    ("cns-depressant", "interaction-cns-depressant"),
+    ("stimulant", "interaction-stimulant-bp"),
+    ("maoi", "interaction-maoi-bp"),
+    ("lamotrigine", "interaction-lamotrigine"),
+)
+
+
+def _shown(name: str, daily: float | None) -> str:
+    return f"{name}, {daily:g} mg/day" if daily is not None else f"{name}, dose not recorded"
+
+
+def interactions(
+    record: PatientRecord, other_orders: list[DraftOrder], terminology: Terminology
+) -> list[Reason]:
+    """Interaction reasons, each naming the medication, its dose and its start date."""
+    found: dict[str, list[Evidence]] = {}
+    sources = [
+        (e.reference, e.ingredients, e.codes, e.start, e.name, e.daily_doses)
+        for e in record.medications
+        if e.ongoing
+    ]
+    sources += [
+        (
+            o.reference,
+            o.recognition.ingredients,
+            (),
+            o.start,
+            f"{o.name} (draft order)",
+            o.daily_doses,
+        )
+        for o in other_orders
+        if o.kind == "other"
+    ]
+    for ref, ingredients, codes, start, name, doses in sources:
+        for ingredient in ingredients:
+            for group, reason in INTERACTION_GROUPS:
+                if terminology.in_group(ingredient, group):
+                    code = codes[0].token() if codes else None
+                    found.setdefault(reason, []).append(
+                        Evidence(ref, code, start, _shown(name, doses.get(ingredient)))
+                    )
+                    break
+    return [
+        Reason(reason, tuple(found[reason])) for _, reason in INTERACTION_GROUPS if reason in found
+    ]

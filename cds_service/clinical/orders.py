@@ -1,0 +1,129 @@
+"""Ketamine and esketamine orders: which are depression treatment, and the order-side checks.
+
+Sources: design.md §7 ("Depression-treatment ketamine", "Order-side reasons"); clinical.md A2
+(0.5 mg/kg IV over about 40 minutes, off-label, informed consent), A4 (Spravato REMS).
+
+When  esketamine (a drug order, or HCPCS G2082/G2083) -> always depression treatment
+      ketamine -> depression treatment when its reason is a depressive disorder, or it is IV at
+      <= 1 mg/kg (<= 100 mg without a weight) infused over >= 30 minutes, or it is a
+      ServiceRequest for a ketamine infusion; anaesthesia, sedation and pain orders are not
+Then  esketamine -> rems-requirements (certified setting, >= 2 h monitoring, BP before and at
+      ~40 minutes, no driving until the next day)
+      IV ketamine -> off-label-consent; no weight within 90 days -> weight-missing; a dose
+      outside 0.4-1.0 mg/kg of the latest weight -> dose-outside-band
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from cds_service.clinical.findings import Evidence, Reason
+from cds_service.clinical.settings import ClinicalSettings
+from cds_service.record.observations import Reading
+from cds_service.record.orders import DraftOrder
+from cds_service.record.record import PatientRecord
+from cds_service.record.terminology import LOINC, Terminology
+
+__all__ = ["intravenous", "is_depression_treatment", "latest_weight", "order_reasons"]
+
+INTRAVENOUS_ROUTE = "47625008"  # SNOMED CT: intravenous route
+_IV_TEXT = re.compile(r"\bintravenous|\bIV\b", re.I)
+DEPRESSIVE_SETS = (
+    "major-depressive-disorder",
+    "other-depressive-disorder",
+    "depressive-disorder-in-remission",
+)
+
+
+def latest_weight(record: PatientRecord, settings: ClinicalSettings) -> Reading | None:
+    since = record.today - timedelta(days=settings.weight_window_days)
+    recent = [w for w in record.observations.weights if since <= w.when <= record.today]
+    return recent[-1] if recent else None
+
+
+def intravenous(order: DraftOrder) -> bool:
+    return any(c.code == INTRAVENOUS_ROUTE for c in order.route) or bool(
+        order.route_text and _IV_TEXT.search(order.route_text)
+    )
+
+
+def _reason_is_depression(
+    order: DraftOrder, record: PatientRecord, terminology: Terminology
+) -> bool:
+    sets = [terminology.valueset(v) for v in DEPRESSIVE_SETS]
+    if any(vs.match(order.reason_codes) for vs in sets):
+        return True
+    by_ref = {c.reference: c for c in record.conditions}
+    return any(
+        ref.split("/_history")[0].endswith(cond_ref) and any(vs.match(cond.codes) for vs in sets)
+        for ref in order.reason_references
+        for cond_ref, cond in by_ref.items()
+    )
+
+
+def is_depression_treatment(
+    order: DraftOrder, record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+) -> bool:
+    """design.md §7: only depression-treatment ketamine gets cards."""
+    if order.kind in ("esketamine", "ketamine-infusion"):
+        return True
+    if order.kind != "ketamine":
+        return False
+    if _reason_is_depression(order, record, terminology):
+        return True
+    if not intravenous(order) or order.dose_mg is None:
+        return False
+    if (order.infusion_minutes or 0) < settings.treatment_min_infusion_minutes:
+        return False
+    weight = latest_weight(record, settings)
+    limit = (
+        weight.value * settings.treatment_max_mg_per_kg
+        if weight and weight.value
+        else settings.treatment_max_mg_without_weight
+    )
+    return order.dose_mg <= limit
+
+
+def order_reasons(
+    order: DraftOrder, record: PatientRecord, settings: ClinicalSettings
+) -> list[Reason]:
+    """The order-side reasons of design.md §7 for one depression-treatment order."""
+    ordered = Evidence(
+        order.reference,
+        order.recognition.product.token() if order.recognition.product else None,
+        order.start,
+        order.name,
+    )
+    if order.kind == "esketamine":
+        return [Reason("rems-requirements", (ordered,))]
+    if order.kind == "ketamine-infusion" or intravenous(order):
+        reasons = [Reason("off-label-consent", (ordered,))]
+        weight = latest_weight(record, settings)
+        if weight is None or not weight.value:
+            reasons.append(Reason("weight-missing", (ordered,)))
+        elif order.dose_mg is not None:
+            per_kg = order.dose_mg / weight.value
+            low, high = settings.ketamine_dose_band_mg_per_kg
+            if not low <= per_kg <= high:
+                reasons.append(
+                    Reason(
+                        "dose-outside-band",
+                        (
+                            Evidence(
+                                order.reference,
+                                None,
+                                order.start,
+                                f"{order.dose_mg:g} mg = {per_kg:.2f} mg/kg",
+                            ),
+                            Evidence(
+                                weight.reference,
+                                f"{LOINC}|29463-7",
+                                weight.when,
+                                f"{weight.value:g} kg",
+                            ),
+                        ),
+                    )
+                )
+        return reasons
+    return []

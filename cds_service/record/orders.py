@@ -1,0 +1,147 @@
+"""Draft orders from ``draftOrders``: what each asks for, read as the record reads medications.
+
+A MedicationRequest is recognised by RxNorm ingredient or product, NDC, or a contained or
+referenced Medication, then by name (flagged). A ServiceRequest is recognised by code: esketamine
+administration (HCPCS G2082/G2083), ECT (CPT 90870), TMS (CPT 90867-90869), or a ketamine
+infusion named in its text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from cds_service.protocol.fhirjson import as_dict, as_list
+from cds_service.record.dosage import daily_doses, dose_per_administration
+from cds_service.record.medications import medication_of, period_of
+from cds_service.record.terminology import Code, Recognition, Terminology
+from cds_service.record.values import codes_of, number, reference, text_of
+
+__all__ = ["DraftOrder", "draft_orders"]
+
+INFUSION_TEXT = re.compile(r"\bketamine\b.*\binfusion|\binfusion\b.*\bketamine\b", re.I)
+_MINUTES = {"s": 1 / 60, "min": 1.0, "h": 60.0, "d": 1440.0}
+
+
+@dataclass(frozen=True)
+class DraftOrder:
+    """One draft order and what it asks for."""
+
+    reference: str
+    resource_type: str
+    kind: str  # ketamine | esketamine | ect | tms | ketamine-infusion | other
+    name: str
+    recognition: Recognition
+    dose_mg: float | None
+    daily_doses: dict[str, float]
+    route: tuple[Code, ...]
+    route_text: str | None
+    infusion_minutes: float | None
+    reason_codes: tuple[Code, ...]
+    reason_references: tuple[str, ...]
+    start: date | None
+
+    @property
+    def matched_by_name(self) -> bool:
+        return self.recognition.by_name
+
+
+def draft_orders(
+    bundle_resources: list[dict[str, Any]], terminology: Terminology
+) -> list[DraftOrder]:
+    """Every order in draftOrders, with its kind (``other`` when none of ours)."""
+    medications = {
+        reference(r): r for r in bundle_resources if r.get("resourceType") == "Medication"
+    }
+    out = []
+    for resource in bundle_resources:
+        rtype = resource.get("resourceType")
+        if rtype == "MedicationRequest":
+            out.append(_medication_order(resource, terminology, medications))
+        elif rtype == "ServiceRequest":
+            out.append(_service_order(resource, terminology))
+    return out
+
+
+def _reasons(resource: dict[str, Any]) -> tuple[tuple[Code, ...], tuple[str, ...]]:
+    codes = tuple(c for cc in as_list(resource.get("reasonCode")) for c in codes_of(cc))
+    refs = tuple(
+        r
+        for r in (as_dict(x).get("reference") for x in as_list(resource.get("reasonReference")))
+        if isinstance(r, str)
+    )
+    return codes, refs
+
+
+def _infusion_minutes(dosage: dict[str, Any]) -> float | None:
+    repeat = as_dict(as_dict(dosage.get("timing")).get("repeat"))
+    duration = number(repeat.get("duration"))
+    unit = repeat.get("durationUnit")
+    if duration is not None and isinstance(unit, str) and unit in _MINUTES:
+        return duration * _MINUTES[unit]
+    return None
+
+
+def _medication_order(
+    resource: dict[str, Any], terminology: Terminology, medications: dict[str, dict[str, Any]]
+) -> DraftOrder:
+    codes, texts = medication_of(resource, medications)
+    recognition = terminology.recognise(codes, texts)
+    names = set(recognition.ingredients)
+    kind = "esketamine" if "esketamine" in names else "ketamine" if "ketamine" in names else "other"
+    dosages = [
+        as_dict(d) for d in as_list(resource.get("dosageInstruction")) if isinstance(d, dict)
+    ]
+    first = dosages[0] if dosages else {}
+    ingredient = recognition.ingredients[0] if recognition.ingredients else ""
+    reason_codes, reason_refs = _reasons(resource)
+    start, _, _ = period_of(resource, dosages)
+    return DraftOrder(
+        reference=reference(resource),
+        resource_type="MedicationRequest",
+        kind=kind,
+        name=next((t for t in texts if t), None)
+        or next((c.display for c in codes if c.display), "unnamed medication"),
+        recognition=recognition,
+        dose_mg=dose_per_administration(dosages, recognition, ingredient),
+        daily_doses=daily_doses(dosages, recognition)[0],
+        route=tuple(codes_of(first.get("route"))),
+        route_text=text_of(first.get("route")),
+        infusion_minutes=next((m for m in map(_infusion_minutes, dosages) if m), None),
+        reason_codes=reason_codes,
+        reason_references=reason_refs,
+        start=start,
+    )
+
+
+def _service_order(resource: dict[str, Any], terminology: Terminology) -> DraftOrder:
+    codes = codes_of(resource.get("code"))
+    text = text_of(resource.get("code")) or ""
+    if terminology.valueset("esketamine-administration").match(codes):
+        kind = "esketamine"
+    elif terminology.valueset("ect-procedure").match(codes):
+        kind = "ect"
+    elif terminology.valueset("tms-procedure").match(codes):
+        kind = "tms"
+    elif INFUSION_TEXT.search(text):
+        kind = "ketamine-infusion"
+    else:
+        kind = "other"
+    reason_codes, reason_refs = _reasons(resource)
+    return DraftOrder(
+        reference=reference(resource),
+        resource_type="ServiceRequest",
+        kind=kind,
+        name=text or "unnamed service",
+        recognition=Recognition(),
+        dose_mg=None,
+        daily_doses={},
+        route=(),
+        route_text=None,
+        infusion_minutes=None,
+        reason_codes=reason_codes,
+        reason_references=reason_refs,
+        start=None,
+    )
