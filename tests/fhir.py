@@ -431,3 +431,23 @@ def weight(oid: str, pid: str, kg: float, when: str) -> Resource:
         category="vital-signs",
         valueQuantity={"value": kg, "unit": "kg", "system": UCUM, "code": "kg"},
     )
+
+
+def neuromodulation_draft(did: str, pid: str, kind: str) -> Resource:
+    code = (
+        ("90870", "Electroconvulsive therapy (includes necessary monitoring)")
+        if kind == "ect"
+        else (
+            "90867",
+            "Therapeutic repetitive transcranial magnetic stimulation (TMS) treatment; initial",
+        )
+    )
+    return {
+        "resourceType": "ServiceRequest",
+        "id": did,
+        "status": "draft",
+        "intent": "order",
+        "code": _concept(("http://www.ama-assn.org/go/cpt", *code)),
+        "subject": {"reference": f"Patient/{pid}"},
+        "authoredOn": ANCHOR.isoformat(),
+    }

@@ -862,6 +862,99 @@ SCENARIOS += [
 ]
 
 
+def neuromodulation(
+    indicator: str, decision: str, trd: str, reasons: list[str], phrases: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "topic": "neuromodulation-safety",
+        "indicator": indicator,
+        "decision": decision,
+        "trd": trd,
+        "reasons": sorted(reasons),
+        "phrases": phrases or [],
+    }
+
+
+SCENARIOS += [
+    Scenario(
+        "order-sign-ect-recent-mi-and-aneurysm",
+        "TRD met; NSTEMI 30 days ago and a cerebral aneurysm; signing an ECT order.",
+        lambda p: [
+            *trd_base(p, birth="1958-02-02", gender="male", given="Lou"),
+            f.condition(
+                f"{p}-mi",
+                p,
+                ("I21.4", "Non-ST elevation (NSTEMI) myocardial infarction"),
+                onset=f.ago(30),
+            ),
+            f.condition(
+                f"{p}-aneurysm",
+                p,
+                ("I67.1", "Cerebral aneurysm, nonruptured"),
+                recorded="2021-04-04",
+            ),
+        ],
+        hook="order-sign",
+        drafts=lambda p: [f.neuromodulation_draft(f"{p}-ect", p, "ect")],
+        cards=[
+            neuromodulation(
+                "warning",
+                "contraindicated",
+                "met",
+                ["ect-recent-mi", "ect-vascular-lesion"],
+                ["I21.4", "I67.1", "Pregnancy is not a contraindication"],
+            )
+        ],
+    ),
+    Scenario(
+        "order-select-ect-raised-icp",
+        "TRD met; idiopathic intracranial hypertension (G93.2); ECT selected.",
+        lambda p: [
+            *trd_base(p),
+            f.condition(
+                f"{p}-iih", p, ("G93.2", "Benign intracranial hypertension"), onset="2024-09-01"
+            ),
+        ],
+        hook="order-select",
+        drafts=lambda p: [f.neuromodulation_draft(f"{p}-ect", p, "ect")],
+        cards=[neuromodulation("warning", "candidate", "met", ["ect-raised-icp"], ["G93.2"])],
+    ),
+    Scenario(
+        "order-sign-tms-implant-and-seizures",
+        "TRD met; cochlear implant and epilepsy; signing a TMS order.",
+        lambda p: [
+            *trd_base(p),
+            f.condition(f"{p}-ci", p, ("Z96.21", "Cochlear implant status"), recorded="2018-01-01"),
+            f.condition(
+                f"{p}-epi",
+                p,
+                ("G40.909", "Epilepsy, unspecified, not intractable, without status epilepticus"),
+                onset="2010-01-01",
+            ),
+        ],
+        hook="order-sign",
+        drafts=lambda p: [f.neuromodulation_draft(f"{p}-tms", p, "tms")],
+        cards=[
+            neuromodulation(
+                "warning",
+                "candidate",
+                "met",
+                ["tms-metal-implant", "tms-seizure-risk"],
+                ["Z96.21", "G40.909"],
+            )
+        ],
+    ),
+    Scenario(
+        "order-sign-tms-no-cautions",
+        "TRD met, nothing coded against TMS; signing a TMS order.",
+        lambda p: trd_base(p),
+        hook="order-sign",
+        drafts=lambda p: [f.neuromodulation_draft(f"{p}-tms", p, "tms")],
+        cards=[neuromodulation("info", "candidate", "met", [], ["no coded cautions found"])],
+    ),
+]
+
+
 def patient_id(scenario: Scenario) -> str:
     return f"pat-{scenario.name}"[:64]
 

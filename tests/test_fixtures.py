@@ -25,6 +25,7 @@ SYSTEMS = {
     "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
     "https://ketamine-cds.org/fhir/CodeSystem/fixture",
     "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets",
+    "http://www.ama-assn.org/go/cpt",
 }
 PATIENT_FILES = sorted((FIXTURES / "patients").glob("*.json"))
 REQUEST_FILES = sorted((FIXTURES / "requests").rglob("*.json"))

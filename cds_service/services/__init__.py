@@ -1,8 +1,8 @@
 """The ketamine/esketamine CDS services (design.md §2), registered with their discovery entries.
 
 patient-view assesses the chart and answers with the cards design.md §7 allows. The order
-hooks check depression-treatment ketamine and esketamine orders (services/order_checks.py);
-ECT/TMS orders and course tracking are not built yet and get no cards.
+hooks check depression-treatment ketamine and esketamine orders, and ECT/TMS orders
+(services/order_checks.py).
 """
 
 from __future__ import annotations

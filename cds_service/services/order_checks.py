@@ -1,24 +1,29 @@
-"""order-select and order-sign: checks for depression-treatment ketamine and esketamine orders.
+"""order-select and order-sign: checks for the orders this service knows.
 
 order-select focuses on the drafts that ``selections`` names, with the other drafts as context;
-order-sign checks every draft. Orders that are not depression-treatment ketamine or esketamine
-(anaesthesia, sedation, pain, ordinary drugs) get no cards (design.md §7).
+order-sign checks every draft. Depression-treatment ketamine and esketamine orders get the
+eligibility card framed for the order and any drug-interaction card; ECT and TMS orders get a
+neuromodulation-safety card. Other orders (anaesthesia, sedation, pain, ordinary drugs) get no
+cards (design.md §7).
 """
 
 from __future__ import annotations
 
 from cds_service.clinical.assessment import assess
+from cds_service.clinical.neuromodulation import neuromodulation_cautions
 from cds_service.clinical.orders import is_depression_treatment
 from cds_service.protocol.hookcall import HookCall
 from cds_service.protocol.models import Card, OrderSelectContext, OrderSignContext
 from cds_service.record.orders import DraftOrder, draft_orders
 from cds_service.services.eligibility import eligibility_card
 from cds_service.services.interaction_card import interaction_card
+from cds_service.services.neuromodulation_card import neuromodulation_card
 from cds_service.services.records import record_for, terminology_for
 
 __all__ = ["order_cards"]
 
 TREATMENT_KINDS = ("ketamine", "esketamine", "ketamine-infusion")
+NEUROMODULATION_KINDS = ("ect", "tms")
 
 
 def order_cards(call: HookCall) -> list[Card]:
@@ -30,16 +35,21 @@ def order_cards(call: HookCall) -> list[Card]:
     if isinstance(context, OrderSelectContext):
         selected = set(context.selections)
         focus = [o for o in orders if o.reference in selected]
-    candidates = [o for o in focus if o.kind in TREATMENT_KINDS]
-    if not candidates:
+    relevant = [o for o in focus if o.kind in TREATMENT_KINDS + NEUROMODULATION_KINDS]
+    if not relevant:
         return []
     record = record_for(call)
     settings = call.settings.clinical
-    treatment = [o for o in candidates if is_depression_treatment(o, record, terminology, settings)]
-    if not treatment:
-        return []
     cards: list[Card] = []
-    for order in treatment:
+    for order in relevant:
+        if order.kind in NEUROMODULATION_KINDS:
+            cautions = neuromodulation_cautions(order.kind, record, terminology, settings)
+            cards.append(
+                neuromodulation_card(order, cautions, assess(record, terminology, settings))
+            )
+            continue
+        if not is_depression_treatment(order, record, terminology, settings):
+            continue  # anaesthesia, sedation or pain: not ours
         others = tuple(o for o in orders if o is not order)
         assessment = assess(record, terminology, settings, order=order, other_orders=others)
         cards.append(

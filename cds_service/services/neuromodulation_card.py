@@ -1,0 +1,43 @@
+"""The neuromodulation-safety card for an ECT or TMS order: coded cautions, or none found."""
+
+from __future__ import annotations
+
+from cds_service.clinical.assessment import Assessment
+from cds_service.clinical.findings import Reason
+from cds_service.protocol.models import Card
+from cds_service.record.orders import DraftOrder
+from cds_service.services.codes import override_reasons, reason_concept
+from cds_service.services.common import evidence_line, extension, source, summary_fit
+from cds_service.services.content import md, template, texts
+
+__all__ = ["neuromodulation_card"]
+
+
+def neuromodulation_card(order: DraftOrder, cautions: list[Reason], assessment: Assessment) -> Card:
+    words = texts()["neuromodulation"]
+    label = words["labels"][order.kind]
+    if cautions:
+        names = ", ".join(reason_concept(r.code)["display"] for r in cautions)
+        summary = words["summaryCautions"].format(label=label, cautions=names)
+    else:
+        summary = words["summaryClear"].format(label=label)
+    aneurysm = order.kind == "tms" and assessment.reason("aneurysmal-vascular-disease")
+    detail = template("neuromodulation-safety.md.j2").render(
+        label=label,
+        order_name=md(order.name),
+        cautions=[
+            {"display": reason_concept(r.code)["display"], "evidence": evidence_line(r)}
+            for r in cautions
+        ],
+        clear=words["clearDetail"].format(label_lower=label.split()[0]),
+        aneurysm=bool(aneurysm),
+        note=words["notes"][order.kind],
+    )
+    return Card(
+        summary=summary_fit(summary),
+        detail=detail.strip(),
+        indicator="warning" if cautions else "info",
+        source=source("neuromodulation-safety"),
+        overrideReasons=override_reasons(),
+        extension=extension(assessment, cautions),
+    )
