@@ -451,3 +451,43 @@ def neuromodulation_draft(did: str, pid: str, kind: str) -> Resource:
         "subject": {"reference": f"Patient/{pid}"},
         "authoredOn": ANCHOR.isoformat(),
     }
+
+
+def ketamine_administration(
+    aid: str, pid: str, when: str, *, dose_mg: float = 35, minutes: int = 40
+) -> Resource:
+    """A completed IV ketamine administration, infused over ``minutes``."""
+    start = f"{when}T10:00:00-05:00"
+    end_minute = 0 + minutes
+    end = f"{when}T{10 + end_minute // 60:02d}:{end_minute % 60:02d}:00-05:00"
+    return {
+        "resourceType": "MedicationAdministration",
+        "id": aid,
+        "status": "completed",
+        "medicationCodeableConcept": _concept(
+            (RXNORM, "238084", "ketamine 50 MG/ML Injectable Solution")
+        ),
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectivePeriod": {"start": start, "end": end},
+        "dosage": {
+            "route": {
+                "coding": [{"system": SCT, "code": "47625008", "display": "Intravenous route"}]
+            },
+            "dose": {"value": dose_mg, "unit": "mg", "system": UCUM, "code": "mg"},
+        },
+    }
+
+
+def esketamine_administration(aid: str, pid: str, when: str) -> Resource:
+    return {
+        "resourceType": "MedicationAdministration",
+        "id": aid,
+        "status": "completed",
+        "medicationCodeableConcept": _concept((RXNORM, "2119391", "Spravato 56 MG Dose Kit")),
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectivePeriod": {"start": f"{when}T09:00:00-05:00", "end": f"{when}T09:10:00-05:00"},
+        "dosage": {
+            "route": {"coding": [{"system": SCT, "code": "46713006", "display": "Nasal route"}]},
+            "dose": {"value": 56, "unit": "mg", "system": UCUM, "code": "mg"},
+        },
+    }

@@ -955,6 +955,157 @@ SCENARIOS += [
 ]
 
 
+def course(
+    indicator: str, decision: str, trd: str, reasons: list[str], phrases: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "topic": "ketamine-course",
+        "indicator": indicator,
+        "decision": decision,
+        "trd": trd,
+        "reasons": sorted(reasons),
+        "phrases": phrases or [],
+    }
+
+
+IV_INDUCTION = (24, 22, 20, 17, 15, 10)  # days ago: 3, 2, then 1 infusions
+
+
+def _iv_course(
+    p: str,
+    baseline: int,
+    latest: int,
+    days: tuple[int, ...] = IV_INDUCTION,
+) -> list[Resource]:
+    return [
+        *_ketamine_patient(p),
+        f.phq9(f"{p}-phq9-baseline-course", p, baseline, f.ago(days[0] + 3)),
+        *(
+            f.ketamine_administration(f"{p}-infusion-{i}", p, f.ago(d))
+            for i, d in enumerate(days, 1)
+        ),
+        f.phq9(f"{p}-phq9-latest", p, latest, f.ago(3)),
+    ]
+
+
+ESKETAMINE_SESSIONS = (33, 30, 26, 23, 19, 16, 12, 9, 2)  # twice weekly, then weekly
+
+SCENARIOS += [
+    Scenario(
+        "course-iv-ketamine-responder",
+        "Six IV infusions over 3 weeks; PHQ-9 20 before, 8 now.",
+        lambda p: _iv_course(p, 20, 8),
+        [
+            eligibility("monitoring", "info", "not-met", []),
+            course(
+                "info",
+                "monitoring",
+                "not-met",
+                ["induction-complete", "response"],
+                ["6 sessions", "20 on", "to 8 on", "response", "about monthly"],
+            ),
+        ],
+    ),
+    Scenario(
+        "course-esketamine-remitter",
+        "Esketamine twice weekly for 4 weeks, then weekly; PHQ-9 18 before, 3 now.",
+        lambda p: [
+            *trd_base(p),
+            f.phq9(f"{p}-phq9-base", p, 18, f.ago(36)),
+            *(
+                f.esketamine_administration(f"{p}-spravato-{i}", p, f.ago(d))
+                for i, d in enumerate(ESKETAMINE_SESSIONS, 1)
+            ),
+            f.phq9(f"{p}-phq9-latest", p, 3, f.ago(1)),
+        ],
+        [
+            eligibility("monitoring", "info", "not-met", []),
+            course(
+                "info",
+                "monitoring",
+                "not-met",
+                ["induction-complete", "response", "remission"],
+                ["response and remission", f"Next session due around {f.ago(-5)}"],
+            ),
+        ],
+    ),
+    Scenario(
+        "course-iv-ketamine-non-responder",
+        "Six IV infusions; PHQ-9 19 before, 16 now: no response after induction.",
+        lambda p: _iv_course(p, 19, 16),
+        [
+            eligibility("monitoring", "info", "met", []),
+            course(
+                "warning",
+                "monitoring",
+                "met",
+                ["induction-complete", "non-response"],
+                ["continuing is not advised", "Consider ECT or TMS"],
+            ),
+        ],
+    ),
+    Scenario(
+        "course-iv-off-protocol-with-lorazepam",
+        "Four IV infusions in the first week while taking lorazepam.",
+        lambda p: [
+            *_iv_course(p, 18, 15, days=(10, 9, 8, 7)),
+            f.med_request(
+                f"{p}-lorazepam",
+                p,
+                "197901",
+                "lorazepam 1 MG Oral Tablet",
+                start=f.ago(90),
+                status="active",
+            ),
+        ],
+        [
+            eligibility("monitoring", "info", "met", []),
+            course(
+                "warning",
+                "monitoring",
+                "met",
+                ["induction-in-progress", "off-protocol-frequency"],
+                ["closer together than the protocol allows"],
+            ),
+            interaction(
+                "warning",
+                "monitoring",
+                "met",
+                ["interaction-cns-depressant"],
+                ["lorazepam 1 MG Oral Tablet, 1 mg/day"],
+            ),
+        ],
+    ),
+    Scenario(
+        "course-esketamine-crowded-sessions",
+        "Three esketamine sessions within five days.",
+        lambda p: [
+            *trd_base(p),
+            f.phq9(f"{p}-phq9-base", p, 17, f.ago(8)),
+            *(
+                f.esketamine_administration(f"{p}-spravato-{i}", p, f.ago(d))
+                for i, d in enumerate((6, 4, 2), 1)
+            ),
+        ],
+        [
+            eligibility("monitoring", "info", "met", []),
+            course(
+                "warning", "monitoring", "met", ["induction-in-progress", "off-protocol-frequency"]
+            ),
+        ],
+    ),
+    Scenario(
+        "course-ignores-anaesthesia-ketamine",
+        "TRD met; a 150 mg ketamine push for a procedure 10 days ago: no course.",
+        lambda p: [
+            *_ketamine_patient(p),
+            f.ketamine_administration(f"{p}-anaesthesia", p, f.ago(10), dose_mg=150, minutes=2),
+        ],
+        [eligibility("candidate", "info", "met", [])],
+    ),
+]
+
+
 def patient_id(scenario: Scenario) -> str:
     return f"pat-{scenario.name}"[:64]
 

@@ -88,6 +88,7 @@ def test_fixtures_cover_every_decision_and_patient_view_reason() -> None:
         "not-indicated",
         "not-recommended",
         "defer",
+        "monitoring",
         "indeterminate",
         "not-trd",
         "candidate-caution",

@@ -3,8 +3,9 @@
 Sources: clinical.md §C0 (rule table, precedence), design.md §3 (decision values) and §7
 (patient-view gate).
 
-Decision precedence: contraindicated > not-indicated > not-recommended > defer > indeterminate
-> not-trd > candidate-caution > candidate.
+Decision precedence: contraindicated > not-indicated > not-recommended > defer > monitoring >
+indeterminate > not-trd > candidate-caution > candidate. ``monitoring``: on patient-view, a
+ketamine/esketamine course is under way (clinical/course.py) and nothing blocking applies.
 
 Patient-view gate (no ketamine order in play): bipolar -> not-indicated; TRD not-met ->
 not-trd (contraindications still listed); TRD indeterminate -> indeterminate; only TRD met goes
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cds_service.clinical.contraindications import contraindications
+from cds_service.clinical.course import Course, current_course
 from cds_service.clinical.findings import Reason
 from cds_service.clinical.interactions import interactions
 from cds_service.clinical.orders import order_reasons
@@ -36,6 +38,7 @@ PRECEDENCE = (
     "not-indicated",
     "not-recommended",
     "defer",
+    "monitoring",
     "indeterminate",
     "not-trd",
     "candidate-caution",
@@ -74,6 +77,7 @@ DECISION_OF = {
     "dose-outside-band": "candidate-caution",
     "weight-missing": "candidate-caution",
 }
+BLOCKING = {"contraindicated", "not-indicated", "not-recommended", "defer"}
 _TRD_DECISION = {
     "not-met": "not-trd",
     "indeterminate": "indeterminate",
@@ -90,6 +94,7 @@ class Assessment:
     depressive_disorder: bool
     record: PatientRecord
     interactions: tuple[Reason, ...] = ()
+    course: Course | None = None
 
     def reason(self, code: str) -> Reason | None:
         return next((r for r in self.reasons if r.code == code), None)
@@ -138,7 +143,14 @@ def assess(
         decision = _ladder(ladder)
     else:
         decision = _TRD_DECISION[trd.status]
-    overlay = tuple(interactions(record, list(other_orders), terminology)) if order else ()
+    course = current_course(record, terminology, settings)
+    if order is None and course is not None and decision not in BLOCKING:
+        decision = "monitoring"  # a course under way, and nothing that should stop it
+    overlay = (
+        tuple(interactions(record, list(other_orders), terminology))
+        if order is not None or course is not None
+        else ()
+    )
     return Assessment(
         decision,
         trd,
@@ -147,4 +159,5 @@ def assess(
         depressive,
         record,
         overlay,
+        course,
     )

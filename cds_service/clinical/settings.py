@@ -72,6 +72,19 @@ class ClinicalSettings(BaseModel):
         30, gt=0, description="... infused over at least this long (a bolus is anaesthesia)."
     )
 
+    # R-MON: an ongoing course (design.md §7 "Course"; clinical.md A2, A4, A9)
+    course_gap_days: int = Field(60, ge=1, description="A longer gap starts a new course.")
+    course_window_days: int = Field(
+        60, ge=1, description="A course is shown while its last session is this recent."
+    )
+    course_baseline_days: int = Field(14, ge=1, description="Baseline PHQ-9 before session 1.")
+    iv_induction_sessions: int = Field(6, ge=1, description="IV: 3, 2, then 1 infusions.")
+    iv_induction_days: int = Field(21, ge=1)
+    iv_first_week_max_sessions: int = Field(3, ge=1)
+    iv_maintenance_interval_days: int = Field(28, ge=1, description="About monthly (seed).")
+    esketamine_induction_days: int = Field(28, ge=1, description="Twice weekly, weeks 1-4.")
+    esketamine_max_sessions_per_7_days: int = Field(2, ge=1)
+
     # R-SI (design.md §7 "Suicide risk"; clinical.md A8)
     suicide_window_days: int = Field(30, ge=1)
     item9_urgent_at: int = Field(2, ge=1, description="PHQ-9 item 9 at or above: urgent.")

@@ -23,7 +23,14 @@ from typing import Any
 from cds_service.protocol.fhirjson import as_dict, as_list
 from cds_service.record.dosage import daily_doses, dose_per_administration, duration_days
 from cds_service.record.terminology import Code, Recognition, Terminology
-from cds_service.record.values import codes_of, number, parse_date, reference, text_of
+from cds_service.record.values import (
+    codes_of,
+    number,
+    parse_date,
+    parse_instant,
+    reference,
+    text_of,
+)
 
 __all__ = ["MedicationExposure", "exposures_from", "medication_of", "period_of"]
 
@@ -57,6 +64,7 @@ class MedicationExposure:
     intent: str | None
     dosages: tuple[dict[str, Any], ...] = field(default_factory=tuple, repr=False)
     end_bound: date | None = None  # the latest the exposure can have ended (a planned end)
+    minutes: float | None = None  # an administration's length, from its effectivePeriod
 
     @property
     def ingredients(self) -> tuple[str, ...]:
@@ -133,6 +141,7 @@ def exposures_from(
                 route=tuple(codes_of(dosage.get("route"))),
                 route_text=text_of(dosage.get("route")),
                 dosages=(dosage,),
+                minutes=_minutes(as_dict(resource.get("effectivePeriod"))),
             )
         ]
 
@@ -216,6 +225,13 @@ def medication_of(
         codes += codes_of(part.get("itemCodeableConcept"))
         texts.append(text_of(part.get("itemCodeableConcept")))
     return codes, texts
+
+
+def _minutes(period: dict[str, Any]) -> float | None:
+    start, end = parse_instant(period.get("start")), parse_instant(period.get("end"))
+    if start and end and end >= start:
+        return (end - start).total_seconds() / 60
+    return None
 
 
 def _sequence_groups(dosages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

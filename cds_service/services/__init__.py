@@ -2,7 +2,7 @@
 
 patient-view assesses the chart and answers with the cards design.md §7 allows. The order
 hooks check depression-treatment ketamine and esketamine orders, and ECT/TMS orders
-(services/order_checks.py).
+(services/order_checks.py). A course under way adds a ketamine-course card to both.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from cds_service.clinical.assessment import assess
 from cds_service.protocol.discovery import ServiceRegistry
 from cds_service.protocol.hookcall import HookCall
 from cds_service.protocol.models import Card
+from cds_service.services.course_card import course_card
 from cds_service.services.eligibility import eligibility_card
+from cds_service.services.interaction_card import interaction_card
 from cds_service.services.order_checks import order_cards
 from cds_service.services.records import record_for, terminology_for
 from cds_service.services.suicide_card import suicide_card
@@ -77,21 +79,21 @@ registry = ServiceRegistry()
     required=REQUIRED_PREFETCH,
 )
 def patient_view(call: HookCall) -> list[Card]:
-    """Eligibility when a depressive disorder is on record; suicide risk whenever it holds."""
+    """Suicide risk whenever it holds; eligibility when a depressive disorder is on record; the
+    course and its interactions while a ketamine/esketamine course is under way."""
     record = record_for(call)
-    assessment = assess(record, terminology_for(call), call.settings.clinical)
+    settings = call.settings.clinical
+    assessment = assess(record, terminology_for(call), settings)
     patient_id = call.context.patientId
-    cards = []
-    suicide = suicide_card(assessment, patient_id=patient_id, today=call.today)
-    if suicide:
-        cards.append(suicide)
-    if assessment.depressive_disorder:
-        cards.append(
-            eligibility_card(
-                assessment, call.settings.clinical, patient_id=patient_id, today=call.today
-            )
-        )
-    return cards
+    cards = [
+        suicide_card(assessment, patient_id=patient_id, today=call.today),
+        eligibility_card(assessment, settings, patient_id=patient_id, today=call.today)
+        if assessment.depressive_disorder
+        else None,
+        course_card(assessment, settings, patient_id=patient_id, today=call.today),
+        interaction_card(assessment, drug=assessment.course.drug if assessment.course else ""),
+    ]
+    return [card for card in cards if card is not None]
 
 
 @registry.service(

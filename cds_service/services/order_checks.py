@@ -15,6 +15,7 @@ from cds_service.clinical.orders import is_depression_treatment
 from cds_service.protocol.hookcall import HookCall
 from cds_service.protocol.models import Card, OrderSelectContext, OrderSignContext
 from cds_service.record.orders import DraftOrder, draft_orders
+from cds_service.services.course_card import course_card
 from cds_service.services.eligibility import eligibility_card
 from cds_service.services.interaction_card import interaction_card
 from cds_service.services.neuromodulation_card import neuromodulation_card
@@ -61,4 +62,13 @@ def order_cards(call: HookCall) -> list[Card]:
         interaction = interaction_card(assessment, drug=drug)
         if interaction:
             cards.append(interaction)
+    if cards:
+        course = course_card(
+            assess(record, terminology, settings),
+            settings,
+            patient_id=context.patientId,
+            today=call.today,
+        )
+        if course:
+            cards.append(course)
     return cards
