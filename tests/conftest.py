@@ -134,4 +134,4 @@ def draft(terminology: Any) -> Any:
     """Parse draft order resources as the order hooks do."""
     from cds_service.record.orders import draft_orders
 
-    return lambda *resources: draft_orders(list(resources), terminology)
+    return lambda *resources: draft_orders([(r, None) for r in resources], terminology)

@@ -65,13 +65,26 @@ def _depression_ketamine(
     settings: ClinicalSettings,
 ) -> bool:
     sets = [terminology.valueset(v) for v in DEPRESSIVE_SETS]
-    if any(vs.match(exposure.reason_codes) for vs in sets):
-        return True
     conditions = {c.reference: c for c in record.conditions}
-    for ref in exposure.reason_references:
-        condition = conditions.get("/".join(ref.split("/_history")[0].split("/")[-2:]))
-        if condition and any(vs.match(condition.codes) for vs in sets):
+    requests = {
+        e.reference: e for e in record.medications if e.resource_type == "MedicationRequest"
+    }
+
+    def depressive(item: MedicationExposure) -> bool:
+        if any(vs.match(item.reason_codes) for vs in sets):
             return True
+        return any(
+            (condition := conditions.get("/".join(ref.split("/_history")[0].split("/")[-2:])))
+            is not None
+            and any(vs.match(condition.codes) for vs in sets)
+            for ref in item.reason_references
+        )
+
+    request = requests.get(exposure.request_reference or "")
+    if depressive(exposure) or (request is not None and depressive(request)):
+        return True
+    if exposure.reason_codes or exposure.reason_references:
+        return False  # given for something else
     weights = [w for w in record.observations.weights if w.value]
     limit = (
         weights[-1].value * settings.treatment_max_mg_per_kg
@@ -90,7 +103,11 @@ def _depression_ketamine(
 def _sessions(
     record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
 ) -> list[Session]:
-    out = []
+    """One session per administration; a procedure or completed request counts only when no
+    administration records the same session (same drug, same day, or the request it fulfils)."""
+    administered: list[Session] = []
+    others: list[Session] = []
+    fulfilled = {e.request_reference for e in record.medications if e.request_reference}
     for exposure in record.medications:
         drug = (
             "esketamine"
@@ -101,14 +118,17 @@ def _sessions(
         )
         if drug is None or exposure.start is None:
             continue
-        given = exposure.resource_type == "MedicationAdministration" or (
-            exposure.resource_type == "MedicationRequest" and exposure.status == "completed"
-        )
-        if not given:
+        is_admin = exposure.resource_type == "MedicationAdministration"
+        if not is_admin and not (
+            exposure.resource_type == "MedicationRequest"
+            and exposure.status == "completed"
+            and exposure.reference not in fulfilled
+        ):
             continue
         if drug == "ketamine" and not _depression_ketamine(exposure, record, terminology, settings):
             continue  # anaesthesia, sedation or pain
-        out.append(Session(exposure.reference, exposure.start, drug, exposure.name))
+        session = Session(exposure.reference, exposure.start, drug, exposure.name)
+        (administered if is_admin else others).append(session)
     visits = terminology.valueset("esketamine-administration")
     for procedure in record.procedures:
         if (
@@ -116,7 +136,7 @@ def _sessions(
             and procedure.status in (None, "completed")
             and visits.match(procedure.codes)
         ):
-            out.append(
+            others.append(
                 Session(
                     procedure.reference,
                     procedure.when,
@@ -124,7 +144,9 @@ def _sessions(
                     procedure.text or "esketamine visit",
                 )
             )
-    return sorted(out, key=lambda s: (s.when, s.reference))
+    recorded = {(s.drug, s.when) for s in administered}
+    unique_others = {(s.drug, s.when): s for s in others if (s.drug, s.when) not in recorded}
+    return sorted([*administered, *unique_others.values()], key=lambda s: (s.when, s.reference))
 
 
 def _off_protocol(drug: str, sessions: list[Session], settings: ClinicalSettings) -> list[Session]:
@@ -172,15 +194,15 @@ def current_course(
     drug = course[-1].drug
     first = course[0].when
     if drug == "ketamine":
-        complete = (
-            len(course) >= settings.iv_induction_sessions
-            or (record.today - first).days > settings.iv_induction_days
-        )
+        complete = len(course) >= settings.iv_induction_sessions
+        induction_end = course[settings.iv_induction_sessions - 1].when if complete else None
     else:
         complete = (record.today - first).days >= settings.esketamine_induction_days
+        induction_end = first + timedelta(days=settings.esketamine_induction_days)
     baseline_from = first - timedelta(days=settings.course_baseline_days)
-    before = [r for r in record.observations.phq9 if baseline_from <= r.when < first]
-    after = [r for r in record.observations.phq9 if first <= r.when <= record.today]
+    # A PHQ-9 on the day of the first session is taken before it, as the protocol asks.
+    before = [r for r in record.observations.phq9 if baseline_from <= r.when <= first]
+    after = [r for r in record.observations.phq9 if first < r.when <= record.today]
     baseline = before[-1] if before else None
     latest = after[-1] if after else None
 
@@ -213,7 +235,8 @@ def current_course(
             reasons.append(Reason("response", trend))
         if remitted:
             reasons.append(Reason("remission", trend))
-        if complete and not responded and not remitted:
+        judged_after_induction = induction_end is not None and latest.when >= induction_end
+        if complete and judged_after_induction and not responded and not remitted:
             reasons.append(Reason("non-response", trend))
     non_response = any(r.code == "non-response" for r in reasons)
     next_due = None if non_response else _next_due(drug, course, complete, settings)

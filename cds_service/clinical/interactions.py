@@ -12,6 +12,8 @@ Then  benzodiazepine, opioid or other CNS depressant (z-drugs, gabapentinoids)
 
 from __future__ import annotations
 
+from datetime import date
+
 from cds_service.clinical.findings import Evidence, Reason
 from cds_service.record.orders import DraftOrder
 from cds_service.record.record import PatientRecord
@@ -19,6 +21,7 @@ from cds_service.record.terminology import Terminology
 
 __all__ = ["INTERACTION_GROUPS", "interactions"]
 
+CURRENT_STATUSES = {"active", "in-progress", "on-hold"}  # while not past their end
 INTERACTION_GROUPS = (  # (ingredient group, reason), most serious first
     ("cns-depressant", "interaction-cns-depressant"),
     ("stimulant", "interaction-stimulant-bp"),
@@ -36,16 +39,33 @@ def interactions(
 ) -> list[Reason]:
     """Interaction reasons, each naming the medication, its dose and its start date."""
     found: dict[str, list[Evidence]] = {}
-    sources = [
-        (e.reference, e.ingredients, e.codes, e.start, e.name, e.daily_doses)
+    current = [
+        e
         for e in record.medications
         if e.ongoing
+        or (
+            e.status in CURRENT_STATUSES
+            and e.resource_type != "MedicationAdministration"
+            and (e.end is None or e.end >= record.today)
+        )
+    ]
+    sources: list[tuple[str, tuple[str, ...], str | None, date | None, str, dict[str, float]]]
+    sources = [
+        (
+            e.reference,
+            e.ingredients,
+            e.codes[0].token() if e.codes else None,
+            e.start,
+            e.name,
+            e.daily_doses,
+        )
+        for e in current
     ]
     sources += [
         (
-            o.reference,
+            o.reference or o.resource_type,
             o.recognition.ingredients,
-            (),
+            None,
             o.start,
             f"{o.name} (draft order)",
             o.daily_doses,
@@ -53,11 +73,10 @@ def interactions(
         for o in other_orders
         if o.kind == "other"
     ]
-    for ref, ingredients, codes, start, name, doses in sources:
+    for ref, ingredients, code, start, name, doses in sources:
         for ingredient in ingredients:
             for group, reason in INTERACTION_GROUPS:
                 if terminology.in_group(ingredient, group):
-                    code = codes[0].token() if codes else None
                     found.setdefault(reason, []).append(
                         Evidence(ref, code, start, _shown(name, doses.get(ingredient)))
                     )

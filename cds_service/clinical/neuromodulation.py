@@ -53,7 +53,6 @@ def neuromodulation_cautions(
             found(
                 "ect-recent-mi",
                 ("acute-myocardial-infarction",),
-                active_only=True,
                 since_days=settings.acute_cardiovascular_window_days,
             ),
             found("ect-vascular-lesion", _VASCULAR_SETS),

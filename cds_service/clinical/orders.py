@@ -66,15 +66,23 @@ def is_depression_treatment(
     order: DraftOrder, record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
 ) -> bool:
     """design.md §7: only depression-treatment ketamine gets cards."""
-    if order.kind in ("esketamine", "ketamine-infusion"):
+    if order.kind == "esketamine":
         return True
-    if order.kind != "ketamine":
+    if order.kind not in ("ketamine", "ketamine-infusion"):
         return False
     if _reason_is_depression(order, record, terminology):
         return True
-    if not intravenous(order) or order.dose_mg is None:
+    if order.reason_codes or order.reason_references:
+        return False  # given for something else: pain, sedation, anaesthesia
+    if order.kind == "ketamine-infusion":
+        return True
+    if not intravenous(order):
         return False
     if (order.infusion_minutes or 0) < settings.treatment_min_infusion_minutes:
+        return False
+    if order.dose_mg_per_kg is not None:
+        return order.dose_mg_per_kg <= settings.treatment_max_mg_per_kg
+    if order.dose_mg is None:
         return False
     weight = latest_weight(record, settings)
     limit = (
@@ -90,7 +98,7 @@ def order_reasons(
 ) -> list[Reason]:
     """The order-side reasons of design.md §7 for one depression-treatment order."""
     ordered = Evidence(
-        order.reference,
+        order.reference or order.resource_type,
         order.recognition.product.token() if order.recognition.product else None,
         order.start,
         order.name,
@@ -102,28 +110,22 @@ def order_reasons(
         weight = latest_weight(record, settings)
         if weight is None or not weight.value:
             reasons.append(Reason("weight-missing", (ordered,)))
-        elif order.dose_mg is not None:
+        low, high = settings.ketamine_dose_band_mg_per_kg
+        per_kg = order.dose_mg_per_kg
+        if per_kg is None and order.dose_mg is not None and weight and weight.value:
             per_kg = order.dose_mg / weight.value
-            low, high = settings.ketamine_dose_band_mg_per_kg
-            if not low <= per_kg <= high:
-                reasons.append(
-                    Reason(
-                        "dose-outside-band",
-                        (
-                            Evidence(
-                                order.reference,
-                                None,
-                                order.start,
-                                f"{order.dose_mg:g} mg = {per_kg:.2f} mg/kg",
-                            ),
-                            Evidence(
-                                weight.reference,
-                                f"{LOINC}|29463-7",
-                                weight.when,
-                                f"{weight.value:g} kg",
-                            ),
-                        ),
+        if per_kg is not None and not low <= per_kg <= high:
+            evidence = [
+                Evidence(
+                    order.reference or order.resource_type, None, order.start, f"{per_kg:.2f} mg/kg"
+                )
+            ]
+            if weight and weight.value and order.dose_mg_per_kg is None:
+                evidence.append(
+                    Evidence(
+                        weight.reference, f"{LOINC}|29463-7", weight.when, f"{weight.value:g} kg"
                     )
                 )
+            reasons.append(Reason("dose-outside-band", tuple(evidence)))
         return reasons
     return []

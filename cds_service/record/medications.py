@@ -65,6 +65,7 @@ class MedicationExposure:
     dosages: tuple[dict[str, Any], ...] = field(default_factory=tuple, repr=False)
     end_bound: date | None = None  # the latest the exposure can have ended (a planned end)
     minutes: float | None = None  # an administration's length, from its effectivePeriod
+    request_reference: str | None = None  # the MedicationRequest an administration fulfils
 
     @property
     def ingredients(self) -> tuple[str, ...]:
@@ -142,6 +143,7 @@ def exposures_from(
                 route_text=text_of(dosage.get("route")),
                 dosages=(dosage,),
                 minutes=_minutes(as_dict(resource.get("effectivePeriod"))),
+                request_reference=_tail(as_dict(resource.get("request")).get("reference")),
             )
         ]
 
@@ -225,6 +227,13 @@ def medication_of(
         codes += codes_of(part.get("itemCodeableConcept"))
         texts.append(text_of(part.get("itemCodeableConcept")))
     return codes, texts
+
+
+def _tail(ref: Any) -> str | None:
+    """``Type/id`` of a relative or absolute reference."""
+    if not isinstance(ref, str) or "/" not in ref:
+        return None
+    return "/".join(ref.split("/_history")[0].rstrip("/").split("/")[-2:])
 
 
 def _minutes(period: dict[str, Any]) -> float | None:

@@ -29,7 +29,7 @@ _MINUTES = {"s": 1 / 60, "min": 1.0, "h": 60.0, "d": 1440.0}
 class DraftOrder:
     """One draft order and what it asks for."""
 
-    reference: str
+    reference: str | None  # "Type/id", from the id or the entry's fullUrl; None when neither
     resource_type: str
     kind: str  # ketamine | esketamine | ect | tms | ketamine-infusion | other
     name: str
@@ -42,6 +42,7 @@ class DraftOrder:
     reason_codes: tuple[Code, ...]
     reason_references: tuple[str, ...]
     start: date | None
+    dose_mg_per_kg: float | None = None  # a dose ordered in mg/kg
 
     @property
     def matched_by_name(self) -> bool:
@@ -49,20 +50,36 @@ class DraftOrder:
 
 
 def draft_orders(
-    bundle_resources: list[dict[str, Any]], terminology: Terminology
+    entries: list[tuple[dict[str, Any], str | None]], terminology: Terminology
 ) -> list[DraftOrder]:
-    """Every order in draftOrders, with its kind (``other`` when none of ours)."""
-    medications = {
-        reference(r): r for r in bundle_resources if r.get("resourceType") == "Medication"
-    }
+    """Every order in draftOrders (resource, fullUrl), with its kind (``other`` when none of
+    ours). A resource without an id takes its reference from the fullUrl."""
+    medications: dict[str, dict[str, Any]] = {}
+    for resource, full_url in entries:
+        if resource.get("resourceType") == "Medication":
+            medications[reference(resource)] = resource
+            if full_url:
+                medications[full_url] = resource
     out = []
-    for resource in bundle_resources:
+    for resource, full_url in entries:
         rtype = resource.get("resourceType")
+        ref = _reference(resource, full_url)
         if rtype == "MedicationRequest":
-            out.append(_medication_order(resource, terminology, medications))
+            out.append(_medication_order(resource, ref, terminology, medications))
         elif rtype == "ServiceRequest":
-            out.append(_service_order(resource, terminology))
+            out.append(_service_order(resource, ref, terminology))
     return out
+
+
+def _reference(resource: dict[str, Any], full_url: str | None) -> str | None:
+    rtype, rid = resource.get("resourceType"), resource.get("id")
+    if isinstance(rid, str) and re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", rid):
+        return f"{rtype}/{rid}"
+    if full_url:
+        tail = "/".join(full_url.rstrip("/").split("/")[-2:])
+        if re.fullmatch(r"[A-Za-z]+/[A-Za-z0-9\-.]{1,64}", tail) and tail.startswith(f"{rtype}/"):
+            return tail
+    return None
 
 
 def _reasons(resource: dict[str, Any]) -> tuple[tuple[Code, ...], tuple[str, ...]]:
@@ -75,17 +92,38 @@ def _reasons(resource: dict[str, Any]) -> tuple[tuple[Code, ...], tuple[str, ...
     return codes, refs
 
 
-def _infusion_minutes(dosage: dict[str, Any]) -> float | None:
+def _infusion_minutes(dosage: dict[str, Any], dose_mg: float | None) -> float | None:
+    """From timing.repeat.duration, else the ordered dose over an mg/h or mg/min rate."""
     repeat = as_dict(as_dict(dosage.get("timing")).get("repeat"))
     duration = number(repeat.get("duration"))
     unit = repeat.get("durationUnit")
     if duration is not None and isinstance(unit, str) and unit in _MINUTES:
         return duration * _MINUTES[unit]
+    for dose_and_rate in as_list(dosage.get("doseAndRate")):
+        rate = as_dict(as_dict(dose_and_rate).get("rateQuantity"))
+        value = number(rate.get("value"))
+        rate_unit = str(rate.get("code") or rate.get("unit") or "").lower().replace(" ", "")
+        per_minute = {"mg/h": 1 / 60, "mg/hr": 1 / 60, "mg/min": 1.0}.get(rate_unit)
+        if value and per_minute and dose_mg:
+            return dose_mg / (value * per_minute)
+    return None
+
+
+def _per_kg(dosages: list[dict[str, Any]]) -> float | None:
+    for dosage in dosages:
+        for dose_and_rate in as_list(dosage.get("doseAndRate")):
+            quantity = as_dict(as_dict(dose_and_rate).get("doseQuantity"))
+            unit = str(quantity.get("code") or quantity.get("unit") or "").lower()
+            if unit.replace(" ", "") in ("mg/kg", "mg/kg/dose"):
+                return number(quantity.get("value"))
     return None
 
 
 def _medication_order(
-    resource: dict[str, Any], terminology: Terminology, medications: dict[str, dict[str, Any]]
+    resource: dict[str, Any],
+    ref: str | None,
+    terminology: Terminology,
+    medications: dict[str, dict[str, Any]],
 ) -> DraftOrder:
     codes, texts = medication_of(resource, medications)
     recognition = terminology.recognise(codes, texts)
@@ -98,25 +136,29 @@ def _medication_order(
     ingredient = recognition.ingredients[0] if recognition.ingredients else ""
     reason_codes, reason_refs = _reasons(resource)
     start, _, _ = period_of(resource, dosages)
+    dose_mg = dose_per_administration(dosages, recognition, ingredient)
     return DraftOrder(
-        reference=reference(resource),
+        reference=ref,
         resource_type="MedicationRequest",
         kind=kind,
         name=next((t for t in texts if t), None)
         or next((c.display for c in codes if c.display), "unnamed medication"),
         recognition=recognition,
-        dose_mg=dose_per_administration(dosages, recognition, ingredient),
+        dose_mg=dose_mg,
         daily_doses=daily_doses(dosages, recognition)[0],
         route=tuple(codes_of(first.get("route"))),
         route_text=text_of(first.get("route")),
-        infusion_minutes=next((m for m in map(_infusion_minutes, dosages) if m), None),
+        infusion_minutes=next((m for d in dosages if (m := _infusion_minutes(d, dose_mg))), None),
         reason_codes=reason_codes,
         reason_references=reason_refs,
         start=start,
+        dose_mg_per_kg=_per_kg(dosages),
     )
 
 
-def _service_order(resource: dict[str, Any], terminology: Terminology) -> DraftOrder:
+def _service_order(
+    resource: dict[str, Any], ref: str | None, terminology: Terminology
+) -> DraftOrder:
     codes = codes_of(resource.get("code"))
     text = text_of(resource.get("code")) or ""
     if terminology.valueset("esketamine-administration").match(codes):
@@ -131,7 +173,7 @@ def _service_order(resource: dict[str, Any], terminology: Terminology) -> DraftO
         kind = "other"
     reason_codes, reason_refs = _reasons(resource)
     return DraftOrder(
-        reference=reference(resource),
+        reference=ref,
         resource_type="ServiceRequest",
         kind=kind,
         name=text or "unnamed service",

@@ -168,8 +168,8 @@ def _suggestions(
     mdd_refs = [c.reference for c, _ in assessment.trd.mdd]
     if order is not None:  # the order is being placed: offer to remove it, and alternatives
         out = []
-        if decision == "contraindicated":
-            label = texts()["deleteLabel"].format(drug=_order_label(order).lower())
+        if decision == "contraindicated" and order.reference:
+            label = texts()["deleteLabel"].format(drug=_order_label(order))
             out.append(
                 Suggestion(
                     label=label,
@@ -229,7 +229,13 @@ def _order_lines(
     if order.kind in ("ketamine", "ketamine-infusion"):
         weight = latest_weight(assessment.record, settings)
         low, high = settings.ketamine_dose_band_mg_per_kg
-        if order.dose_mg is None:
+        if order.dose_mg_per_kg is not None:
+            out.append(
+                lines["perKg"].format(
+                    per_kg=f"{order.dose_mg_per_kg:g}", low=f"{low:g}", high=f"{high:g}"
+                )
+            )
+        elif order.dose_mg is None:
             out.append(lines["noDose"])
         elif weight is None or not weight.value:
             out.append(lines["noWeight"].format(days=settings.weight_window_days))

@@ -12,16 +12,27 @@ from cds_service.services.content import md, template, texts
 
 __all__ = ["neuromodulation_card"]
 
+VASCULAR_REASONS = (
+    "aneurysmal-vascular-disease",
+    "arteriovenous-malformation",
+    "intracerebral-hemorrhage-history",
+)
+
 
 def neuromodulation_card(order: DraftOrder, cautions: list[Reason], assessment: Assessment) -> Card:
     words = texts()["neuromodulation"]
     label = words["labels"][order.kind]
+    vascular = [r for r in assessment.reasons if r.code in VASCULAR_REASONS]
     if cautions:
         names = ", ".join(reason_concept(r.code)["display"] for r in cautions)
         summary = words["summaryCautions"].format(label=label, cautions=names)
+    elif order.kind == "tms" and vascular:
+        summary = words["summaryVascular"].format(
+            label=label, lesion=reason_concept(vascular[0].code)["display"].lower()
+        )
     else:
         summary = words["summaryClear"].format(label=label)
-    aneurysm = order.kind == "tms" and assessment.reason("aneurysmal-vascular-disease")
+    aneurysm = order.kind == "tms" and bool(vascular)
     detail = template("neuromodulation-safety.md.j2").render(
         label=label,
         order_name=md(order.name),
@@ -36,7 +47,7 @@ def neuromodulation_card(order: DraftOrder, cautions: list[Reason], assessment: 
     return Card(
         summary=summary_fit(summary),
         detail=detail.strip(),
-        indicator="warning" if cautions else "info",
+        indicator="warning" if cautions or aneurysm else "info",
         source=source("neuromodulation-safety"),
         overrideReasons=override_reasons(),
         extension=extension(assessment, cautions),

@@ -31,7 +31,8 @@ def order_cards(call: HookCall) -> list[Card]:
     context = call.context
     assert isinstance(context, OrderSignContext)
     terminology = terminology_for(call)
-    orders = draft_orders(context.draftOrders.resources(), terminology)
+    entries = [(e.resource, e.fullUrl) for e in context.draftOrders.entry if e.resource]
+    orders = draft_orders(entries, terminology)
     focus: list[DraftOrder] = orders
     if isinstance(context, OrderSelectContext):
         selected = set(context.selections)
@@ -42,6 +43,7 @@ def order_cards(call: HookCall) -> list[Card]:
     record = record_for(call)
     settings = call.settings.clinical
     cards: list[Card] = []
+    framed = None  # the order-framed assessment, so that every card states the same decision
     for order in relevant:
         if order.kind in NEUROMODULATION_KINDS:
             cautions = neuromodulation_cautions(order.kind, record, terminology, settings)
@@ -53,6 +55,7 @@ def order_cards(call: HookCall) -> list[Card]:
             continue  # anaesthesia, sedation or pain: not ours
         others = tuple(o for o in orders if o is not order)
         assessment = assess(record, terminology, settings, order=order, other_orders=others)
+        framed = framed or assessment
         cards.append(
             eligibility_card(
                 assessment, settings, patient_id=context.patientId, today=call.today, order=order
@@ -64,7 +67,7 @@ def order_cards(call: HookCall) -> list[Card]:
             cards.append(interaction)
     if cards:
         course = course_card(
-            assess(record, terminology, settings),
+            framed or assess(record, terminology, settings),
             settings,
             patient_id=context.patientId,
             today=call.today,
