@@ -996,11 +996,11 @@ SCENARIOS += [
         "Six IV infusions over 3 weeks; PHQ-9 20 before, 8 now.",
         lambda p: _iv_course(p, 20, 8),
         [
-            eligibility("monitoring", "info", "not-met", []),
+            eligibility("monitoring", "info", "met", []),
             course(
                 "info",
                 "monitoring",
-                "not-met",
+                "met",
                 ["induction-complete", "response"],
                 ["6 sessions", "20 on", "to 8 on", "response", "about monthly"],
             ),
@@ -1019,11 +1019,11 @@ SCENARIOS += [
             f.phq9(f"{p}-phq9-latest", p, 3, f.ago(1)),
         ],
         [
-            eligibility("monitoring", "info", "not-met", []),
+            eligibility("monitoring", "info", "met", []),
             course(
                 "info",
                 "monitoring",
-                "not-met",
+                "met",
                 ["induction-complete", "response", "remission"],
                 ["response and remission", f"Next session due around {f.ago(-5)}"],
             ),

@@ -118,7 +118,8 @@ def assess(
 ) -> Assessment:
     """Assess the record; with ``order`` (a depression-treatment ketamine/esketamine order in
     play) the ladder always applies and the order-side checks and interactions join in."""
-    trd = assess_trd(record, terminology, settings)
+    course = current_course(record, terminology, settings)
+    trd = assess_trd(record, terminology, settings, course.baseline if course else None)
     reasons: list[Reason] = [*contraindications(record, terminology, settings)]
     bp = blood_pressure_reason(record, terminology, settings)
     if bp:
@@ -143,7 +144,6 @@ def assess(
         decision = _ladder(ladder)
     else:
         decision = _TRD_DECISION[trd.status]
-    course = current_course(record, terminology, settings)
     if order is None and course is not None and decision not in BLOCKING:
         decision = "monitoring"  # a course under way, and nothing that should stop it
     overlay = (

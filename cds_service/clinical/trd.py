@@ -88,10 +88,17 @@ def _months_before(day: date, months: int) -> date:
 
 
 def assess_trd(
-    record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+    record: PatientRecord,
+    terminology: Terminology,
+    settings: ClinicalSettings,
+    phq9_at_course_start: Reading | None = None,
 ) -> TrdResult:
-    """The TRD verdict, with every antidepressant trial and why it counted or not."""
-    phq9 = latest_phq9(record, settings)
+    """The TRD verdict, with every antidepressant trial and why it counted or not.
+
+    During a ketamine/esketamine course the verdict reads the PHQ-9 from before the course (the
+    depression being treated), not one the treatment itself has lowered.
+    """
+    phq9 = phq9_at_course_start or latest_phq9(record, settings)
     phq9_state = phq9_band(phq9, settings)
     required = settings.failed_trials_required
     if record.conditions_in(terminology.valueset("bipolar-disorder")):

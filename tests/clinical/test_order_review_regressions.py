@@ -246,3 +246,21 @@ def test_every_card_of_an_order_response_states_the_same_decision(client) -> Non
 def test_the_delete_label_keeps_the_drug_name(client) -> None:
     [card, *_] = sign(client, pregnant(), [f.iv_ketamine_draft("d1", P, 35)])
     assert card["suggestions"][0]["label"] == "Remove the draft IV ketamine order"
+
+
+def test_continuing_a_working_course_is_not_flagged_as_not_trd(client) -> None:
+    days = (24, 22, 20, 17, 15, 10)
+    resources = [
+        *_ketamine_patient(P),
+        f.phq9("base", P, 20, f.ago(27)),
+        *(f.ketamine_administration(f"i{i}", P, f.ago(d)) for i, d in enumerate(days)),
+        f.phq9("now", P, 6, f.ago(2)),
+    ]
+    resources = [r for r in resources if not r["id"].endswith("phq9-recent")]
+    cards = sign(client, resources, [f.iv_ketamine_draft("d1", P, 35)])
+    assessment = cards[0]["extension"]["org.ketamine-cds.assessment"]
+    assert (assessment["trd"], assessment["decision"]) == ("met", "candidate")
+    assert (
+        "response"
+        in [c["summary"] for c in cards if c["source"]["topic"]["code"] == "ketamine-course"][0]
+    )
