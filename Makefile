@@ -23,8 +23,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# Local development only: no EHR signs tokens for localhost, so `make run` turns JWT checks off
+# (the service logs a warning). Deployments leave KETAMINE_CDS_AUTH_ENABLED at its default, true.
 run: $(VENV)/.installed
-	$(BIN)/ketamine-cds serve
+	KETAMINE_CDS_AUTH_ENABLED=$${KETAMINE_CDS_AUTH_ENABLED:-false} $(BIN)/ketamine-cds serve
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

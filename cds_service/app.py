@@ -19,8 +19,9 @@ from cds_service.config import Settings
 from cds_service.errors import CdsError, issue, operation_outcome
 from cds_service.logs import configure_logging, request_id_var
 from cds_service.protocol import routes
+from cds_service.protocol.auth import TokenVerifier, Unauthorized, normalise_url
 from cds_service.protocol.discovery import ServiceRegistry
-from cds_service.storage import Database
+from cds_service.storage import Database, remember_jti
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -72,6 +73,7 @@ def create_app(
     app.register_blueprint(routes.bp)
     app.wsgi_app = _TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
     _register_request_hooks(app)
+    _register_authentication(app, settings, db)
     _register_error_handlers(app)
 
     log.info(
@@ -141,7 +143,55 @@ def _register_request_hooks(app: Flask) -> None:
             request_id_var.reset(token)
 
 
+PROTECTED_ENDPOINTS = {"cds.call_service", "cds.feedback"}
+
+
+def _register_authentication(app: Flask, settings: Settings, db: Database) -> None:
+    """Service calls and feedback need a trusted EHR's JWT; discovery and health stay open.
+
+    Discovery carries no patient data, and some clients probe it without a token
+    (cds-hooks/legacy-sandbox#82). CORS preflights never carry credentials.
+    """
+    if not settings.auth_enabled:
+        log.warning(
+            "AUTHENTICATION IS OFF: any caller can send patient data to this service. "
+            "Set KETAMINE_CDS_AUTH_ENABLED=true and KETAMINE_CDS_TRUSTED_ISSUERS outside "
+            "local development"
+        )
+        return
+    if not settings.trusted_issuers:
+        log.error(
+            "no trusted issuers are configured (KETAMINE_CDS_TRUSTED_ISSUERS), so every "
+            "service call will be refused with 401"
+        )
+    if settings.public_base_url is None:
+        log.warning(
+            "KETAMINE_CDS_PUBLIC_BASE_URL is not set; token audiences are checked against "
+            "the Host header of each request, which is wrong behind a reverse proxy"
+        )
+    verifier = TokenVerifier(
+        settings,
+        lambda jti, iss, exp: remember_jti(db, jti, iss, exp, settings.jwt_leeway_s),
+    )
+    base_url = settings.public_base_url
+
+    @app.before_request
+    def authenticate() -> None:
+        if request.method == "OPTIONS" or request.endpoint not in PROTECTED_ENDPOINTS:
+            return
+        audience = normalise_url(base_url or request.host_url) + request.path
+        claims = verifier.verify(request.headers.get("Authorization"), audience)
+        g.log_fields["client"] = claims["iss"]
+
+
 def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Unauthorized)
+    def unauthorized(exc: Unauthorized) -> Response:
+        log.warning("token refused", extra={"reason": exc.reason})
+        response = routes.json_response(exc.to_operation_outcome(), exc.status)
+        response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return response
+
     @app.errorhandler(CdsError)
     def cds_error(exc: CdsError) -> Response:
         log.info("request refused", extra={"status": exc.status, "error_code": exc.error_code})

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -22,7 +22,28 @@ from pydantic_settings import (
 
 from cds_service.clinical.settings import ClinicalSettings
 
-__all__ = ["Settings"]
+__all__ = ["SUPPORTED_ALGORITHMS", "Settings", "TrustedIssuer"]
+
+SUPPORTED_ALGORITHMS = {"ES384", "RS384", "ES256", "RS256", "PS384"}
+
+
+class TrustedIssuer(BaseModel):
+    """An EHR allowed to call: its ``iss``, the JWKS URLs its tokens may name in ``jku``, and/or
+    a JWKS file exchanged out of band; optionally the ``tenant`` values it may send."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    iss: str
+    jku: list[str] = Field(default_factory=list)
+    jwks_file: Path | None = None
+    tenants: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_keys(self) -> TrustedIssuer:
+        if not self.jku and self.jwks_file is None:
+            raise ValueError(f"trusted issuer {self.iss} needs a jku URL or a jwks_file")
+        return self
+
 
 CONFIG_FILE_ENV = "KETAMINE_CDS_CONFIG_FILE"
 
@@ -67,6 +88,24 @@ class Settings(BaseSettings):
         default=None, description="A site directory of extra value sets and product codes."
     )
 
+    auth_enabled: bool = Field(
+        default=True, description="Verify the CDS Hooks JWT of calling EHRs (spec §8)."
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="This service's public base URL; a token's aud must be it plus "
+        "the request path. Without it, the request's own host is used (with a warning).",
+    )
+    trusted_issuers: list[TrustedIssuer] = Field(
+        default_factory=list, description="EHRs allowed to call: iss, jku allowlist, JWKS file."
+    )
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["ES384", "RS384"])
+    jwt_leeway_s: int = Field(default=60, ge=0, le=600)
+    jwks_refresh_interval_s: float = Field(
+        default=60, ge=0, description="At most one JWKS refetch per source in this interval."
+    )
+    jwks_fetch_timeout_s: float = Field(default=2.0, gt=0)
+
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
@@ -78,6 +117,18 @@ class Settings(BaseSettings):
             if value.lstrip().startswith("["):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        """Never none or HMAC (spec J-11); only the asymmetric algorithms verified here."""
+        unsupported = [a for a in value if a not in SUPPORTED_ALGORITHMS]
+        if unsupported or not value:
+            raise ValueError(
+                f"jwt_algorithms must be chosen from {sorted(SUPPORTED_ALGORITHMS)}; "
+                f"refused: {unsupported or 'an empty list'}"
+            )
         return value
 
     @model_validator(mode="after")

@@ -61,7 +61,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def make_settings(tmp_path: Any) -> Any:
     def build(**overrides: Any) -> Settings:
-        return Settings(data_dir=tmp_path / "data", **overrides)
+        return Settings(data_dir=tmp_path / "data", **{"auth_enabled": False, **overrides})
 
     return build
 

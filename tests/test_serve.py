@@ -31,6 +31,7 @@ def server(tmp_path):
         **os.environ,
         "KETAMINE_CDS_DATA_DIR": str(tmp_path / "data"),
         "KETAMINE_CDS_WORKERS": "2",
+        "KETAMINE_CDS_AUTH_ENABLED": "false",
     }
     log_path = tmp_path / "server.log"
     log_file = log_path.open("w")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "FeedbackRecord"]
+__all__ = ["Base", "FeedbackRecord", "UsedTokenId"]
 
 
 class Base(DeclarativeBase):
@@ -33,3 +33,14 @@ class FeedbackRecord(Base):
     override_display: Mapped[str | None] = mapped_column(String(255), nullable=True)
     user_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UsedTokenId(Base):
+    """A JWT ``jti`` already accepted from an issuer, kept until the token expires (spec J-06)."""
+
+    __tablename__ = "used_token_id"
+    __table_args__ = (PrimaryKeyConstraint("issuer", "jti", name="pk_used_token_id"),)
+
+    issuer: Mapped[str] = mapped_column(String(255))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

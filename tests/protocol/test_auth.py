@@ -1,0 +1,369 @@
+"""JWT from the calling EHR (spec §8): trusted issuers and keys, audience, replay, algorithms."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from tests.builders import FIXTURES
+
+BASE = "https://cds.example.org"
+ISSUER = "https://ehr.example.org"
+SERVICE = "/cds-services/ketamine-trd-patient-view"
+FEEDBACK = "/cds-services/ketamine-trd-patient-view/feedback"
+BODY = (FIXTURES / "requests" / "sandbox-patient-view.json").read_text()
+
+EC_KEY = ec.generate_private_key(ec.SECP384R1())
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_EC_KEY = ec.generate_private_key(ec.SECP384R1())
+
+
+def public_jwk(private_key: Any, kid: str, alg: str) -> dict[str, Any]:
+    algorithm = jwt.get_algorithm_by_name(alg)
+    jwk = json.loads(algorithm.to_jwk(private_key.public_key()))
+    return {**jwk, "kid": kid, "alg": alg, "use": "sig"}
+
+
+JWKS = {"keys": [public_jwk(EC_KEY, "ec-1", "ES384"), public_jwk(RSA_KEY, "rsa-1", "RS384")]}
+
+
+def token(
+    *,
+    key: Any = EC_KEY,
+    alg: str = "ES384",
+    kid: str | None = "ec-1",
+    jku: str | None = None,
+    **claims: Any,
+) -> str:
+    now = int(time.time())
+    payload = {
+        "iss": ISSUER,
+        "aud": BASE + SERVICE,
+        "iat": now,
+        "exp": now + 300,
+        "jti": str(uuid.uuid4()),
+        **claims,
+    }
+    payload = {k: v for k, v in payload.items() if v is not None}
+    headers = {"typ": "JWT", **({"kid": kid} if kid else {}), **({"jku": jku} if jku else {})}
+    return jwt.encode(payload, key, algorithm=alg, headers=headers)
+
+
+@pytest.fixture
+def jwks_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ehr-jwks.json"
+    path.write_text(json.dumps(JWKS))
+    return path
+
+
+@pytest.fixture
+def secured(make_app: Any, jwks_file: Path) -> Any:
+    def build(**overrides: Any) -> Any:
+        settings = {
+            "auth_enabled": True,
+            "public_base_url": BASE,
+            "trusted_issuers": [{"iss": ISSUER, "jwks_file": str(jwks_file)}],
+            **overrides,
+        }
+        return make_app(**settings).test_client()
+
+    return build
+
+
+def call(client: Any, bearer: str | None, path: str = SERVICE, body: str = BODY) -> Any:
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
+    return client.post(path, data=body, content_type="application/json", headers=headers)
+
+
+def assert_refused(response: Any) -> None:
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    [problem] = response.json["issue"]
+    assert problem["code"] == "security"
+    assert problem["diagnostics"] == "missing or invalid token"
+
+
+def refusal_reasons(json_logs: Any) -> list[str]:
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    return [line["reason"] for line in lines if line.get("msg") == "token refused"]
+
+
+@pytest.mark.parametrize(
+    ("key", "alg", "kid"), [(EC_KEY, "ES384", "ec-1"), (RSA_KEY, "RS384", "rsa-1")]
+)
+def test_recommended_algorithms_are_accepted(secured, key, alg, kid) -> None:
+    response = call(secured(), token(key=key, alg=alg, kid=kid))
+    assert response.status_code == 200
+    assert response.json["cards"][0]["source"]["topic"]["code"] == "ketamine-eligibility"
+
+
+def test_feedback_needs_a_token_whose_audience_is_the_feedback_url(secured) -> None:
+    client = secured()
+    item = {
+        "card": str(uuid.uuid4()),
+        "outcome": "overridden",
+        "outcomeTimestamp": "2026-03-02T10:05:31Z",
+    }
+    body = json.dumps({"feedback": [item]})
+    assert_refused(call(client, None, FEEDBACK, body))
+    assert_refused(call(client, token(), FEEDBACK, body))  # aud names the service, not feedback
+    assert call(client, token(aud=BASE + FEEDBACK), FEEDBACK, body).status_code == 200
+
+
+def test_discovery_health_and_preflight_stay_open(secured) -> None:
+    client = secured()
+    assert client.get("/cds-services").status_code == 200
+    assert client.get("/healthz").status_code == 200
+    preflight = client.options(
+        SERVICE,
+        headers={
+            "Origin": "https://sandbox.cds-hooks.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+
+
+def unsigned(header: dict[str, Any], payload: dict[str, Any]) -> str:
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part(header)}.{part(payload)}."
+
+
+def hs256_with_public_key() -> str:
+    """The algorithm-confusion attack: HMAC keyed with the issuer's published public key."""
+    pem = EC_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    now = int(time.time())
+    header = {"alg": "HS256", "typ": "JWT", "kid": "ec-1"}
+    payload = {"iss": ISSUER, "aud": BASE + SERVICE, "iat": now, "exp": now + 300, "jti": "x"}
+    signing_input = unsigned(header, payload).rstrip(".")
+    import hashlib
+    import hmac
+
+    signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
+def tampered() -> str:
+    header, _payload, signature = token().split(".")
+    forged = {"iss": ISSUER, "aud": BASE + SERVICE, "iat": 1, "exp": 2**40, "jti": "forged"}
+    body = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
+    return f"{header}.{body}.{signature}"
+
+
+NOW_S = int(time.time())
+REFUSALS = {
+    "no-header": (None, "no bearer token"),
+    "not-a-jwt": ("abc.def", "malformed token"),
+    "alg-none": (
+        unsigned(
+            {"alg": "none", "typ": "JWT"},
+            {"iss": ISSUER, "aud": BASE + SERVICE, "iat": NOW_S, "exp": NOW_S + 300, "jti": "n"},
+        ),
+        "algorithm 'none' is not accepted",
+    ),
+    "hs256-confusion": (hs256_with_public_key(), "algorithm 'HS256' is not accepted"),
+    "es256-not-configured": (
+        token(key=ec.generate_private_key(ec.SECP256R1()), alg="ES256"),
+        "algorithm 'ES256' is not accepted",
+    ),
+    "unknown-kid": (token(kid="rotated-away"), "no key for this kid"),
+    "wrong-key": (token(key=OTHER_EC_KEY), "token rejected (InvalidSignatureError)"),
+    "tampered-payload": (tampered(), "token rejected (InvalidSignatureError)"),
+    "expired": (
+        token(iat=NOW_S - 900, exp=NOW_S - 300),
+        "token rejected (ExpiredSignatureError)",
+    ),
+    "issued-in-the-future": (
+        token(iat=NOW_S + 3600, exp=NOW_S + 3900),
+        "token rejected (ImmatureSignatureError)",
+    ),
+    "untrusted-issuer": (token(iss="https://evil.example.com"), "issuer is not trusted"),
+    "no-jti": (token(jti=None), "token rejected (MissingRequiredClaimError)"),
+    "no-exp": (token(exp=None), "token rejected (MissingRequiredClaimError)"),
+    "wrong-audience": (token(aud=BASE + "/cds-services"), "aud does not name this endpoint"),
+    "other-host-audience": (
+        token(aud="https://other.example.org" + SERVICE),
+        "aud does not name this endpoint",
+    ),
+    "two-audiences": (
+        token(aud=[BASE + SERVICE, "https://other.example.org"]),
+        "aud does not name this endpoint",
+    ),
+    "unlisted-jku": (
+        token(jku="https://attacker.example.com/jwks.json"),
+        "jku is not on the issuer's allowlist",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_bad_tokens_get_401_and_the_reason_is_logged(secured, json_logs, case) -> None:
+    bearer, reason = REFUSALS[case]
+    response = call(secured(), bearer)
+    assert_refused(response)
+    [logged] = refusal_reasons(json_logs)
+    assert logged.startswith(reason)
+    log_text = json_logs.getvalue()
+    if bearer:
+        assert bearer not in log_text
+        assert bearer.split(".")[0] not in log_text
+
+
+def test_scheme_other_than_bearer_is_refused(secured) -> None:
+    client = secured()
+    response = client.post(
+        SERVICE,
+        data=BODY,
+        content_type="application/json",
+        headers={"Authorization": "Basic dXNlcjpwYXNz"},
+    )
+    assert_refused(response)
+
+
+def test_a_replayed_token_is_refused(secured, json_logs) -> None:
+    client = secured()
+    bearer = token()
+    assert call(client, bearer).status_code == 200
+    assert_refused(call(client, bearer))
+    assert refusal_reasons(json_logs) == ["jti was already used"]
+
+
+def test_replay_is_caught_by_another_worker_sharing_the_database(secured) -> None:
+    bearer = token()
+    assert call(secured(), bearer).status_code == 200
+    assert_refused(call(secured(), bearer))
+
+
+@pytest.mark.parametrize(
+    "aud",
+    [
+        [BASE + SERVICE],
+        BASE + SERVICE + "/",
+        BASE + "//cds-services/ketamine-trd-patient-view",
+    ],
+)
+def test_audience_spellings_real_clients_send_are_accepted(secured, aud) -> None:
+    assert call(secured(), token(aud=aud)).status_code == 200
+
+
+def test_clock_skew_within_leeway_and_extra_claims_are_tolerated(secured) -> None:
+    now = int(time.time())
+    bearer = token(iat=now + 30, exp=now + 330, sub="epic-client", nbf=now - 300)
+    assert call(secured(), bearer).status_code == 200
+
+
+def test_public_base_url_not_the_host_header_sets_the_audience(secured) -> None:
+    client = secured(public_base_url="https://cds.example.org/")
+    assert call(client, token(aud="http://localhost" + SERVICE)).status_code == 401
+    assert call(client, token()).status_code == 200
+
+
+def test_without_a_public_base_url_the_request_host_is_the_audience(secured) -> None:
+    client = secured(public_base_url=None)
+    assert call(client, token(aud="http://localhost" + SERVICE)).status_code == 200
+
+
+def test_tenant_is_checked_when_the_issuer_lists_tenants(secured, jwks_file) -> None:
+    client = secured(
+        trusted_issuers=[{"iss": ISSUER, "jwks_file": str(jwks_file), "tenants": ["north-clinic"]}]
+    )
+    assert_refused(call(client, token()))
+    assert_refused(call(client, token(tenant="south-clinic")))
+    assert call(client, token(tenant="north-clinic")).status_code == 200
+
+
+def test_keys_come_from_an_allowlisted_jku_and_rotate(secured, httpserver) -> None:
+    jku = httpserver.url_for("/.well-known/jwks.json")
+    httpserver.expect_request("/.well-known/jwks.json").respond_with_json(JWKS)
+    client = secured(trusted_issuers=[{"iss": ISSUER, "jku": [jku]}], jwks_refresh_interval_s=0)
+    assert call(client, token(jku=jku)).status_code == 200
+
+    rotated = ec.generate_private_key(ec.SECP384R1())
+    httpserver.clear()
+    httpserver.expect_request("/.well-known/jwks.json").respond_with_json(
+        {"keys": [public_jwk(rotated, "ec-2", "ES384")]}
+    )
+    assert call(client, token(key=rotated, kid="ec-2", jku=jku)).status_code == 200
+
+
+def test_unknown_kid_refetches_at_most_once_per_interval(secured, httpserver) -> None:
+    jku = httpserver.url_for("/jwks.json")
+    httpserver.expect_request("/jwks.json").respond_with_json(JWKS)
+    client = secured(trusted_issuers=[{"iss": ISSUER, "jku": [jku]}], jwks_refresh_interval_s=600)
+    assert call(client, token(jku=jku)).status_code == 200
+    for _ in range(5):
+        assert_refused(call(client, token(kid="unknown", jku=jku)))
+    assert len(httpserver.log) == 1
+
+
+def test_unreachable_or_oversized_jwks_refuses_without_a_500(secured, httpserver) -> None:
+    jku = httpserver.url_for("/big.json")
+    httpserver.expect_request("/big.json").respond_with_data("x" * (1024 * 1024 + 10))
+    client = secured(trusted_issuers=[{"iss": ISSUER, "jku": [jku, "http://127.0.0.1:9/jwks"]}])
+    assert_refused(call(client, token(jku=jku)))
+    assert_refused(call(client, token(jku="http://127.0.0.1:9/jwks")))
+
+
+def test_jwks_redirects_are_not_followed(secured, httpserver) -> None:
+    jku = httpserver.url_for("/jwks.json")
+    httpserver.expect_request("/jwks.json").respond_with_data(
+        "", status=302, headers={"Location": "https://attacker.example.com/jwks.json"}
+    )
+    assert_refused(call(secured(trusted_issuers=[{"iss": ISSUER, "jku": [jku]}]), token(jku=jku)))
+
+
+def test_symmetric_keys_in_a_jwks_are_ignored(secured, tmp_path) -> None:
+    secret = base64.urlsafe_b64encode(b"s" * 48).rstrip(b"=").decode()
+    path = tmp_path / "oct.json"
+    path.write_text(json.dumps({"keys": [{"kty": "oct", "kid": "hs", "k": secret}]}))
+    client = secured(
+        trusted_issuers=[{"iss": ISSUER, "jwks_file": str(path)}], jwt_algorithms=["ES384"]
+    )
+    assert_refused(call(client, token(kid="hs")))
+
+
+def test_sandbox_style_token_verifies_against_its_published_key_set(secured, tmp_path) -> None:
+    """The Sandbox signs ES384 with a fixed kid and names its jku; no tenant, exp = iat + 300."""
+    sandbox = "https://sandbox.cds-hooks.org"
+    jku = sandbox + "/.well-known/jwks.json"
+    path = tmp_path / "sandbox-jwks.json"
+    path.write_text(json.dumps({"keys": [public_jwk(EC_KEY, "sandbox-kid", "ES384")]}))
+    client = secured(trusted_issuers=[{"iss": sandbox, "jku": [jku], "jwks_file": str(path)}])
+    bearer = token(iss=sandbox, kid="sandbox-kid", jku=jku)
+    assert call(client, bearer).status_code == 200
+
+
+def test_no_trusted_issuers_refuses_every_call_and_says_so_at_start(secured, json_logs) -> None:
+    client = secured(trusted_issuers=[])
+    assert_refused(call(client, token()))
+    assert "no trusted issuers are configured" in json_logs.getvalue()
+
+
+def test_disabled_authentication_is_announced(make_app, json_logs) -> None:
+    client = make_app(auth_enabled=False).test_client()
+    assert call(client, None).status_code == 200
+    assert "AUTHENTICATION IS OFF" in json_logs.getvalue()
+
+
+def test_configuration_refuses_symmetric_algorithms_and_keyless_issuers(make_settings) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="HS256"):
+        make_settings(jwt_algorithms=["ES384", "HS256"])
+    with pytest.raises(ValidationError, match="needs a jku URL or a jwks_file"):
+        make_settings(trusted_issuers=[{"iss": ISSUER}])
