@@ -143,14 +143,13 @@ def _register_request_hooks(app: Flask) -> None:
             request_id_var.reset(token)
 
 
-PROTECTED_ENDPOINTS = {"cds.call_service", "cds.feedback"}
+PROTECTED_ENDPOINTS = {"cds.discovery", "cds.call_service", "cds.feedback"}
 
 
 def _register_authentication(app: Flask, settings: Settings, db: Database) -> None:
-    """Service calls and feedback need a trusted EHR's JWT; discovery and health stay open.
+    """Discovery, service calls and feedback need a trusted EHR's JWT (spec J-03).
 
-    Discovery carries no patient data, and some clients probe it without a token
-    (cds-hooks/legacy-sandbox#82). CORS preflights never carry credentials.
+    ``/healthz`` stays open for load balancers; CORS preflights never carry credentials.
     """
     if not settings.auth_enabled:
         log.warning(
@@ -181,6 +180,7 @@ def _register_authentication(app: Flask, settings: Settings, db: Database) -> No
             return
         audience = normalise_url(base_url or request.host_url) + request.path
         claims = verifier.verify(request.headers.get("Authorization"), audience)
+        g.client_iss = claims["iss"]
         g.log_fields["client"] = claims["iss"]
 
 

@@ -37,6 +37,9 @@ class TrustedIssuer(BaseModel):
     jku: list[str] = Field(default_factory=list)
     jwks_file: Path | None = None
     tenants: list[str] = Field(default_factory=list)
+    fhir_servers: list[str] = Field(
+        default_factory=list, description="FHIR base URLs this EHR's calls may ask us to read."
+    )
 
     @model_validator(mode="after")
     def _has_keys(self) -> TrustedIssuer:
@@ -79,6 +82,14 @@ class Settings(BaseSettings):
     fhir_max_pages: int = Field(default=10, ge=1, description="Pages followed per search.")
     fhir_max_response_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     fhir_max_parallel: int = Field(default=4, ge=1)
+    fhir_server_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="FHIR base URLs any caller may ask us to read, comma-separated; each "
+        "trusted issuer can add its own. Empty: no callbacks unless an issuer lists one.",
+    )
+    fhir_allow_http_loopback: bool = Field(
+        default=False, description="Development: allow http callbacks to localhost."
+    )
 
     clinical: ClinicalSettings = Field(
         default_factory=ClinicalSettings,
@@ -109,7 +120,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "fhir_server_allowlist", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         """Accept a comma-separated list or a JSON array."""

@@ -61,7 +61,12 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def make_settings(tmp_path: Any) -> Any:
     def build(**overrides: Any) -> Settings:
-        return Settings(data_dir=tmp_path / "data", **{"auth_enabled": False, **overrides})
+        defaults = {
+            "auth_enabled": False,
+            "fhir_server_allowlist": ["http://localhost", "http://127.0.0.1"],
+            "fhir_allow_http_loopback": True,
+        }
+        return Settings(data_dir=tmp_path / "data", **{**defaults, **overrides})
 
     return build
 

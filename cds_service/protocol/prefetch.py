@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from cds_service.errors import PrefetchUnavailable
+from cds_service.protocol.callback_policy import callback_refusal
 from cds_service.protocol.fhir_client import FhirClient, FhirServerError, SearchResult
 from cds_service.protocol.fhirjson import (
     bundle_entries,
@@ -217,8 +218,13 @@ def classify(
     return result
 
 
-def resolve(service: Service, request: HookRequest, settings: Settings) -> PrefetchData:
-    """Classify every templated key, fetch the gaps from fhirServer, enforce requirements."""
+def resolve(
+    service: Service, request: HookRequest, settings: Settings, issuer: str | None = None
+) -> PrefetchData:
+    """Classify every templated key, fetch the gaps from fhirServer, enforce requirements.
+
+    ``issuer`` is the verified caller, whose own FHIR servers join the callback allowlist.
+    """
     sent = request.prefetch or {}
     keys: dict[str, KeyResult] = {}
     for key, text in service.prefetch.items():
@@ -233,7 +239,12 @@ def resolve(service: Service, request: HookRequest, settings: Settings) -> Prefe
         )
     gaps = [k for k, r in keys.items() if r.state in (KeyState.UNAVAILABLE, KeyState.INCOMPLETE)]
 
-    if gaps and request.fhirServer:
+    refusal = callback_refusal(request.fhirServer, issuer, settings) if request.fhirServer else None
+    if gaps and refusal:
+        log.warning("fhir callback refused", extra={"reason": refusal})
+        for k in gaps:
+            keys[k].notes.append(f"it was not fetched: {refusal}")
+    elif gaps and request.fhirServer:
         _fetch(gaps, keys, service, request, settings)
     elif gaps:
         for k in gaps:

@@ -65,7 +65,7 @@ def call_service(service_id: str) -> Response:
     service = app_state.registry.dispatch(service_id, hook_request.hook)
     g.log_fields.update(hook=service.hook, hookInstance=loggable_uuid(hook_request.hookInstance))
     context = parse(service.context_model, hook_request.context, prefix="context")
-    data = prefetch.resolve(service, hook_request, app_state.settings)
+    data = prefetch.resolve(service, hook_request, app_state.settings, g.get("client_iss"))
     today = app_state.clock().date()
     call = HookCall(service_id, hook_request, context, data, app_state.settings, today)
     cards = service.handler(call)

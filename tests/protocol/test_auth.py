@@ -119,9 +119,26 @@ def test_feedback_needs_a_token_whose_audience_is_the_feedback_url(secured) -> N
     assert call(client, token(aud=BASE + FEEDBACK), FEEDBACK, body).status_code == 200
 
 
-def test_discovery_health_and_preflight_stay_open(secured) -> None:
+def test_discovery_needs_a_token_for_the_discovery_url(secured) -> None:
     client = secured()
-    assert client.get("/cds-services").status_code == 200
+
+    def discover(bearer: str | None) -> Any:
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
+        return client.get("/cds-services", headers=headers)
+
+    assert_refused(discover(None))
+    assert_refused(discover(token()))  # aud names a service, not discovery
+    response = discover(token(aud=BASE + "/cds-services"))
+    assert response.status_code == 200
+    assert {s["hook"] for s in response.json["services"]} == {
+        "patient-view",
+        "order-select",
+        "order-sign",
+    }
+
+
+def test_health_and_preflight_stay_open(secured) -> None:
+    client = secured()
     assert client.get("/healthz").status_code == 200
     preflight = client.options(
         SERVICE,
