@@ -34,6 +34,14 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _SLASHES = re.compile(r"/{2,}")
 _HTTP_ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-costly"}
 CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "X-Request-ID"]
+# A JSON API: nothing to render, frame, sniff, cache or refer from (OWASP REST Security).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 
 def _utc_now() -> datetime:
@@ -121,6 +129,9 @@ def _register_request_hooks(app: Flask) -> None:
     @app.after_request
     def finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "-")
+        response.headers.update(SECURITY_HEADERS)
+        if request.is_secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         if request.method != "OPTIONS":
             log.info(
                 "request",

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
         "production lists the EHR and Sandbox origins.",
     )
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    max_prefetch_keys: int = Field(default=50, gt=0, description="Prefetch keys per hook call.")
+    max_bundle_entries: int = Field(
+        default=5000, gt=0, description="Entries per prefetch Bundle or draftOrders Bundle."
+    )
 
     fhir_connect_timeout_s: float = Field(default=0.2, gt=0)
     fhir_read_timeout_s: float = Field(default=0.3, gt=0)

@@ -17,6 +17,7 @@ from cds_service.errors import InvalidRequest, PayloadTooLarge
 from cds_service.protocol import prefetch
 from cds_service.protocol.discovery import ServiceRegistry
 from cds_service.protocol.hookcall import HookCall
+from cds_service.protocol.limits import check_limits
 from cds_service.protocol.models import (
     FHIR_ID_PATTERN,
     RESOURCE_REF_PATTERN,
@@ -62,6 +63,7 @@ def call_service(service_id: str) -> Response:
     app_state.registry.hooks_of(service_id)
     g.log_fields = {"service": service_id}
     hook_request = parse(HookRequest, read_json_object(app_state.settings))
+    check_limits(hook_request, app_state.settings)
     service = app_state.registry.dispatch(service_id, hook_request.hook)
     g.log_fields.update(hook=service.hook, hookInstance=loggable_uuid(hook_request.hookInstance))
     context = parse(service.context_model, hook_request.context, prefix="context")

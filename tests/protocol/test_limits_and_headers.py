@@ -1,0 +1,93 @@
+"""Count caps answer 413 naming the field; every response carries JSON-API security headers."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tests.builders import hook_request
+
+URL = "/cds-services/ketamine-trd-patient-view"
+SIGN_URL = "/cds-services/ketamine-order-sign"
+
+
+def problem(response) -> dict:
+    [issue] = response.json["issue"]
+    return issue
+
+
+def test_too_many_prefetch_keys(make_app) -> None:
+    client = make_app(max_prefetch_keys=3).test_client()
+    response = client.post(URL, json=hook_request("patient-view"))
+    assert response.status_code == 413
+    issue = problem(response)
+    assert issue["details"]["coding"][0]["code"] == "too-many-prefetch-keys"
+    assert issue["expression"] == ["prefetch"]
+    assert "the limit is 3" in issue["diagnostics"]
+
+
+def test_too_many_entries_in_a_prefetch_bundle(make_app) -> None:
+    body = hook_request("patient-view")
+    conditions = body["prefetch"]["conditions"]
+    conditions["entry"] = [copy.deepcopy(conditions["entry"][0]) for _ in range(11)]
+    response = make_app(max_bundle_entries=10).test_client().post(URL, json=body)
+    assert response.status_code == 413
+    issue = problem(response)
+    assert issue["details"]["coding"][0]["code"] == "too-many-entries"
+    assert issue["expression"] == ["prefetch.conditions.entry"]
+    assert issue["diagnostics"] == "prefetch.conditions has 11 entries; the limit is 10."
+
+
+def largest_prefetch_bundle(body: dict) -> int:
+    return max(len(v.get("entry", [])) for v in body["prefetch"].values())
+
+
+def test_too_many_draft_orders(make_app) -> None:
+    body = hook_request("order-sign")
+    cap = largest_prefetch_bundle(body)
+    drafts = body["context"]["draftOrders"]
+    drafts["entry"] = [copy.deepcopy(drafts["entry"][0]) for _ in range(cap + 1)]
+    response = make_app(max_bundle_entries=cap).test_client().post(SIGN_URL, json=body)
+    assert response.status_code == 413
+    assert problem(response)["expression"] == ["context.draftOrders.entry"]
+
+
+def test_a_request_at_the_caps_is_served(make_app) -> None:
+    body = hook_request("patient-view")
+    keys = len(body["prefetch"])
+    biggest = largest_prefetch_bundle(body)
+    client = make_app(max_prefetch_keys=keys, max_bundle_entries=biggest).test_client()
+    assert client.post(URL, json=body).status_code == 200
+
+
+def test_prefetch_values_that_are_not_bundles_are_not_counted(make_app) -> None:
+    body = hook_request("patient-view")
+    body["prefetch"]["conditions"] = {"resourceType": "Bundle", "entry": "not-a-list"}
+    cap = largest_prefetch_bundle(
+        {"prefetch": {k: v for k, v in body["prefetch"].items() if k != "conditions"}}
+    )
+    response = make_app(max_bundle_entries=cap).test_client().post(URL, json=body)
+    assert response.status_code != 413
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("get", "/cds-services"), ("post", URL), ("get", "/healthz"), ("get", "/nowhere")],
+)
+def test_security_headers_on_every_response(client, method, path) -> None:
+    kwargs = {"json": hook_request("patient-view")} if method == "post" else {}
+    response = getattr(client, method)(path, **kwargs)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert (
+        response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    )
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "Strict-Transport-Security" not in response.headers
+
+
+def test_hsts_only_over_https(client) -> None:
+    response = client.get("/healthz", base_url="https://cds.example.org")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
