@@ -19,9 +19,10 @@ from cds_service.config import Settings
 from cds_service.errors import CdsError, issue, operation_outcome
 from cds_service.logs import configure_logging, request_id_var
 from cds_service.protocol import routes
+from cds_service.protocol.audit import register_audit
 from cds_service.protocol.auth import TokenVerifier, Unauthorized, normalise_url
 from cds_service.protocol.discovery import ServiceRegistry
-from cds_service.storage import Database, remember_jti
+from cds_service.storage import Database, load_or_create_salt, remember_jti
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -82,6 +83,8 @@ def create_app(
     app.wsgi_app = _TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
     _register_request_hooks(app)
     _register_authentication(app, settings, db)
+    audit_salt = settings.audit_salt.get_secret_value() if settings.audit_salt else None
+    register_audit(app, db, load_or_create_salt(audit_salt, settings.data_dir))
     _register_error_handlers(app)
 
     log.info(

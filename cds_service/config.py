@@ -11,7 +11,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -120,6 +128,12 @@ class Settings(BaseSettings):
         default=60, ge=0, description="At most one JWKS refetch per source in this interval."
     )
     jwks_fetch_timeout_s: float = Field(default=2.0, gt=0)
+
+    audit_salt: SecretStr | None = Field(
+        default=None,
+        description="Salt for hashing patient ids in the audit trail; default: a random one "
+        "created once in data_dir. Set it when several hosts share one database.",
+    )
 
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")

@@ -64,6 +64,8 @@ def call_service(service_id: str) -> Response:
     g.log_fields = {"service": service_id}
     hook_request = parse(HookRequest, read_json_object(app_state.settings))
     check_limits(hook_request, app_state.settings)
+    patient_id = hook_request.context.get("patientId")
+    g.audit_patient_id = patient_id if isinstance(patient_id, str) else None
     service = app_state.registry.dispatch(service_id, hook_request.hook)
     g.log_fields.update(hook=service.hook, hookInstance=loggable_uuid(hook_request.hookInstance))
     context = parse(service.context_model, hook_request.context, prefix="context")
@@ -71,6 +73,7 @@ def call_service(service_id: str) -> Response:
     today = app_state.clock().date()
     call = HookCall(service_id, hook_request, context, data, app_state.settings, today)
     cards = service.handler(call)
+    g.audit_cards = cards
     return json_response(CdsResponse(cards=cards).dump())
 
 

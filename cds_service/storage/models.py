@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "FeedbackRecord", "UsedTokenId"]
+__all__ = ["AuditRecord", "Base", "FeedbackRecord", "UsedTokenId"]
 
 
 class Base(DeclarativeBase):
@@ -44,3 +44,25 @@ class UsedTokenId(Base):
     issuer: Mapped[str] = mapped_column(String(255))
     jti: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AuditRecord(Base):
+    """One hook call: who called, about which (hashed) patient, what was answered (design.md §5).
+
+    No PHI in clear and never a token: the patient id is an HMAC under a site salt.
+    """
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[str] = mapped_column(String(64), index=True)
+    hook: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hook_instance: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    patient_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    issuer: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    card_topics: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    decisions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    status: Mapped[int] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column()

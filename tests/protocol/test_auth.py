@@ -384,3 +384,16 @@ def test_configuration_refuses_symmetric_algorithms_and_keyless_issuers(make_set
         make_settings(jwt_algorithms=["ES384", "HS256"])
     with pytest.raises(ValidationError, match="needs a jku URL or a jwks_file"):
         make_settings(trusted_issuers=[{"iss": ISSUER}])
+
+
+def test_the_audit_trail_names_the_verified_issuer_and_the_refusals(secured) -> None:
+    from sqlalchemy import select
+
+    from cds_service.storage.models import AuditRecord
+
+    client = secured()
+    assert_refused(call(client, token(iss="https://evil.example.com")))
+    assert call(client, token()).status_code == 200
+    with client.application.extensions["ketamine_cds"].db.session() as session:
+        audited = [(r.status, r.issuer) for r in session.scalars(select(AuditRecord))]
+    assert audited == [(401, None), (200, ISSUER)]

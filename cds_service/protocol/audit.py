@@ -1,0 +1,54 @@
+"""Write one audit row per hook call, whatever its outcome (design.md §5; issue 5).
+
+The route leaves what it learned in ``g`` (hook, hookInstance, patient id, cards); this writes
+the row after the response is built, so 4xx answers are audited too.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, g, request
+
+from cds_service.protocol.models import Card
+from cds_service.storage import AuditEntry, Database, patient_hash, record_audit
+
+__all__ = ["register_audit"]
+
+AUDITED_ENDPOINT = "cds.call_service"
+
+
+def register_audit(app: Flask, db: Database, salt: bytes) -> None:
+    @app.after_request
+    def audit(response: Response) -> Response:
+        if request.endpoint != AUDITED_ENDPOINT or request.method != "POST":
+            return response
+        cards: list[Card] = g.get("audit_cards", [])
+        patient_id = g.get("audit_patient_id")
+        entry = AuditEntry(
+            request_id=g.get("request_id", "-"),
+            service_id=str((request.view_args or {}).get("service_id", "-")),
+            status=response.status_code,
+            latency_ms=round(
+                (time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1
+            ),
+            hook=g.get("log_fields", {}).get("hook"),
+            hook_instance=g.get("log_fields", {}).get("hookInstance"),
+            patient_hash=patient_hash(salt, patient_id) if patient_id else None,
+            issuer=g.get("client_iss"),
+            card_topics=tuple(c.source.topic.code for c in cards if c.source.topic),
+            decisions=tuple(_decisions(cards)),
+        )
+        record_audit(db, entry)
+        return response
+
+
+def _decisions(cards: list[Card]) -> list[str]:
+    """Each card extension's ``decision`` value, in card order (services name their own)."""
+    found: list[str] = []
+    for card in cards:
+        for value in (card.extension or {}).values():
+            decision = value.get("decision") if isinstance(value, dict) else None
+            if isinstance(decision, str) and decision not in found:
+                found.append(decision)
+    return found

@@ -1,0 +1,86 @@
+"""The audit trail: one row per hook call, with the patient id hashed (design.md §5).
+
+The hash is HMAC-SHA256 under a site salt, so the same patient links across rows while the id
+itself cannot be recovered by hashing candidate ids without the salt. The salt is
+``KETAMINE_CDS_AUDIT_SALT`` or, failing that, a random one created once in the data directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from cds_service.storage.db import Database
+from cds_service.storage.models import AuditRecord
+
+__all__ = ["AuditEntry", "load_or_create_salt", "patient_hash", "record_audit"]
+
+log = logging.getLogger(__name__)
+
+SALT_FILE = "audit-salt"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    request_id: str
+    service_id: str
+    status: int
+    latency_ms: float
+    hook: str | None = None
+    hook_instance: str | None = None
+    patient_hash: str | None = None
+    issuer: str | None = None
+    card_topics: tuple[str, ...] = ()
+    decisions: tuple[str, ...] = ()
+
+
+def patient_hash(salt: bytes, patient_id: str) -> str:
+    return hmac.new(salt, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def load_or_create_salt(configured: str | None, data_dir: Path) -> bytes:
+    """The configured salt, else the one in ``data_dir`` (created on first use, mode 0600)."""
+    if configured:
+        return configured.encode("utf-8")
+    path = data_dir / SALT_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another worker created it first
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+
+
+def record_audit(db: Database, entry: AuditEntry) -> None:
+    """Store the row. A failure is logged, not raised: the clinician's answer must not be lost."""
+    row = AuditRecord(
+        at=datetime.now(UTC),
+        request_id=entry.request_id,
+        service_id=entry.service_id[:64],
+        hook=entry.hook,
+        hook_instance=entry.hook_instance,
+        patient_hash=entry.patient_hash,
+        issuer=entry.issuer,
+        card_topics=list(entry.card_topics) or None,
+        decisions=list(entry.decisions) or None,
+        status=entry.status,
+        latency_ms=entry.latency_ms,
+    )
+    try:
+        with db.session() as session:
+            session.add(row)
+            session.commit()
+    except SQLAlchemyError as exc:
+        log.error("audit row not stored", extra={"error": type(exc).__name__})
