@@ -177,11 +177,6 @@ def _register_authentication(app: Flask, settings: Settings, db: Database) -> No
             "no trusted issuers are configured (KETAMINE_CDS_TRUSTED_ISSUERS), so every "
             "service call will be refused with 401"
         )
-    if settings.public_base_url is None:
-        log.warning(
-            "KETAMINE_CDS_PUBLIC_BASE_URL is not set; token audiences are checked against "
-            "the Host header of each request, which is wrong behind a reverse proxy"
-        )
     verifier = TokenVerifier(
         settings,
         lambda jti, iss, exp: remember_jti(db, jti, iss, exp, settings.jwt_leeway_s),
@@ -192,6 +187,7 @@ def _register_authentication(app: Flask, settings: Settings, db: Database) -> No
     def authenticate() -> None:
         if request.method == "OPTIONS" or request.endpoint not in PROTECTED_ENDPOINTS:
             return
+        # base_url is unset only when no issuer is trusted, so every token fails anyway.
         audience = normalise_url(base_url or request.host_url) + request.path
         claims = verifier.verify(request.headers.get("Authorization"), audience)
         g.client_iss = claims["iss"]

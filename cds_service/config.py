@@ -53,6 +53,8 @@ class TrustedIssuer(BaseModel):
     def _has_keys(self) -> TrustedIssuer:
         if not self.jku and self.jwks_file is None:
             raise ValueError(f"trusted issuer {self.iss} needs a jku URL or a jwks_file")
+        if self.jwks_file is not None and not self.jwks_file.is_file():
+            raise ValueError(f"trusted issuer {self.iss}: jwks_file {self.jwks_file} is not a file")
         return self
 
 
@@ -117,7 +119,7 @@ class Settings(BaseSettings):
     public_base_url: str | None = Field(
         default=None,
         description="This service's public base URL; a token's aud must be it plus "
-        "the request path. Without it, the request's own host is used (with a warning).",
+        "the request path. Required when trusted issuers are configured.",
     )
     trusted_issuers: list[TrustedIssuer] = Field(
         default_factory=list, description="EHRs allowed to call: iss, jku allowlist, JWKS file."
@@ -159,6 +161,16 @@ class Settings(BaseSettings):
                 f"refused: {unsupported or 'an empty list'}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _audience_is_configured(self) -> Settings:
+        """Without it the audience would come from the caller's Host header (spec J-08)."""
+        if self.auth_enabled and self.trusted_issuers and not self.public_base_url:
+            raise ValueError(
+                "public_base_url (KETAMINE_CDS_PUBLIC_BASE_URL) is required when trusted "
+                "issuers are configured: a token's aud is checked against it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -63,7 +63,7 @@ def make_settings(tmp_path: Any) -> Any:
     def build(**overrides: Any) -> Settings:
         defaults = {
             "auth_enabled": False,
-            "fhir_server_allowlist": ["http://localhost", "http://127.0.0.1"],
+            "fhir_server_allowlist": ["http://localhost:*", "http://127.0.0.1:*"],
             "fhir_allow_http_loopback": True,
         }
         return Settings(data_dir=tmp_path / "data", **{**defaults, **overrides})

@@ -176,3 +176,37 @@ def test_an_unexpected_exception_with_phi_in_its_message_stays_out_of_logs(
     assert "KeyError (message withheld)" in logs
     for text in (logs, response.get_data(as_text=True)):
         assert not [s for s in secrets | {ACCESS_TOKEN} if s in text]
+
+
+@pytest.mark.parametrize("hook", list(SERVICE_FOR_HOOK))
+def test_authenticated_calls_and_refusals_leak_nothing(make_app, all_logs, tmp_path, hook) -> None:
+    """The same sweep with JWT verification on: the audit path, 401s, and the bearer tokens."""
+    from tests.protocol.test_auth import BASE, ISSUER, JWKS, token
+
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(JWKS))
+    app = make_app(
+        auth_enabled=True,
+        public_base_url=BASE,
+        trusted_issuers=[{"iss": ISSUER, "jwks_file": str(jwks)}],
+    )
+    client = app.test_client()
+    body = json.loads((FIXTURES / "requests" / f"sandbox-{hook}.json").read_text())
+    path = f"/cds-services/{SERVICE_FOR_HOOK[hook]}"
+    bearers = {
+        "valid": token(aud=BASE + path),
+        "wrong-aud": token(aud=BASE + "/elsewhere"),
+        "expired": token(aud=BASE + path, iat=1, exp=2),
+        "untrusted": token(aud=BASE + path, iss="https://evil.example.com"),
+    }
+    statuses = {
+        name: client.post(
+            path, json=with_token(body), headers={"Authorization": f"Bearer {bearer}"}
+        ).status_code
+        for name, bearer in bearers.items()
+    }
+    assert statuses == {"valid": 200, "wrong-aud": 401, "expired": 401, "untrusted": 401}
+    logs = all_logs.getvalue()
+    secrets = phi_strings(body) | {ACCESS_TOKEN} | set(bearers.values())
+    secrets |= {b.split(".")[2] for b in bearers.values()}
+    assert not [s for s in secrets if s in logs]

@@ -24,10 +24,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jwt
 import requests
+import urllib3
 
 from cds_service.config import Settings, TrustedIssuer
 from cds_service.errors import CdsError
@@ -55,10 +57,26 @@ def normalise_url(url: str) -> str:
     return _SLASHES.sub("/", url.strip()).rstrip("/")
 
 
+KEY_TYPES = {"ES": "EC", "RS": "RSA", "PS": "RSA"}
+CURVES = {"ES256": "P-256", "ES384": "P-384"}
+
+
+@dataclass(frozen=True)
+class _Key:
+    jwk: jwt.PyJWK
+    kty: str
+    alg: str | None
+    crv: str | None
+
+
 @dataclass
 class _KeySource:
-    keys: dict[str | None, jwt.PyJWK] = field(default_factory=dict)
-    fetched_at: float = 0.0
+    """One JWKS: a configured URL or file. ``lock`` lets one refresh per source run at a time."""
+
+    location: str
+    keys: dict[str, _Key] = field(default_factory=dict)
+    fetched_at: float = float("-inf")
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class TokenVerifier:
@@ -70,18 +88,18 @@ class TokenVerifier:
         self.remember_jti = remember_jti
         self.issuers: dict[str, TrustedIssuer] = {i.iss: i for i in settings.trusted_issuers}
         self._sources: dict[str, _KeySource] = {}
-        self._lock = threading.Lock()
         for issuer in self.issuers.values():
+            for location in self._locations(issuer):
+                self._sources.setdefault(location, _KeySource(location))
             if issuer.jwks_file is not None:
-                self._sources[f"file:{issuer.jwks_file}"] = _KeySource(
-                    self._parse_jwks(issuer.jwks_file.read_text(encoding="utf-8")), time.time()
-                )
+                self._refresh(self._sources[f"file:{issuer.jwks_file}"])
 
     def verify(self, authorization: str | None, audience: str) -> dict[str, Any]:
         """The token's claims, or Unauthorized with the reason."""
-        if not authorization or not authorization.startswith("Bearer "):
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("no bearer token")
-        token = authorization.removeprefix("Bearer ").strip()
+        token = token.strip()
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -90,25 +108,23 @@ class TokenVerifier:
         alg = header.get("alg")
         if alg not in self.settings.jwt_algorithms:
             raise Unauthorized(f"algorithm {str(alg)[:16]!r} is not accepted")
-        issuer = self.issuers.get(str(unverified.get("iss")))
+        if str(header.get("typ", "JWT")).upper() != "JWT":
+            raise Unauthorized("typ is not JWT")
+        iss = unverified.get("iss")
+        issuer = self.issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
             raise Unauthorized("issuer is not trusted")
-        jku = header.get("jku")
-        if jku is not None and normalise_url(str(jku)) not in {
-            normalise_url(u) for u in issuer.jku
-        }:
-            raise Unauthorized("jku is not on the issuer's allowlist")
-        key = self._key(issuer, header.get("kid"), str(jku) if jku else None)
+        key = self._key(issuer, header.get("kid"), header.get("jku"), str(alg))
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key=key,
-                algorithms=[alg],
+                algorithms=[str(alg)],
                 options={"require": ["iss", "aud", "exp", "iat", "jti"], "verify_aud": False},
                 issuer=issuer.iss,
                 leeway=self.settings.jwt_leeway_s,
             )
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
             raise Unauthorized(f"token rejected ({type(exc).__name__})") from None
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         if len(audiences) != 1 or normalise_url(str(audiences[0])) != normalise_url(audience):
@@ -119,61 +135,113 @@ class TokenVerifier:
             raise Unauthorized("jti was already used")
         return claims
 
-    def _key(self, issuer: TrustedIssuer, kid: Any, jku: str | None) -> Any:
-        sources = [f"file:{issuer.jwks_file}"] if issuer.jwks_file else []
-        sources += [jku] if jku else list(issuer.jku)
-        for source in sources:
-            key = self._lookup(source, kid, refresh=False)
-            if key is not None:
-                return key.key
-        for source in sources:
-            if not source.startswith("file:"):
-                key = self._lookup(source, kid, refresh=True)
+    @staticmethod
+    def _locations(issuer: TrustedIssuer) -> list[str]:
+        files = [f"file:{issuer.jwks_file}"] if issuer.jwks_file else []
+        return files + list(issuer.jku)
+
+    def _key(self, issuer: TrustedIssuer, kid: Any, jku: Any, alg: str) -> Any:
+        """The issuer's key for ``kid`` that fits ``alg``; an unknown kid refreshes, rate-limited.
+
+        A ``jku`` must match one of the issuer's URLs; the configured spelling is what is cached
+        and fetched, so spelling variants cannot multiply fetches.
+        """
+        locations = self._locations(issuer)
+        if jku is not None:
+            wanted = normalise_url(str(jku))
+            urls = [u for u in issuer.jku if normalise_url(u) == wanted]
+            if not urls:
+                raise Unauthorized("jku is not on the issuer's allowlist")
+            locations = [loc for loc in locations if loc.startswith("file:")] + urls[:1]
+        sources = [self._sources[loc] for loc in locations]
+        for refresh in (False, True):
+            for source in sources:
+                if refresh:
+                    self._refresh(source)
+                key = self._pick(source.keys, kid)
                 if key is not None:
-                    return key.key
+                    return self._fitting(key, alg)
         raise Unauthorized("no key for this kid")
 
-    def _lookup(self, source: str, kid: Any, *, refresh: bool) -> jwt.PyJWK | None:
-        with self._lock:
-            cached = self._sources.setdefault(source, _KeySource())
-            stale = time.time() - cached.fetched_at >= self.settings.jwks_refresh_interval_s
-            if refresh and not source.startswith("file:") and (stale or not cached.keys):
-                cached.keys = self._fetch(source)
-                cached.fetched_at = time.time()
-            keys = cached.keys
+    @staticmethod
+    def _pick(keys: dict[str, _Key], kid: Any) -> _Key | None:
         if kid is None and len(keys) == 1:  # some clients omit kid; one key is unambiguous
             return next(iter(keys.values()))
-        return keys.get(str(kid)) if kid is not None else None
+        return keys.get(kid) if isinstance(kid, str) else None
 
-    def _fetch(self, url: str) -> dict[str | None, jwt.PyJWK]:
+    @staticmethod
+    def _fitting(key: _Key, alg: str) -> Any:
+        """Refuse a key whose type or curve does not fit ``alg``, or whose JWK names another alg."""
+        if (
+            key.kty != KEY_TYPES.get(alg[:2])
+            or (key.alg is not None and key.alg != alg)
+            or (alg in CURVES and key.crv != CURVES[alg])
+        ):
+            raise Unauthorized(f"the key for this kid does not fit {alg}")
+        return key.jwk.key
+
+    def _refresh(self, source: _KeySource) -> None:
+        """Reload a source unless it was loaded (or failed) within the refresh interval."""
+        if not source.lock.acquire(blocking=False):
+            with source.lock:  # another request is refreshing it; use what that one finds
+                return
+        try:
+            if time.monotonic() - source.fetched_at < self.settings.jwks_refresh_interval_s:
+                return
+            source.fetched_at = time.monotonic()
+            text = self._read(source.location)
+            if text is not None:
+                source.keys = self._parse_jwks(text)
+        finally:
+            source.lock.release()
+
+    def _read(self, location: str) -> str | None:
+        if location.startswith("file:"):
+            try:
+                return Path(location.removeprefix("file:")).read_text(encoding="utf-8")
+            except OSError as exc:
+                log.warning("jwks file unreadable", extra={"error": type(exc).__name__})
+                return None
         session = requests.Session()
         session.trust_env = False
         try:
             with session.get(
-                url, timeout=self.settings.jwks_fetch_timeout_s, stream=True, allow_redirects=False
+                location,
+                timeout=self.settings.jwks_fetch_timeout_s,
+                stream=True,
+                allow_redirects=False,
             ) as response:
                 body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
                 if response.status_code != 200 or len(body) > MAX_JWKS_BYTES:
                     log.warning("jwks fetch failed", extra={"status": response.status_code})
-                    return {}
-        except requests.RequestException as exc:
+                    return None
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             log.warning("jwks fetch failed", extra={"error": type(exc).__name__})
-            return {}
+            return None
         finally:
             session.close()
-        return self._parse_jwks(body.decode("utf-8", "replace"))
+        return body.decode("utf-8", "replace")
 
-    def _parse_jwks(self, text: str) -> dict[str | None, jwt.PyJWK]:
-        keys: dict[str | None, jwt.PyJWK] = {}
+    @staticmethod
+    def _parse_jwks(text: str) -> dict[str, _Key]:
+        keys: dict[str, _Key] = {}
         try:
             document = json.loads(text)
         except ValueError:
             return keys
-        for entry in document.get("keys", []) if isinstance(document, dict) else []:
+        entries = document.get("keys") if isinstance(document, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
             if not isinstance(entry, dict) or entry.get("kty") not in ("EC", "RSA"):
                 continue  # symmetric (oct) keys are never accepted
             try:
-                keys[entry.get("kid")] = jwt.PyJWK(entry)
-            except jwt.PyJWTError:
+                jwk = jwt.PyJWK(entry)
+            except (jwt.PyJWTError, TypeError, ValueError):
                 continue
+            alg, crv = entry.get("alg"), entry.get("crv")
+            keys[str(entry.get("kid", ""))] = _Key(
+                jwk,
+                str(entry["kty"]),
+                alg if isinstance(alg, str) else None,
+                crv if isinstance(crv, str) else None,
+            )
         return keys

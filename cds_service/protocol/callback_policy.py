@@ -10,7 +10,7 @@ applied only when one is actually needed.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
     from cds_service.config import Settings
@@ -28,6 +28,8 @@ def callback_refusal(server: str, issuer: str | None, settings: Settings) -> str
         parts.scheme == "http" and settings.fhir_allow_http_loopback and host in LOOPBACK_HOSTS
     ):
         return "fhirServer must use https"
+    if any(segment in (".", "..") for segment in unquote(parts.path).split("/")):
+        return "fhirServer must not contain dot segments"
     allowed = list(settings.fhir_server_allowlist)
     for trusted in settings.trusted_issuers:
         if trusted.iss == issuer:
@@ -37,11 +39,20 @@ def callback_refusal(server: str, issuer: str | None, settings: Settings) -> str
     return None
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+ANY_PORT = ":*"
+
+
 def _within(server: str, entry: str) -> bool:
-    """Same scheme and host; the same port unless the entry names none; under the entry's path."""
+    """Same scheme, host and port (a missing port is the scheme's default; ``host:*`` is any
+    port, for development), and under the entry's path."""
     s, e = urlsplit(server), urlsplit(entry.rstrip("/"))
+    any_port = e.netloc.endswith(ANY_PORT)
+    if any_port:
+        e = e._replace(netloc=e.netloc.removesuffix(ANY_PORT))
     try:
-        same_port = e.port is None or s.port == e.port
+        server_port = s.port or DEFAULT_PORTS.get(s.scheme)
+        same_port = any_port or server_port == (e.port or DEFAULT_PORTS.get(e.scheme))
     except ValueError:
         return False
     path = s.path.rstrip("/")

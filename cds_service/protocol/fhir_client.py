@@ -17,7 +17,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import orjson
 import requests
@@ -102,7 +102,10 @@ class FhirClient:
 
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any]:
         """GET ``Type/id``; the answer must be that resource, not another."""
-        body = self._get(self.url_for(f"{resource_type}/{resource_id}"))
+        url = self.url_for(f"{resource_type}/{quote(resource_id, safe='')}")
+        if resource_id in (".", "..") or not self.on_server(url):
+            raise FhirServerError("the id to read does not name a resource on fhirServer")
+        body = self._get(url)
         if body.get("resourceType") != resource_type or body.get("id") != resource_id:
             raise FhirServerError(
                 f"fhirServer answered a {body.get('resourceType')} that is not the "

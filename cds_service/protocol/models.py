@@ -12,7 +12,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -124,6 +124,8 @@ def _server_url(value: str) -> str:
     parts = urlsplit(_absolute_url(value))
     if parts.query or parts.fragment or "@" in parts.netloc:
         raise ValueError("must be a base URL without query, fragment or user credentials")
+    if any(segment in (".", "..") for segment in unquote(parts.path).split("/")):
+        raise ValueError("must not contain '.' or '..' path segments")
     return value.rstrip("/")
 
 

@@ -53,14 +53,20 @@ def load_or_create_salt(configured: str | None, data_dir: Path) -> bytes:
     path = data_dir / SALT_FILE
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
+        draft = data_dir / f".{SALT_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(draft, path)  # atomic and first-wins: a reader never sees a half-written salt
         except FileExistsError:
-            pass  # another worker created it first
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+            pass
+        finally:
+            draft.unlink()
+    salt = path.read_text(encoding="utf-8").strip()
+    if not salt:
+        raise RuntimeError(f"{path} is empty; delete it or set KETAMINE_CDS_AUDIT_SALT")
+    return salt.encode("utf-8")
 
 
 def record_audit(db: Database, entry: AuditEntry) -> None:

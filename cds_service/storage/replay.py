@@ -17,6 +17,7 @@ from cds_service.storage.models import UsedTokenId
 __all__ = ["remember_jti"]
 
 MAX_JTI_LENGTH = 255
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def remember_jti(db: Database, jti: str, issuer: str, expires: float, leeway_s: int) -> bool:
@@ -24,7 +25,10 @@ def remember_jti(db: Database, jti: str, issuer: str, expires: float, leeway_s: 
     if not jti or len(jti) > MAX_JTI_LENGTH or len(issuer) > MAX_JTI_LENGTH:
         return False
     now = datetime.now(UTC)
-    keep_until = datetime.fromtimestamp(expires, UTC) + timedelta(seconds=leeway_s)
+    try:
+        keep_until = datetime.fromtimestamp(expires, UTC) + timedelta(seconds=leeway_s)
+    except (OverflowError, OSError, ValueError):
+        keep_until = FAR_FUTURE
     with db.session() as session:
         session.execute(delete(UsedTokenId).where(UsedTokenId.expires_at < now))
         session.add(UsedTokenId(issuer=issuer, jti=jti, expires_at=keep_until))

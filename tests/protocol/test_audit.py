@@ -116,3 +116,24 @@ def test_a_failed_audit_write_does_not_lose_the_answer(make_app, json_logs) -> N
     assert response.status_code == 200
     assert response.json["cards"][0]["source"]["topic"]["code"] == "ketamine-eligibility"
     assert "audit row not stored" in json_logs.getvalue()
+
+
+def test_an_empty_salt_file_is_refused_not_used(make_app, settings) -> None:
+    import pytest
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "audit-salt").write_text("")
+    with pytest.raises(RuntimeError, match="audit-salt is empty"):
+        make_app()
+
+
+def test_concurrent_first_starts_agree_on_one_salt(tmp_path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cds_service.storage import load_or_create_salt
+
+    with ThreadPoolExecutor(8) as pool:
+        salts = set(pool.map(lambda _: load_or_create_salt(None, tmp_path), range(32)))
+    [salt] = salts
+    assert len(salt) == 64
+    assert [p.name for p in tmp_path.iterdir()] == ["audit-salt"]

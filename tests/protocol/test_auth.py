@@ -290,9 +290,16 @@ def test_public_base_url_not_the_host_header_sets_the_audience(secured) -> None:
     assert call(client, token()).status_code == 200
 
 
-def test_without_a_public_base_url_the_request_host_is_the_audience(secured) -> None:
-    client = secured(public_base_url=None)
-    assert call(client, token(aud="http://localhost" + SERVICE)).status_code == 200
+def test_trusting_issuers_without_a_public_base_url_is_a_configuration_error(
+    make_settings, jwks_file
+) -> None:
+    """Otherwise aud would be checked against the caller's own Host header."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="KETAMINE_CDS_PUBLIC_BASE_URL"):
+        make_settings(
+            auth_enabled=True, trusted_issuers=[{"iss": ISSUER, "jwks_file": str(jwks_file)}]
+        )
 
 
 def test_tenant_is_checked_when_the_issuer_lists_tenants(secured, jwks_file) -> None:
@@ -397,3 +404,127 @@ def test_the_audit_trail_names_the_verified_issuer_and_the_refusals(secured) -> 
     with client.application.extensions["ketamine_cds"].db.session() as session:
         audited = [(r.status, r.issuer) for r in session.scalars(select(AuditRecord))]
     assert audited == [(401, None), (200, ISSUER)]
+
+
+def junk_signed(header: dict[str, Any]) -> str:
+    now = int(time.time())
+    payload = {"iss": ISSUER, "aud": BASE + SERVICE, "iat": now, "exp": now + 300, "jti": "j"}
+    return unsigned({"typ": "JWT", **header}, payload) + "c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "ES384", "kid": "rsa-1"},
+        {"alg": "RS384", "kid": "ec-1"},
+    ],
+)
+def test_a_key_of_the_wrong_type_for_the_alg_is_401_not_500(secured, json_logs, header) -> None:
+    assert_refused(call(secured(), junk_signed(header)))
+    assert refusal_reasons(json_logs) == [f"the key for this kid does not fit {header['alg']}"]
+
+
+def test_a_key_on_the_wrong_curve_or_declaring_another_alg_is_refused(secured, tmp_path) -> None:
+    p256 = ec.generate_private_key(ec.SECP256R1())
+    declared = public_jwk(p256, "p256", "ES256")
+    undeclared = {k: v for k, v in public_jwk(p256, "p256-no-alg", "ES256").items() if k != "alg"}
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps({"keys": [declared, undeclared]}))
+    client = secured(
+        trusted_issuers=[{"iss": ISSUER, "jwks_file": str(path)}], jwt_algorithms=["ES384", "ES256"]
+    )
+    assert_refused(call(client, junk_signed({"alg": "ES384", "kid": "p256"})))
+    assert_refused(call(client, junk_signed({"alg": "ES384", "kid": "p256-no-alg"})))
+    assert call(client, token(key=p256, alg="ES256", kid="p256")).status_code == 200
+
+
+def test_jku_spellings_share_one_fetch_and_failures_are_not_refetched(secured, httpserver) -> None:
+    good = httpserver.url_for("/keys/jwks.json")
+    bad = httpserver.url_for("/broken/jwks.json")
+    httpserver.expect_request("/keys/jwks.json").respond_with_json(JWKS)
+    httpserver.expect_request("/broken/jwks.json").respond_with_data("", status=503)
+    client = secured(
+        trusted_issuers=[{"iss": ISSUER, "jku": [good, bad]}], jwks_refresh_interval_s=600
+    )
+    base, path = good.split("/keys/")
+    for spelling in (good, good + "/", f"{base}//keys/{path}", f"{base}/keys//{path}"):
+        assert call(client, token(jku=spelling)).status_code == 200
+    for _ in range(4):
+        assert_refused(call(client, token(jku=bad)))
+    fetched = [r.path for r, _ in httpserver.log]
+    assert fetched == ["/keys/jwks.json", "/broken/jwks.json"]
+
+
+def test_a_slow_jwks_fetch_does_not_block_another_issuers_calls(
+    secured, httpserver, jwks_file
+) -> None:
+    import threading
+
+    slow = httpserver.url_for("/slow/jwks.json")
+
+    def respond_slowly(_request: Any) -> Any:
+        from werkzeug import Response
+
+        time.sleep(1.0)
+        return Response(json.dumps(JWKS), content_type="application/json")
+
+    httpserver.expect_request("/slow/jwks.json").respond_with_handler(respond_slowly)
+    client = secured(
+        trusted_issuers=[
+            {"iss": "https://slow.example.org", "jku": [slow]},
+            {"iss": ISSUER, "jwks_file": str(jwks_file)},
+        ]
+    )
+    started = threading.Event()
+
+    def slow_call() -> None:
+        started.set()
+        call(client, token(iss="https://slow.example.org", jku=slow))
+
+    worker = threading.Thread(target=slow_call)
+    worker.start()
+    started.wait()
+    time.sleep(0.1)
+    begun = time.perf_counter()
+    assert call(client, token()).status_code == 200
+    elapsed = time.perf_counter() - begun
+    worker.join()
+    assert elapsed < 0.8
+
+
+def test_a_far_future_exp_is_accepted_once(secured) -> None:
+    bearer = token(exp=10**12)
+    client = secured()
+    assert call(client, bearer).status_code == 200
+    assert_refused(call(client, bearer))
+
+
+def test_a_malformed_jwks_file_refuses_tokens_without_crashing(secured, tmp_path) -> None:
+    path = tmp_path / "odd.json"
+    path.write_text('{"keys": 5}')
+    client = secured(trusted_issuers=[{"iss": ISSUER, "jwks_file": str(path)}])
+    assert_refused(call(client, token()))
+
+
+def test_a_rotated_jwks_file_is_picked_up_without_a_restart(secured, jwks_file) -> None:
+    client = secured(jwks_refresh_interval_s=0)
+    rotated = ec.generate_private_key(ec.SECP384R1())
+    jwks_file.write_text(json.dumps({"keys": [public_jwk(rotated, "ec-2", "ES384")]}))
+    assert call(client, token(key=rotated, kid="ec-2")).status_code == 200
+
+
+def test_scheme_is_case_insensitive_and_typ_must_be_jwt(secured) -> None:
+    client = secured()
+    response = client.post(
+        SERVICE,
+        data=BODY,
+        content_type="application/json",
+        headers={"Authorization": f"bearer {token()}"},
+    )
+    assert response.status_code == 200
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": BASE + SERVICE, "iat": now, "exp": now + 300, "jti": "t"}
+    wrong_typ = jwt.encode(
+        claims, EC_KEY, algorithm="ES384", headers={"kid": "ec-1", "typ": "at+jwt"}
+    )
+    assert_refused(call(client, wrong_typ))

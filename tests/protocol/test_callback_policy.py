@@ -23,7 +23,11 @@ URL = "/cds-services/ketamine-trd-patient-view"
     [
         ("https://fhir.example.org/r4", ["https://fhir.example.org/r4"], False, None),
         ("https://fhir.example.org/r4/tenant-a", ["https://fhir.example.org/r4"], False, None),
-        ("https://fhir.example.org:8443/r4", ["https://fhir.example.org"], False, None),
+        ("https://fhir.example.org:8443/r4", ["https://fhir.example.org"], False, "allowlist"),
+        ("https://fhir.example.org:443/r4", ["https://fhir.example.org"], False, None),
+        ("https://fhir.example.org/r4", ["https://fhir.example.org:443"], False, None),
+        ("https://fhir.example.org:8443/r4", ["https://fhir.example.org:*"], False, None),
+        ("https://fhir.example.org:6379/r4", ["https://fhir.example.org/r4"], False, "allowlist"),
         ("https://FHIR.example.org/r4", ["https://fhir.example.org/"], False, None),
         ("https://fhir.example.org/r4", [], False, "not on this service's allowlist"),
         ("https://fhir.example.org.evil.com/r4", ["https://fhir.example.org"], False, "allowlist"),
@@ -32,9 +36,12 @@ URL = "/cds-services/ketamine-trd-patient-view"
         ("https://169.254.169.254/latest", ["https://fhir.example.org"], False, "allowlist"),
         ("http://fhir.example.org/r4", ["http://fhir.example.org"], True, "must use https"),
         ("http://localhost:8081/fhir", ["http://localhost"], False, "must use https"),
-        ("http://localhost:8081/fhir", ["http://localhost"], True, None),
+        ("http://localhost:8081/fhir", ["http://localhost"], True, "allowlist"),
+        ("http://localhost:8081/fhir", ["http://localhost:*"], True, None),
         ("http://127.0.0.1:8081/fhir", ["http://localhost"], True, "allowlist"),
         ("ftp://fhir.example.org/r4", ["ftp://fhir.example.org"], True, "must use https"),
+        ("https://fhir.example.org/r4/../admin", ["https://fhir.example.org/r4"], False, "dot"),
+        ("https://fhir.example.org/r4/%2E%2E/x", ["https://fhir.example.org/r4"], False, "dot"),
     ],
 )
 def test_policy(make_settings, server, allowlist, loopback, refusal) -> None:
@@ -118,3 +125,43 @@ def test_the_callers_jwt_is_never_forwarded_to_its_fhir_server(
     assert response.status_code == 200
     assert httpserver.log
     assert {r.headers.get("Authorization") for r, _ in httpserver.log} == {f"Bearer {TOKEN}"}
+
+
+@pytest.mark.parametrize("path", ["/fhir/../admin", "/fhir/%2e%2e/admin", "/fhir/./x"])
+def test_dot_segments_in_fhir_server_are_refused(client, path) -> None:
+    body = hook_request("patient-view", fhirServer=f"https://fhir.example.org{path}")
+    response = client.post(URL, json=body)
+    assert response.status_code == 400
+    [issue] = response.json["issue"]
+    assert issue["expression"] == ["fhirServer"]
+    assert "'..' path segments" in issue["diagnostics"]
+
+
+def test_a_dot_dot_patient_id_is_never_read_from_the_server(make_app, httpserver) -> None:
+    serve_patient(httpserver)
+    body = request_body(httpserver)
+    body["context"]["patientId"] = ".."
+    response = make_app().test_client().post(URL, json=body)
+    assert response.status_code == 400
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize("resource_id", ["..", ".", "a/../../admin"])
+def test_the_fhir_client_reads_only_under_its_base(httpserver, resource_id) -> None:
+    from cds_service.protocol.fhir_client import FhirClient, FhirServerError
+
+    client = FhirClient(
+        httpserver.url_for("/fhir"),
+        access_token=TOKEN,
+        deadline=time.monotonic() + 1,
+        connect_timeout=0.2,
+        read_timeout=0.3,
+        max_pages=1,
+        max_response_bytes=1024,
+    )
+    try:
+        with pytest.raises(FhirServerError, match="does not name a resource"):
+            client.read("Patient", resource_id)
+        assert httpserver.log == []
+    finally:
+        client.close()
