@@ -4,7 +4,8 @@
    asymmetric algorithms (never ``none`` or ``HS*``, so no algorithm confusion).
 2. ``iss`` must be a trusted issuer. A ``jku`` must be on that issuer's list, checked before any
    fetch. Keys come from the issuer's JWKS file or its allowlisted JWKS URLs, looked up by
-   ``kid``; an unknown ``kid`` refetches, at most once per ``jwks_refresh_interval_s``.
+   ``kid``, and must fit ``alg``; an unknown ``kid`` reloads each source at most once per
+   ``jwks_refresh_interval_s``.
 3. The signature, ``exp`` and ``iat`` (with leeway), and ``aud``: the public base URL plus the
    request path, as a string or a one-element array, with slashes normalised.
 4. ``jti`` must be new: it is remembered until the token expires (shared across workers).
