@@ -16,7 +16,8 @@ from tests.builders import hook_request
 PATIENT_NAME = "Alex Rivera"
 
 
-def exploding_app(make_settings):
+def exploding_app(make_settings, error: Exception | None = None):
+    """An app whose one service, ``boom``, raises ``error`` (by default one naming a patient)."""
     registry = ServiceRegistry()
 
     @registry.service(
@@ -28,7 +29,7 @@ def exploding_app(make_settings):
         usage_requirements="U",
     )
     def boom(call):
-        raise ValueError(f"bad data for {PATIENT_NAME}")
+        raise error or ValueError(f"bad data for {PATIENT_NAME}")
 
     return create_app(make_settings(), registry=registry)
 

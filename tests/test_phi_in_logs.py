@@ -150,25 +150,11 @@ def test_no_phi_or_token_in_logs_or_error_bodies(make_app, all_logs, path: Path)
 def test_an_unexpected_exception_with_phi_in_its_message_stays_out_of_logs(
     make_settings, all_logs
 ) -> None:
-    from cds_service.app import create_app
-    from cds_service.protocol.discovery import ServiceRegistry
+    from tests.test_app import exploding_app
 
     body = json.loads((FIXTURES / "requests" / "sandbox-patient-view.json").read_text())
     secrets = phi_strings(body)
-    registry = ServiceRegistry()
-
-    @registry.service(
-        id="boom",
-        hook="patient-view",
-        title="T",
-        description="D",
-        prefetch={"patient": "Patient/{{context.patientId}}"},
-        usage_requirements="U",
-    )
-    def boom(call: Any) -> Any:
-        raise KeyError(f"no data for {' '.join(sorted(secrets))}")
-
-    app = create_app(make_settings(), registry=registry)
+    app = exploding_app(make_settings, KeyError(f"no data for {' '.join(sorted(secrets))}"))
     response = app.test_client().post("/cds-services/boom", json=with_token(body))
     assert response.status_code == 500
     logs = all_logs.getvalue()
