@@ -1,4 +1,4 @@
-"""``ketamine-cds``: serve the CDS Hooks service, or prepare its database."""
+"""``ketamine-cds``: serve the CDS Hooks service, prepare its database, or evaluate a Bundle."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,7 +23,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, help="worker processes (default: CPU cores)")
     serve.add_argument("--threads", type=int, help="threads per worker (default 1)")
     commands.add_parser("init-db", help="create the database schema and exit")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="print the cards for a FHIR Bundle (or a hook request file), without a server",
+        description="Draft MedicationRequests/ServiceRequests in the Bundle become draftOrders "
+        "for the order hooks. Bundled fixtures are dated around 2026-03-02: pass "
+        "--as-of 2026-03-02 to see their intended answers.",
+    )
+    evaluate.add_argument("file", type=Path, help="a FHIR R4 Bundle or a CDS Hooks request (JSON)")
+    evaluate.add_argument("--hook", choices=["patient-view", "order-select", "order-sign"])
+    evaluate.add_argument("--format", choices=["text", "json"], default="text")
+    evaluate.add_argument(
+        "--as-of", type=date.fromisoformat, default=None, help="judge as of this day (YYYY-MM-DD)"
+    )
     args = parser.parse_args(argv)
+    if args.command == "evaluate":
+        return _evaluate(args)
 
     from cds_service.config import Settings
 
@@ -38,6 +55,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("database schema is ready")
         return 0
     return _serve(settings, args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from cds_service.evaluate import EvaluationError, build_request, evaluate, load, render_text
+
+    try:
+        request = build_request(load(args.file), args.hook)
+        status, body = evaluate(request, args.as_of or date.today())
+    except EvaluationError as exc:
+        print(f"ketamine-cds evaluate: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(body, indent=2))
+    else:
+        print(render_text(status, body))
+    return 0 if status == 200 else 1
 
 
 def _serve(settings: Any, args: argparse.Namespace) -> int:
