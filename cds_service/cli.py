@@ -36,9 +36,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate.add_argument(
         "--as-of", type=date.fromisoformat, default=None, help="judge as of this day (YYYY-MM-DD)"
     )
+    commands.add_parser(
+        "check-config", help="check settings, value sets, trusted issuers and the database"
+    )
     args = parser.parse_args(argv)
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "check-config":
+        from cds_service.config_check import check_configuration
+
+        findings = check_configuration()
+        for finding in findings:
+            print(finding)
+        return 1 if any(f.level == "error" for f in findings) else 0
 
     from cds_service.config import Settings
 

@@ -35,7 +35,7 @@ import urllib3
 from cds_service.config import Settings, TrustedIssuer
 from cds_service.errors import CdsError
 
-__all__ = ["TokenVerifier", "Unauthorized", "normalise_url"]
+__all__ = ["TokenVerifier", "Unauthorized", "normalise_url", "parse_jwks"]
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ class TokenVerifier:
             source.fetched_at = time.monotonic()
             text = self._read(source.location)
             if text is not None:
-                source.keys = self._parse_jwks(text)
+                source.keys = parse_jwks(text)
         finally:
             source.lock.release()
 
@@ -223,26 +223,28 @@ class TokenVerifier:
             session.close()
         return body.decode("utf-8", "replace")
 
-    @staticmethod
-    def _parse_jwks(text: str) -> dict[str, _Key]:
-        keys: dict[str, _Key] = {}
-        try:
-            document = json.loads(text)
-        except ValueError:
-            return keys
-        entries = document.get("keys") if isinstance(document, dict) else None
-        for entry in entries if isinstance(entries, list) else []:
-            if not isinstance(entry, dict) or entry.get("kty") not in ("EC", "RSA"):
-                continue  # symmetric (oct) keys are never accepted
-            try:
-                jwk = jwt.PyJWK(entry)
-            except (jwt.PyJWTError, TypeError, ValueError):
-                continue
-            alg, crv = entry.get("alg"), entry.get("crv")
-            keys[str(entry.get("kid", ""))] = _Key(
-                jwk,
-                str(entry["kty"]),
-                alg if isinstance(alg, str) else None,
-                crv if isinstance(crv, str) else None,
-            )
+
+def parse_jwks(text: str) -> dict[str, _Key]:
+    """The usable EC and RSA keys of a JWKS document, by kid; anything else is skipped."""
+
+    keys: dict[str, _Key] = {}
+    try:
+        document = json.loads(text)
+    except ValueError:
         return keys
+    entries = document.get("keys") if isinstance(document, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("kty") not in ("EC", "RSA"):
+            continue  # symmetric (oct) keys are never accepted
+        try:
+            jwk = jwt.PyJWK(entry)
+        except (jwt.PyJWTError, TypeError, ValueError):
+            continue
+        alg, crv = entry.get("alg"), entry.get("crv")
+        keys[str(entry.get("kid", ""))] = _Key(
+            jwk,
+            str(entry["kty"]),
+            alg if isinstance(alg, str) else None,
+            crv if isinstance(crv, str) else None,
+        )
+    return keys

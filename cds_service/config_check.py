@@ -1,0 +1,150 @@
+"""``ketamine-cds check-config``: is this deployment's configuration usable, and is it safe?
+
+Each finding is an error (the service would fail or refuse every call), a warning (it would run,
+but not as production should) or ok. Nothing is written, except that SQLite creates its file
+when first pinged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+__all__ = ["Finding", "check_configuration"]
+
+Level = Literal["error", "warning", "ok"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: Level
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.message}"
+
+
+def check_configuration() -> list[Finding]:
+    from cds_service.config import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        return [
+            Finding(
+                "error", f"setting {'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}"
+            )
+            for e in exc.errors(include_url=False)
+        ]
+    except ValueError as exc:
+        return [Finding("error", str(exc))]
+    return [
+        Finding("ok", "settings are valid"),
+        *_knowledge(settings.knowledge_extra_dir),
+        *_security(settings),
+        *_database(str(settings.database_url)),
+    ]
+
+
+def _knowledge(extra_dir: Path | None) -> list[Finding]:
+    from cds_service.record.terminology import Terminology, knowledge_root
+
+    findings: list[Finding] = []
+    if extra_dir is not None:
+        if not extra_dir.is_dir():
+            return [Finding("error", f"knowledge_extra_dir {extra_dir} is not a directory")]
+        for path in sorted(extra_dir.glob("**/*.json")):
+            problem = _knowledge_file_problem(path, extra_dir)
+            if problem:
+                findings.append(Finding("error", f"{path}: {problem}"))
+    if findings:
+        return findings
+    shipped = Terminology([knowledge_root()])
+    try:
+        sources: list[Any] = [knowledge_root()] + ([extra_dir] if extra_dir else [])
+        loaded = Terminology(sources)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return [Finding("error", f"value sets do not load: {type(exc).__name__}: {exc}")]
+    findings.append(
+        Finding(
+            "ok",
+            f"{len(loaded.valuesets)} value sets and {len(loaded.ingredients)} ingredients load"
+            + (
+                f" ({len(loaded.valuesets) - len(shipped.valuesets)} site sets added)"
+                if extra_dir
+                else ""
+            ),
+        )
+    )
+    return findings
+
+
+def _knowledge_file_problem(path: Path, root: Path) -> str | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"not readable JSON ({exc})"
+    if path.parent.name != "valuesets":
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return "a value set needs a string 'id'"
+    for part in ("include", "exclude"):
+        rules = data.get(part, [])
+        if not isinstance(rules, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("system"), str) for r in rules
+        ):
+            return f"'{part}' must be a list of objects, each with a 'system'"
+    return None
+
+
+def _security(settings: Any) -> list[Finding]:
+    from cds_service.protocol.auth import parse_jwks
+
+    findings: list[Finding] = []
+    if not settings.auth_enabled:
+        findings.append(Finding("warning", "authentication is off: for local development only"))
+    elif not settings.trusted_issuers:
+        findings.append(Finding("error", "no trusted issuers: every service call will get 401"))
+    for issuer in settings.trusted_issuers:
+        if issuer.jwks_file is not None:
+            try:
+                keys = parse_jwks(issuer.jwks_file.read_text(encoding="utf-8"))
+            except OSError:
+                keys = {}
+            level: Level = "ok" if keys else "error"
+            findings.append(
+                Finding(
+                    level, f"issuer {issuer.iss}: {len(keys)} usable keys in {issuer.jwks_file}"
+                )
+            )
+        for url in issuer.jku:
+            if not url.startswith("https://"):
+                findings.append(Finding("warning", f"issuer {issuer.iss}: jku {url} is not https"))
+    if "*" in settings.cors_origins:
+        findings.append(Finding("warning", "CORS allows any origin; list the EHR origins"))
+    if settings.fhir_allow_http_loopback:
+        findings.append(Finding("warning", "http FHIR callbacks to localhost are allowed"))
+    return findings
+
+
+def _database(url: str) -> list[Finding]:
+    from sqlalchemy.engine import make_url
+
+    from cds_service.storage import Database
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        database = Database(url)
+    except Exception as exc:  # any driver or URL problem is a finding, not a crash
+        return [Finding("error", f"database {shown}: {type(exc).__name__}")]
+    try:
+        reachable = database.ping()
+    finally:
+        database.dispose()
+    if reachable:
+        return [Finding("ok", f"database {shown} is reachable")]
+    return [Finding("error", f"database {shown} is not reachable")]

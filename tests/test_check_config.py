@@ -1,0 +1,93 @@
+"""``ketamine-cds check-config``: clear findings, exit 1 on any error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cds_service.cli import main
+from tests.protocol.test_auth import JWKS
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    monkeypatch.setenv("KETAMINE_CDS_DATA_DIR", str(tmp_path / "data"))
+    return monkeypatch
+
+
+def check(capsys) -> tuple[int, list[str]]:
+    code = main(["check-config"])
+    return code, capsys.readouterr().out.splitlines()
+
+
+def test_a_development_setup_passes_with_warnings(env, capsys) -> None:
+    env.setenv("KETAMINE_CDS_AUTH_ENABLED", "false")
+    code, lines = check(capsys)
+    assert code == 0
+    assert "ok: settings are valid" in lines
+    assert any(line.startswith("ok: 29 value sets and 77 ingredients load") for line in lines)
+    assert "warning: authentication is off: for local development only" in lines
+    assert any(line.startswith("ok: database sqlite:///") for line in lines)
+
+
+def test_a_production_setup_with_a_trusted_issuer_is_clean(env, capsys, tmp_path) -> None:
+    jwks = tmp_path / "ehr.json"
+    jwks.write_text(json.dumps(JWKS))
+    env.setenv("KETAMINE_CDS_PUBLIC_BASE_URL", "https://cds.example.org")
+    env.setenv("KETAMINE_CDS_CORS_ORIGINS", "https://ehr.example.org")
+    env.setenv(
+        "KETAMINE_CDS_TRUSTED_ISSUERS",
+        json.dumps([{"iss": "https://ehr.example.org", "jwks_file": str(jwks)}]),
+    )
+    code, lines = check(capsys)
+    assert code == 0
+    assert f"ok: issuer https://ehr.example.org: 2 usable keys in {jwks}" in lines
+    assert not [line for line in lines if not line.startswith("ok: ")]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("KETAMINE_CDS_JWT_ALGORITHMS", '["HS256"]', "error: setting jwt_algorithms: "),
+        ("KETAMINE_CDS_FHIR_BUDGET_S", "-1", "error: setting fhir_budget_s: "),
+        ("KETAMINE_CDS_AUTH_ENABLED", "true", "error: no trusted issuers"),
+        ("DATABASE_URL", "nosuchdb://x", "error: database nosuchdb://x: "),
+    ],
+)
+def test_each_problem_is_named_and_exits_1(env, capsys, variable, value, expected) -> None:
+    env.setenv(variable, value)
+    code, lines = check(capsys)
+    assert code == 1
+    assert any(line.startswith(expected) for line in lines), lines
+
+
+def test_a_broken_site_value_set_names_its_file(env, capsys, tmp_path) -> None:
+    site = tmp_path / "site" / "valuesets"
+    site.mkdir(parents=True)
+    (site / "extra.json").write_text('{"id": "bipolar", "include": [{"codes": []}]}')
+    (site / "broken.json").write_text("{oops")
+    env.setenv("KETAMINE_CDS_KNOWLEDGE_EXTRA_DIR", str(site.parent))
+    env.setenv("KETAMINE_CDS_AUTH_ENABLED", "false")
+    code, lines = check(capsys)
+    assert code == 1
+    assert any(
+        line.startswith(f"error: {site / 'broken.json'}: not readable JSON") for line in lines
+    )
+    assert (
+        f"error: {site / 'extra.json'}: 'include' must be a list of objects, each with a 'system'"
+        in lines
+    )
+
+
+def test_a_jwks_file_without_usable_keys_is_an_error(env, capsys, tmp_path) -> None:
+    jwks = tmp_path / "oct.json"
+    jwks.write_text('{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}')
+    env.setenv("KETAMINE_CDS_PUBLIC_BASE_URL", "https://cds.example.org")
+    env.setenv(
+        "KETAMINE_CDS_TRUSTED_ISSUERS",
+        json.dumps([{"iss": "https://ehr.example.org", "jwks_file": str(jwks)}]),
+    )
+    code, lines = check(capsys)
+    assert code == 1
+    assert f"error: issuer https://ehr.example.org: 0 usable keys in {jwks}" in lines
