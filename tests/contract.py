@@ -64,8 +64,8 @@ def schema_for(method: str, path: str, status: int) -> str | None:
 
 
 def check_response(method: str, path: str, status: int, content_type: str, body: bytes) -> None:
-    if method == "OPTIONS" or not body:
-        return
+    if method == "OPTIONS" or not body or path == "/openapi.json":
+        return  # not a CDS Hooks document: JSON Schema uses empty objects and arrays
     assert content_type.startswith("application/json"), f"{path} answered {content_type}"
     document = json.loads(body)
     holes = empties(document)

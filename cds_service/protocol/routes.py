@@ -88,6 +88,14 @@ def feedback(service_id: str) -> Response:
     return json_response({"received": summary.received, "stored": summary.stored})
 
 
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    from cds_service import __version__
+    from cds_service.protocol.openapi import openapi_document
+
+    return json_response(openapi_document(state().registry, __version__))
+
+
 @bp.get("/healthz")
 def healthz() -> Response:
     database_ok = state().db.ping()
