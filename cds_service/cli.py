@@ -39,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "check-config", help="check settings, value sets, trusted issuers and the database"
     )
+    from cds_service.cli_reports import add_report_commands, run_report_command
+
+    add_report_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "evaluate":
         return _evaluate(args)
@@ -58,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ketamine-cds: invalid settings:\n{exc}", file=sys.stderr)
         return 2
 
+    if args.command in ("feedback-report", "audit"):
+        print(run_report_command(args, settings))
+        return 0
     if args.command == "init-db":
         from cds_service.storage import Database
 

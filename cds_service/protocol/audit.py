@@ -1,7 +1,8 @@
 """Write one audit row per hook call, whatever its outcome (design.md §5; issue 5).
 
 The route leaves what it learned in ``g`` (hook, hookInstance, patient id, cards); this writes
-the row after the response is built, so 4xx answers are audited too.
+the row after the response is built, so 4xx answers are audited too. Each card sent is also
+stored by uuid with its topic and decision, so feedback can be joined to what was said.
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ import time
 from flask import Flask, Response, g, request
 
 from cds_service.protocol.models import Card
-from cds_service.storage import AuditEntry, Database, patient_hash, record_audit
+from cds_service.storage import (
+    AuditEntry,
+    Database,
+    IssuedCardEntry,
+    patient_hash,
+    record_audit,
+)
 
 __all__ = ["register_audit"]
 
@@ -38,6 +45,16 @@ def register_audit(app: Flask, db: Database, salt: bytes) -> None:
             issuer=g.get("client_iss"),
             card_topics=tuple(c.source.topic.code for c in cards if c.source.topic),
             decisions=tuple(_decisions(cards)),
+            cards=tuple(
+                IssuedCardEntry(
+                    uuid=str(c.uuid),
+                    topic=c.source.topic.code if c.source.topic else None,
+                    decision=next(iter(_decisions([c])), None),
+                    indicator=c.indicator,
+                )
+                for c in cards
+                if c.uuid
+            ),
         )
         record_audit(db, entry)
         return response

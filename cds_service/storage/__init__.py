@@ -3,7 +3,13 @@
 SQLite is the default; any SQLAlchemy URL (``DATABASE_URL``) selects another database.
 """
 
-from cds_service.storage.audit import AuditEntry, load_or_create_salt, patient_hash, record_audit
+from cds_service.storage.audit import (
+    AuditEntry,
+    IssuedCardEntry,
+    load_or_create_salt,
+    patient_hash,
+    record_audit,
+)
 from cds_service.storage.db import Database
 from cds_service.storage.feedback import FeedbackSummary, record_feedback
 from cds_service.storage.replay import remember_jti
@@ -12,6 +18,7 @@ __all__ = [
     "AuditEntry",
     "Database",
     "FeedbackSummary",
+    "IssuedCardEntry",
     "load_or_create_salt",
     "patient_hash",
     "record_audit",

@@ -19,13 +19,21 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.storage.db import Database
-from cds_service.storage.models import AuditRecord
+from cds_service.storage.models import AuditRecord, IssuedCard
 
-__all__ = ["AuditEntry", "load_or_create_salt", "patient_hash", "record_audit"]
+__all__ = ["AuditEntry", "IssuedCardEntry", "load_or_create_salt", "patient_hash", "record_audit"]
 
 log = logging.getLogger(__name__)
 
 SALT_FILE = "audit-salt"
+
+
+@dataclass(frozen=True)
+class IssuedCardEntry:
+    uuid: str
+    topic: str | None
+    decision: str | None
+    indicator: str
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,7 @@ class AuditEntry:
     issuer: str | None = None
     card_topics: tuple[str, ...] = ()
     decisions: tuple[str, ...] = ()
+    cards: tuple[IssuedCardEntry, ...] = ()
 
 
 def patient_hash(salt: bytes, patient_id: str) -> str:
@@ -84,9 +93,21 @@ def record_audit(db: Database, entry: AuditEntry) -> None:
         status=entry.status,
         latency_ms=entry.latency_ms,
     )
+    issued = [
+        IssuedCard(
+            card_uuid=card.uuid,
+            at=row.at,
+            request_id=entry.request_id,
+            service_id=row.service_id,
+            topic=card.topic,
+            decision=card.decision,
+            indicator=card.indicator,
+        )
+        for card in entry.cards
+    ]
     try:
         with db.session() as session:
-            session.add(row)
+            session.add_all([row, *issued])
             session.commit()
     except SQLAlchemyError as exc:
         log.error("audit row not stored", extra={"error": type(exc).__name__})

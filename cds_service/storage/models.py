@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, DateTime, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AuditRecord", "Base", "FeedbackRecord", "UsedTokenId"]
+__all__ = ["AuditRecord", "Base", "FeedbackRecord", "IssuedCard", "UsedTokenId"]
 
 
 class Base(DeclarativeBase):
@@ -66,3 +66,17 @@ class AuditRecord(Base):
     decisions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     status: Mapped[int] = mapped_column(Integer)
     latency_ms: Mapped[float] = mapped_column()
+
+
+class IssuedCard(Base):
+    """A card as sent: its uuid, topic and decision, for joining feedback (issue 6)."""
+
+    __tablename__ = "issued_card"
+
+    card_uuid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    decision: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    indicator: Mapped[str] = mapped_column(String(16))
