@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from cds_service.config import Settings
 from cds_service.errors import CdsError, issue, operation_outcome
 from cds_service.logs import configure_logging, request_id_var
+from cds_service.metrics import register_metrics
 from cds_service.protocol import routes
 from cds_service.protocol.audit import register_audit
 from cds_service.protocol.auth import TokenVerifier, Unauthorized, normalise_url
@@ -85,6 +86,7 @@ def create_app(
     _register_authentication(app, settings, db)
     audit_salt = settings.audit_salt.get_secret_value() if settings.audit_salt else None
     register_audit(app, db, load_or_create_salt(audit_salt, settings.data_dir))
+    register_metrics(app, {s.id for s in registry})
     _register_error_handlers(app)
 
     log.info(

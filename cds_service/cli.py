@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -91,7 +92,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0 if status == 200 else 1
 
 
+def _prepare_metrics_dir(data_dir: Path) -> None:
+    """Give gunicorn's workers an empty shared metrics directory, unless one is configured.
+
+    It must be set before prometheus_client is first imported, which picks its storage then.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = data_dir / "prometheus"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
 def _serve(settings: Any, args: argparse.Namespace) -> int:
+    _prepare_metrics_dir(settings.data_dir)
     from gunicorn.app.base import BaseApplication
 
     from cds_service import gunicorn_conf

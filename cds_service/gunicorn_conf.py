@@ -19,3 +19,11 @@ accesslog = None  # the app logs each request itself, as JSON, without PHI
 errorlog = "-"
 control_socket_disable = True
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+def child_exit(_server: object, worker: object) -> None:
+    """Let /metrics forget a dead worker's live gauges (prometheus_client multiprocess mode)."""
+    from prometheus_client import multiprocess
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined,no-untyped-call]

@@ -116,3 +116,26 @@ def test_cli_init_db_creates_the_schema(tmp_path) -> None:
     )
     assert "schema is ready" in result.stdout
     assert (tmp_path / "ketamine-cds.sqlite3").is_file()
+
+
+def metric_total(text: str, name: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith((name + "{", name + " "))
+    )
+
+
+def test_metrics_add_up_across_gunicorn_workers(server) -> None:
+    base, _ = server
+    body = json.loads((FIXTURES / "requests" / "sandbox-patient-view.json").read_text())
+    for _ in range(6):
+        response = requests.post(
+            f"{base}/cds-services/ketamine-trd-patient-view", json=body, timeout=5
+        )
+        assert response.status_code == 200
+    for _ in range(4):  # whichever worker answers, it reports every worker's counts
+        text = requests.get(f"{base}/metrics", timeout=5).text
+        assert metric_total(text, "ketamine_cds_requests_total") == 6
+        assert metric_total(text, "ketamine_cds_cards_total") == 6
+        assert metric_total(text, "ketamine_cds_request_seconds_count") == 6

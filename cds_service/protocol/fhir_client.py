@@ -23,6 +23,7 @@ import orjson
 import requests
 import urllib3
 
+from cds_service.metrics import FHIR_CALLBACKS, FHIR_FAILURES
 from cds_service.protocol.fhirjson import (
     bundle_entries,
     has_error,
@@ -173,19 +174,25 @@ class FhirClient:
                 status = response.status_code
                 content = self._read_body(response) if status < 300 else b""
         except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
+            FHIR_FAILURES.labels("timeout").inc()
             raise FhirServerError("fhirServer did not answer in time") from exc
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            FHIR_FAILURES.labels("unreachable").inc()
             raise FhirServerError(
                 f"fhirServer could not be reached ({type(exc).__name__})"
             ) from exc
+        elapsed = time.monotonic() - started
         log.info(
             "fhir callback",
             extra={
                 "fhir_resource": self.resource_type(url),
                 "status": status,
-                "ms": round((time.monotonic() - started) * 1000, 1),
+                "ms": round(elapsed * 1000, 1),
             },
         )
+        FHIR_CALLBACKS.labels(self.resource_type(url), str(status)).observe(elapsed)
+        if status >= 300:
+            FHIR_FAILURES.labels(f"http-{status // 100}xx").inc()
         if status in (401, 403):
             raise FhirServerError(f"fhirServer refused access (HTTP {status})")
         if status >= 300:
