@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 export KETAMINE_CDS_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench fhir-server install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
@@ -37,6 +37,9 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/ruff format --check .
+
+fhir-server: $(VENV)/.installed
+	$(BIN)/ketamine-cds fhir-server
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_hooks.py

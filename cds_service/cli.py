@@ -40,12 +40,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser(
         "check-config", help="check settings, value sets, trusted issuers and the database"
     )
+    fhir = commands.add_parser(
+        "fhir-server",
+        help="serve fixture patients as an open, read-only FHIR R4 server, dated today",
+    )
+    fhir.add_argument("directory", nargs="?", type=Path, help="a directory of FHIR Bundles")
+    fhir.add_argument("--bind", default="127.0.0.1:8081", help="host:port (default 127.0.0.1:8081)")
     from cds_service.cli_reports import add_report_commands, run_report_command
 
     add_report_commands(commands)
     args = parser.parse_args(argv)
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "fhir-server":
+        return _fhir_server(args)
     if args.command == "check-config":
         from cds_service.config_check import check_configuration
 
@@ -90,6 +98,29 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         print(render_text(status, body))
     return 0 if status == 200 else 1
+
+
+def _fhir_server(args: argparse.Namespace) -> int:
+    from importlib.resources import files
+
+    from werkzeug.serving import run_simple
+
+    from cds_service.fhirserver import FhirStore, create_fhir_app
+
+    directory = args.directory or Path(str(files("cds_service.fixtures") / "patients"))
+    host, _, port = args.bind.rpartition(":")
+    try:
+        store = FhirStore.from_directory(directory, date.today())
+    except (OSError, ValueError) as exc:
+        print(f"ketamine-cds fhir-server: {exc}", file=sys.stderr)
+        return 2
+    patients = len(store.resources.get("Patient", {}))
+    print(
+        f"ketamine-cds: FHIR R4 server with {patients} patients on http://{args.bind}/",
+        file=sys.stderr,
+    )
+    run_simple(host or "127.0.0.1", int(port), create_fhir_app(store), threaded=True)
+    return 0
 
 
 def _prepare_metrics_dir(data_dir: Path) -> None:
