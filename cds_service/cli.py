@@ -93,6 +93,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     except EvaluationError as exc:
         print(f"ketamine-cds evaluate: {exc}", file=sys.stderr)
         return 2
+    except ValidationError as exc:
+        print(f"ketamine-cds: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
     if args.format == "json":
         print(json.dumps(body, indent=2))
     else:

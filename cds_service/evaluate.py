@@ -65,7 +65,10 @@ def build_request(document: dict[str, Any], hook: str | None) -> dict[str, Any]:
     def is_draft(r: dict[str, Any]) -> bool:
         return r.get("resourceType") in DRAFT_TYPES and r.get("status") == "draft"
 
-    drafts = [r for r in resources if is_draft(r)]
+    drafts = [
+        r if r.get("id") else {**r, "id": f"draft-{n}"}
+        for n, r in enumerate((r for r in resources if is_draft(r)), start=1)
+    ]
     chart = [r for r in resources if not is_draft(r)]
     context: dict[str, Any] = {"userId": CLI_USER, "patientId": pid}
     if hook != "patient-view":

@@ -118,3 +118,32 @@ def test_a_request_the_service_refuses_exits_1_with_its_reasons(capsys, tmp_path
     assert code == 1
     assert out.startswith("The service refused the request (412):")
     assert "patient" in out
+
+
+def test_a_draft_without_an_id_is_still_selected(capsys, tmp_path) -> None:
+    request = json.loads(PREGNANT_ORDER.read_text())
+    draft = dict(request["context"]["draftOrders"]["entry"][0]["resource"])
+    del draft["id"]
+    chart = [
+        e["resource"]
+        for key, value in request["prefetch"].items()
+        if key != "patient"
+        for e in value.get("entry", [])
+    ]
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": r} for r in [request["prefetch"]["patient"], *chart, draft]],
+    }
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    code, out, _ = run(capsys, str(path), "--hook", "order-select", *ANCHOR)
+    assert code == 0
+    assert out.startswith("[CRITICAL]")
+
+
+def test_invalid_settings_are_reported_not_raised(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("KETAMINE_CDS_FHIR_BUDGET_S", "-1")
+    code, out, err = run(capsys, str(PATIENT), *ANCHOR)
+    assert (code, out) == (2, "")
+    assert "invalid settings" in err and "fhir_budget_s" in err
