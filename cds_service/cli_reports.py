@@ -23,11 +23,13 @@ def add_report_commands(commands: Any) -> None:
         "feedback-report",
         help="acceptance and override rates by card topic, decision and override reason",
     )
-    report.add_argument("--since", type=_day, help="cards and feedback from this day (YYYY-MM-DD)")
+    report.add_argument(
+        "--since", type=_day, help="cards issued from this day, 00:00 UTC (YYYY-MM-DD)"
+    )
     report.add_argument("--format", choices=["text", "json", "csv"], default="text")
 
     audit = commands.add_parser("audit", help="query the audit trail, newest first")
-    audit.add_argument("--since", type=_day, help="calls from this day (YYYY-MM-DD)")
+    audit.add_argument("--since", type=_day, help="calls from this day, 00:00 UTC (YYYY-MM-DD)")
     audit.add_argument("--service", help="a service id")
     audit.add_argument("--status", type=int, help="an HTTP status, e.g. 412")
     audit.add_argument("--patient", help="a patient id; it is hashed with the audit salt")
@@ -98,6 +100,7 @@ def _feedback_report(db: Any, args: argparse.Namespace) -> str:
 
 def _audit(db: Any, args: argparse.Namespace, settings: Any) -> str:
     from cds_service.storage import load_or_create_salt, patient_hash
+    from cds_service.storage.audit import SALT_FILE
     from cds_service.storage.models import AuditRecord
 
     query = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(max(1, args.limit))
@@ -105,10 +108,15 @@ def _audit(db: Any, args: argparse.Namespace, settings: Any) -> str:
         query = query.where(AuditRecord.at >= args.since)
     if args.service:
         query = query.where(AuditRecord.service_id == args.service)
-    if args.status:
+    if args.status is not None:
         query = query.where(AuditRecord.status == args.status)
     if args.patient:
         configured = settings.audit_salt.get_secret_value() if settings.audit_salt else None
+        if configured is None and not (settings.data_dir / SALT_FILE).is_file():
+            return (
+                f"No audit salt in {settings.data_dir} and KETAMINE_CDS_AUDIT_SALT is not set: "
+                "point KETAMINE_CDS_DATA_DIR at the service's data directory."
+            )
         salt = load_or_create_salt(configured, settings.data_dir)
         query = query.where(AuditRecord.patient_hash == patient_hash(salt, args.patient))
     with db.session() as session:

@@ -105,3 +105,47 @@ def test_audit_queries_by_patient_status_and_service(history, capsys) -> None:
     assert signs.count("\n") == 1
     assert "decisions=contraindicated" in signs
     assert run(capsys, "audit", "--patient", "nobody") == "No audited calls match.\n"
+
+
+def test_a_card_counts_once_by_its_latest_outcome(make_app, settings, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("KETAMINE_CDS_DATA_DIR", str(settings.data_dir))
+    client = make_app().test_client()
+    card = client.post(PATIENT_VIEW, json=hook_request("patient-view")).json["cards"][0]
+    suggestion = card["suggestions"][0]["uuid"]
+    items = [
+        {
+            "card": card["uuid"],
+            "outcome": "accepted",
+            "acceptedSuggestions": [{"id": suggestion}],
+            "outcomeTimestamp": "2026-03-02T10:05:31Z",
+        },
+        {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-03-02T10:07:00Z"},
+        {"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-03-02T10:06:00Z"},
+    ]
+    client.post(f"{PATIENT_VIEW}/feedback", json={"feedback": items})
+    [row] = json.loads(run(capsys, "feedback-report", "--format", "json"))
+    assert (row["issued"], row["accepted"], row["overridden"]) == (1, 0, 1)
+
+
+def test_since_selects_cards_by_when_they_were_issued(history, settings, capsys) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import create_engine, update
+
+    from cds_service.storage.models import IssuedCard
+
+    engine = create_engine(f"sqlite:///{settings.data_dir / 'ketamine-cds.sqlite3'}")
+    with engine.begin() as conn:
+        conn.execute(update(IssuedCard).values(at=datetime(2020, 1, 1, tzinfo=UTC)))
+    engine.dispose()
+    rows = json.loads(run(capsys, "feedback-report", "--since", "2025-01-01", "--format", "json"))
+    assert [(r["topic"], r["issued"], r["accepted"], r["overridden"]) for r in rows] == [
+        ("(unknown card)", 0, 0, 1)
+    ]
+
+
+def test_audit_by_patient_needs_the_services_salt(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("KETAMINE_CDS_DATA_DIR", str(tmp_path / "elsewhere"))
+    out = run(capsys, "audit", "--patient", "p1")
+    assert out.startswith("No audit salt in")
+    assert not (tmp_path / "elsewhere" / "audit-salt").exists()

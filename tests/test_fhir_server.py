@@ -155,3 +155,40 @@ def test_the_service_reads_a_patient_from_it_end_to_end(make_app) -> None:
     [card] = response.json["cards"]
     assert card["extension"]["org.ketamine-cds.assessment"]["decision"] == "candidate"
     assert card["summary"].startswith("Meets TRD criteria (2 failed trials)")
+
+
+def test_dates_compare_as_ranges_at_their_precision(fhir) -> None:
+    phq = f"/Observation?patient={PID}&code=http://loinc.org|44261-6"
+    latest = (date.fromisoformat("2026-02-20") + SHIFT).isoformat()  # a whole-day value
+
+    def total(query: str) -> int:
+        response = fhir.get(f"{phq}&{query}")
+        assert response.status_code == 200, response.json
+        return response.json["total"]
+
+    assert total(f"date={latest}") == 1
+    assert total(f"date=gt{latest}T06:00:00Z") == 1  # part of that day lies after 06:00
+    assert total(f"date=lt{latest}T18:00:00Z") >= 1
+    assert total(f"date={latest[:7]}") >= 1  # a month contains the day
+    assert total(f"date=ge{latest[:4]}") >= 1
+    assert total(f"date=sa{latest}") == 0
+    assert total(f"date=eb{latest}") == total("") - 1
+
+
+@pytest.mark.parametrize("query", ["status:not=final", "code:text=PHQ", "date=ge", "date=soon"])
+def test_modifiers_and_bad_dates_are_refused_not_ignored(fhir, query) -> None:
+    response = fhir.get(f"/Observation?patient={PID}&{query}")
+    assert response.status_code == 400
+    assert response.json["resourceType"] == "OperationOutcome"
+
+
+def test_system_only_tokens_zero_count_and_full_url_references(fhir) -> None:
+    everything = fhir.get(f"/Observation?patient={PID}").json["total"]
+    loinc = fhir.get(f"/Observation?patient={PID}&code=http://loinc.org|").json["total"]
+    assert loinc == everything
+    counted = fhir.get("/Patient?_count=0").json
+    assert counted["total"] >= 1
+    assert "entry" not in counted
+    assert all(link["relation"] != "next" for link in counted["link"])
+    full = fhir.get(f"/Condition?patient=http://localhost:8081/Patient/{PID}").json["total"]
+    assert full == fhir.get(f"/Condition?patient={PID}").json["total"] >= 1

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, request
 from flask_cors import CORS
 
-from cds_service.fhirserver.search import SUPPORTED, matches, unsupported
+from cds_service.fhirserver.search import SUPPORTED, SearchError, check, matches, unsupported
 from cds_service.fixture_loader import ANCHOR, shift_dates
 
 __all__ = ["FhirStore", "create_fhir_app"]
@@ -115,8 +115,11 @@ def create_fhir_app(store: FhirStore) -> Flask:
         if request.method == "POST":
             params += list(request.form.items(multi=True))
         try:
-            count = min(MAX_COUNT, max(1, int(dict(params).get("_count", DEFAULT_COUNT))))
+            count = min(MAX_COUNT, max(0, int(dict(params).get("_count", DEFAULT_COUNT))))
             offset = max(0, int(dict(params).get("_offset", 0)))
+            check(params)
+        except SearchError as exc:
+            return _outcome(400, "not-supported", str(exc))
         except ValueError:
             return _outcome(400, "invalid", "_count and _offset must be integers")
         found = [r for r in store.resources.get(rtype, {}).values() if matches(r, params)]
@@ -132,7 +135,7 @@ def create_fhir_app(store: FhirStore) -> Flask:
                 for r in page
             ],
         }
-        if offset + count < len(found):
+        if count and offset + count < len(found):
             query = [(k, v) for k, v in params if k != "_offset"] + [
                 ("_offset", str(offset + count))
             ]

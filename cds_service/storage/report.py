@@ -1,15 +1,17 @@
 """What clinicians did with the cards: acceptance and override rates (issue 6, feedback-report).
 
 Feedback is joined to the card as sent (``issued_card``) by uuid, so each outcome is counted
-under the card's topic and decision. Feedback on a card this service has no record of (sent
-before cards were recorded, or by another deployment) is counted under topic "(unknown card)".
+under the card's topic and decision. A card counts once, by its latest outcome, however many
+times it was reported. ``since`` selects cards issued from then on, with all their feedback;
+feedback on a card this service has no record of (sent before cards were recorded, or by
+another deployment) is selected by when it arrived and counted under "(unknown card)".
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -43,6 +45,11 @@ class ReportRow:
         return {**asdict(self), "acceptance_rate": self.acceptance_rate}
 
 
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored one is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def feedback_report(db: Database, since: datetime | None = None) -> list[ReportRow]:
     """One row per (topic, decision), cards issued since ``since`` and their feedback."""
     rows: dict[tuple[str, str], ReportRow] = {}
@@ -61,30 +68,41 @@ def feedback_report(db: Database, since: datetime | None = None) -> list[ReportR
             row(topic, decision).issued = count
 
         outcomes = select(
-            IssuedCard.topic,
-            IssuedCard.decision,
-            IssuedCard.card_uuid,
+            FeedbackRecord.card_uuid,
             FeedbackRecord.outcome,
             FeedbackRecord.override_code,
+            FeedbackRecord.outcome_timestamp,
             FeedbackRecord.received_at,
+            IssuedCard.topic,
+            IssuedCard.decision,
+            IssuedCard.at,
         ).join_from(
             FeedbackRecord,
             IssuedCard,
             FeedbackRecord.card_uuid == IssuedCard.card_uuid,
             isouter=True,
         )
-        if since is not None:
-            outcomes = outcomes.where(FeedbackRecord.received_at >= since)
-        reasons: dict[tuple[str, str], Counter[str]] = {}
-        for topic, decision, known, outcome, reason, _ in session.execute(outcomes):
-            target = row(topic if known else UNKNOWN, decision)
-            if outcome == "accepted":
-                target.accepted += 1
-            else:
-                target.overridden += 1
-                reasons.setdefault((target.topic, target.decision), Counter())[
-                    reason or "(no reason given)"
-                ] += 1
+        latest: dict[str, Any] = {}
+        for record in session.execute(outcomes):
+            known = record.at is not None
+            when = record.at if known else record.received_at
+            if since is not None and _aware(when) < since:
+                continue
+            current = latest.get(record.card_uuid)
+            if current is None or record.outcome_timestamp > current.outcome_timestamp:
+                latest[record.card_uuid] = record
+
+    reasons: dict[tuple[str, str], Counter[str]] = {}
+    for record in latest.values():
+        known = record.at is not None
+        target = row(record.topic if known else UNKNOWN, record.decision)
+        if record.outcome == "accepted":
+            target.accepted += 1
+        else:
+            target.overridden += 1
+            reasons.setdefault((target.topic, target.decision), Counter())[
+                record.override_code or "(no reason given)"
+            ] += 1
     for key, counter in reasons.items():
         rows[key].override_reasons = dict(counter.most_common())
     return sorted(rows.values(), key=lambda r: (r.topic == UNKNOWN, r.topic, r.decision))
