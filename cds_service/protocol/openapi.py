@@ -85,6 +85,30 @@ def _errors(*codes: str) -> dict[str, Any]:
     return {code: _json("#/components/schemas/OperationOutcome", ERRORS[code]) for code in codes}
 
 
+def _post(
+    summary: str,
+    request_model: str,
+    answer: tuple[str, str],
+    errors: tuple[str, ...],
+    service_id: dict[str, Any],
+) -> dict[str, Any]:
+    """An authenticated POST on a service path: JSON in, ``answer`` (model, text) or errors out."""
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"cdsHooksJwt": []}],
+            "parameters": [service_id],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": REF.format(model=request_model)}}
+                },
+            },
+            "responses": {"200": _json(REF.format(model=answer[0]), answer[1]), **_errors(*errors)},
+        }
+    }
+
+
 def openapi_document(registry: ServiceRegistry, version: str) -> dict[str, Any]:
     _, defs = models_json_schema(
         [
@@ -129,44 +153,20 @@ def openapi_document(registry: ServiceRegistry, version: str) -> dict[str, Any]:
                     },
                 }
             },
-            "/cds-services/{service_id}": {
-                "post": {
-                    "summary": "Call a service with a hook request",
-                    "security": bearer,
-                    "parameters": [service_id],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": REF.format(model="HookRequest")}
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": _json(REF.format(model="CdsResponse"), "Cards (possibly none)"),
-                        **_errors("400", "401", "404", "412", "413"),
-                    },
-                }
-            },
-            "/cds-services/{service_id}/feedback": {
-                "post": {
-                    "summary": "Report what the clinician did with cards",
-                    "security": bearer,
-                    "parameters": [service_id],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": REF.format(model="FeedbackRequest")}
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": _json(REF.format(model="FeedbackResponse"), "Items stored"),
-                        **_errors("400", "401", "404", "413"),
-                    },
-                }
-            },
+            "/cds-services/{service_id}": _post(
+                "Call a service with a hook request",
+                "HookRequest",
+                ("CdsResponse", "Cards (possibly none)"),
+                ("400", "401", "404", "412", "413"),
+                service_id,
+            ),
+            "/cds-services/{service_id}/feedback": _post(
+                "Report what the clinician did with cards",
+                "FeedbackRequest",
+                ("FeedbackResponse", "Items stored"),
+                ("400", "401", "404", "413"),
+                service_id,
+            ),
             "/healthz": {
                 "get": {
                     "summary": "Health: the database is reachable",
