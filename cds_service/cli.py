@@ -23,7 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--bind", help="host:port (default 127.0.0.1:8080, or KETAMINE_CDS_BIND)")
     serve.add_argument("--workers", type=int, help="worker processes (default: CPU cores)")
     serve.add_argument("--threads", type=int, help="threads per worker (default 1)")
-    commands.add_parser("init-db", help="create the database schema and exit")
+    commands.add_parser("init-db", help="create or migrate the database schema and exit")
+    db = commands.add_parser("db", help="database maintenance")
+    db.add_subparsers(dest="db_command", required=True).add_parser(
+        "upgrade", help="apply the migrations (the service also does this on start)"
+    )
     evaluate = commands.add_parser(
         "evaluate",
         help="print the cards for a FHIR Bundle (or a hook request file), without a server",
@@ -73,11 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("feedback-report", "audit"):
         print(run_report_command(args, settings))
         return 0
-    if args.command == "init-db":
+    if args.command in ("init-db", "db"):
         from cds_service.storage import Database
 
-        Database(str(settings.database_url)).create_schema()
-        print("database schema is ready")
+        revision = Database(str(settings.database_url)).create_schema()
+        print(f"database schema is ready (revision {revision})")
         return 0
     return _serve(settings, args)
 

@@ -7,8 +7,11 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from cds_service.storage.models import Base
@@ -16,6 +19,16 @@ from cds_service.storage.models import Base
 __all__ = ["Database"]
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+VERSION_TABLE = "alembic_version"
+BASELINE_REVISION = "0001"
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    config.attributes["connection"] = connection
+    return config
 
 
 class Database:
@@ -34,8 +47,25 @@ class Database:
         os.register_at_fork(after_in_child=lambda: _dispose_in_child(this))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
+    def create_schema(self) -> str:
+        """Bring the schema to the newest migration; the revision it ends at.
+
+        An empty database gets the tables from the models and is stamped at the newest
+        revision (Alembic's advice for new databases). One made before migrations existed,
+        with only ``feedback``, is stamped at 0001 and upgraded, so its rows are kept.
+        """
+        with self.engine.begin() as connection:
+            config = _alembic_config(connection)
+            tables = set(inspect(connection).get_table_names())
+            if VERSION_TABLE in tables:
+                command.upgrade(config, "head")
+            elif tables & set(Base.metadata.tables):
+                command.stamp(config, BASELINE_REVISION)
+                command.upgrade(config, "head")
+            else:
+                Base.metadata.create_all(connection)
+                command.stamp(config, "head")
+            return str(MigrationContext.configure(connection).get_current_revision())
 
     def session(self) -> Session:
         return self._sessions()

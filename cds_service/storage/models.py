@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, PrimaryKeyConstraint, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["AuditRecord", "Base", "FeedbackRecord", "IssuedCard", "UsedTokenId"]
@@ -65,7 +74,7 @@ class AuditRecord(Base):
     card_topics: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     decisions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     status: Mapped[int] = mapped_column(Integer)
-    latency_ms: Mapped[float] = mapped_column()
+    latency_ms: Mapped[float] = mapped_column(Float)
 
 
 class IssuedCard(Base):

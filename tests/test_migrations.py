@@ -1,0 +1,78 @@
+"""Schema migrations: new databases, databases from before migrations, and models in step."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, select, text
+
+from cds_service.storage import Database
+from cds_service.storage.db import _alembic_config
+from cds_service.storage.models import Base, FeedbackRecord
+
+TABLES = {"feedback", "used_token_id", "audit", "issued_card", "alembic_version"}
+
+
+def test_a_new_database_is_created_at_the_newest_revision(tmp_path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'new.sqlite3'}")
+    assert db.create_schema() == "0002"
+    assert set(inspect(db.engine).get_table_names()) == TABLES
+    assert db.create_schema() == "0002"  # idempotent
+    db.dispose()
+
+
+def test_a_database_from_before_migrations_keeps_its_feedback(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = create_engine(url)
+    FeedbackRecord.__table__.create(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            FeedbackRecord.__table__.insert().values(
+                service_id="ketamine-order-sign",
+                card_uuid="9f1e9c07-3b8f-4f5e-9c3c-0b8f6f5d2a11",
+                outcome="overridden",
+                outcome_timestamp="2026-03-02T10:06:00.000000Z",
+                received_at=datetime(2026, 3, 2, tzinfo=UTC),
+            )
+        )
+    engine.dispose()
+
+    db = Database(url)
+    assert db.create_schema() == "0002"
+    assert set(inspect(db.engine).get_table_names()) == TABLES
+    with db.session() as session:
+        assert session.scalars(select(FeedbackRecord.card_uuid)).all() == [
+            "9f1e9c07-3b8f-4f5e-9c3c-0b8f6f5d2a11"
+        ]
+    db.dispose()
+
+
+def test_the_migrations_build_exactly_the_models_schema(tmp_path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'migrated.sqlite3'}")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "head")
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert differences == []
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "base")
+        assert set(inspect(conn).get_table_names()) == {"alembic_version"}
+        assert conn.execute(text("select count(*) from alembic_version")).scalar() == 0
+    engine.dispose()
+
+
+def test_db_upgrade_command(tmp_path) -> None:
+    env = {"KETAMINE_CDS_DATA_DIR": str(tmp_path), "PATH": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "cds_service.cli", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "database schema is ready (revision 0002)"
