@@ -76,3 +76,16 @@ def test_db_upgrade_command(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "database schema is ready (revision 0002)"
+
+
+def test_a_database_with_some_newer_tables_but_no_version_is_completed(tmp_path) -> None:
+    """Builds between issues 5 and 6 created tables without recording a revision."""
+    url = f"sqlite:///{tmp_path / 'between.sqlite3'}"
+    engine = create_engine(url)
+    for name in ("feedback", "audit"):
+        Base.metadata.tables[name].create(engine)
+    engine.dispose()
+    db = Database(url)
+    assert db.create_schema() == "0002"
+    assert set(inspect(db.engine).get_table_names()) == TABLES
+    db.dispose()

@@ -15,6 +15,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # Builds of main between issues 5 and 6 created some of these tables without migrations.
+    existing = set(sa.inspect(op.get_bind()).get_table_names())
+    if "used_token_id" not in existing:
+        _used_token_id()
+    if "audit" not in existing:
+        _audit()
+    if "issued_card" not in existing:
+        _issued_card()
+
+
+def _used_token_id() -> None:
     op.create_table(
         "used_token_id",
         sa.Column("issuer", sa.String(255), nullable=False),
@@ -23,6 +34,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("issuer", "jti", name="pk_used_token_id"),
     )
     op.create_index("ix_used_token_id_expires_at", "used_token_id", ["expires_at"])
+
+
+def _audit() -> None:
     op.create_table(
         "audit",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -41,6 +55,9 @@ def upgrade() -> None:
     op.create_index("ix_audit_at", "audit", ["at"])
     op.create_index("ix_audit_service_id", "audit", ["service_id"])
     op.create_index("ix_audit_patient_hash", "audit", ["patient_hash"])
+
+
+def _issued_card() -> None:
     op.create_table(
         "issued_card",
         sa.Column("card_uuid", sa.String(64), primary_key=True),
