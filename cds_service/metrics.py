@@ -23,6 +23,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from cds_service.protocol.audit import card_decision, card_topic
+
 __all__ = [
     "FHIR_CALLBACKS",
     "FHIR_FAILURES",
@@ -63,12 +65,7 @@ def register_metrics(app: Flask, service_ids: set[str]) -> None:
         REQUESTS.labels(service, hook, str(response.status_code)).inc()
         LATENCY.labels(service).observe(time.perf_counter() - g.get("started", time.perf_counter()))
         for card in g.get("audit_cards", []):
-            decision = "-"
-            for value in (card.extension or {}).values():
-                if isinstance(value, dict) and isinstance(value.get("decision"), str):
-                    decision = value["decision"]
-            topic = card.source.topic.code if card.source.topic else "-"
-            CARDS.labels(topic, decision).inc()
+            CARDS.labels(card_topic(card) or "-", card_decision(card) or "-").inc()
         return response
 
     @app.get("/metrics")

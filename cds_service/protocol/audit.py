@@ -20,7 +20,7 @@ from cds_service.storage import (
     record_audit,
 )
 
-__all__ = ["register_audit"]
+__all__ = ["card_decision", "card_topic", "register_audit"]
 
 AUDITED_ENDPOINT = "cds.call_service"
 
@@ -43,13 +43,13 @@ def register_audit(app: Flask, db: Database, salt: bytes) -> None:
             hook_instance=g.get("log_fields", {}).get("hookInstance"),
             patient_hash=patient_hash(salt, patient_id) if patient_id else None,
             issuer=g.get("client_iss"),
-            card_topics=tuple(c.source.topic.code for c in cards if c.source.topic),
-            decisions=tuple(_decisions(cards)),
+            card_topics=tuple(t for t in map(card_topic, cards) if t),
+            decisions=tuple(dict.fromkeys(d for d in map(card_decision, cards) if d)),
             cards=tuple(
                 IssuedCardEntry(
                     uuid=str(c.uuid),
-                    topic=c.source.topic.code if c.source.topic else None,
-                    decision=next(iter(_decisions([c])), None),
+                    topic=card_topic(c),
+                    decision=card_decision(c),
                     indicator=c.indicator,
                 )
                 for c in cards
@@ -60,12 +60,13 @@ def register_audit(app: Flask, db: Database, salt: bytes) -> None:
         return response
 
 
-def _decisions(cards: list[Card]) -> list[str]:
-    """Each card extension's ``decision`` value, in card order (services name their own)."""
-    found: list[str] = []
-    for card in cards:
-        for value in (card.extension or {}).values():
-            decision = value.get("decision") if isinstance(value, dict) else None
-            if isinstance(decision, str) and decision not in found:
-                found.append(decision)
-    return found
+def card_topic(card: Card) -> str | None:
+    return card.source.topic.code if card.source.topic else None
+
+
+def card_decision(card: Card) -> str | None:
+    """The ``decision`` in the card's extension, whatever key the service files it under."""
+    for value in (card.extension or {}).values():
+        if isinstance(value, dict) and isinstance(value.get("decision"), str):
+            return str(value["decision"])
+    return None
