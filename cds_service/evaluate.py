@@ -33,12 +33,14 @@ def _service_for(hook: str) -> Any:
 
 
 def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
         "total": len(resources),
-        "entry": [{"resource": r} for r in resources],
     }
+    if resources:  # FHIR JSON has no empty arrays
+        bundle["entry"] = [{"resource": r} for r in resources]
+    return bundle
 
 
 def build_request(document: dict[str, Any], hook: str | None) -> dict[str, Any]:
