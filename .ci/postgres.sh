@@ -13,8 +13,11 @@ for _ in $(seq 1 60); do
 done
 pg_isready -h 127.0.0.1 -p "$port" >&2
 psql_as_postgres() { runuser -u postgres -- psql -v ON_ERROR_STOP=1 -q -p "$port" "$@"; }
-psql_as_postgres -c "DROP DATABASE IF EXISTS ketamine_cds_test" >&2
-psql_as_postgres -c "DROP ROLE IF EXISTS ketamine_cds_test" >&2
-psql_as_postgres -c "CREATE ROLE ketamine_cds_test LOGIN PASSWORD 'ketamine_cds_test' CREATEDB" >&2
-psql_as_postgres -c "CREATE DATABASE ketamine_cds_test OWNER ketamine_cds_test" >&2
+# Idempotent, so a second run beside a running suite disturbs nothing; tests make their own
+# throwaway databases through this role.
+exists() { [ "$(psql_as_postgres -tAc "$1")" = 1 ]; }
+exists "SELECT 1 FROM pg_roles WHERE rolname = 'ketamine_cds_test'" \
+    || psql_as_postgres -c "CREATE ROLE ketamine_cds_test LOGIN PASSWORD 'ketamine_cds_test' CREATEDB" >&2
+exists "SELECT 1 FROM pg_database WHERE datname = 'ketamine_cds_test'" \
+    || psql_as_postgres -c "CREATE DATABASE ketamine_cds_test OWNER ketamine_cds_test" >&2
 echo "postgresql+psycopg://ketamine_cds_test:ketamine_cds_test@127.0.0.1:${port}/ketamine_cds_test"
