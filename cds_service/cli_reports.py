@@ -101,6 +101,7 @@ def _feedback_report(db: Any, args: argparse.Namespace) -> str:
 def _audit(db: Any, args: argparse.Namespace, settings: Any) -> str:
     from cds_service.storage import load_or_create_salt, patient_hash
     from cds_service.storage.audit import SALT_FILE
+    from cds_service.storage.dialects import as_utc
     from cds_service.storage.models import AuditRecord
 
     query = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(max(1, args.limit))
@@ -134,7 +135,8 @@ def _audit(db: Any, args: argparse.Namespace, settings: Any) -> str:
         "status",
         "latency_ms",
     ]
-    records = [{f: getattr(r, f) for f in fields} for r in rows]
+    # In UTC whatever the database: SQLite hands back naive times, PostgreSQL its session's zone.
+    records = [{f: getattr(r, f) for f in fields} | {"at": as_utc(r.at)} for r in rows]
     if args.format == "json":
         return json.dumps(records, indent=2, default=str)
     if not records:

@@ -1,4 +1,7 @@
-"""Fixtures: settings on a temp data dir, the app, and a client that checks every response."""
+"""Fixtures: settings on a temp data dir, the app, and a client that checks every response.
+
+Tests marked ``both_databases`` run on SQLite and on PostgreSQL (tests/postgres.py).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
 
 from cds_service.app import create_app
 from cds_service.config import Settings
 from cds_service.logs import JsonFormatter
+from tests import postgres
 from tests.contract import check_response
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # the fixtures' anchor date (clinical.md §0.3)
@@ -34,6 +39,40 @@ class ContractClient(FlaskClient):
             response.get_data(),
         )
         return response
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_databases: run on SQLite and on PostgreSQL (tests/postgres.py)"
+    )
+    config.addinivalue_line("markers", "postgres: the PostgreSQL run of a both_databases test")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_databases") and (
+        "database_url" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("database_url", postgres.BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[Engine]:
+    engine = postgres.admin_engine(postgres.server_url())
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str | None]:
+    """The database URL of a both_databases test; None elsewhere (the data dir's SQLite file)."""
+    backend = getattr(request, "param", None)
+    if backend == "postgresql":
+        with postgres.throwaway_schema(request.getfixturevalue("postgres_admin")) as url:
+            yield url
+    elif backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ketamine-cds.sqlite3'}"
+    else:
+        yield None
 
 
 @pytest.fixture
@@ -59,13 +98,15 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Any) -> Any:
+def make_settings(tmp_path: Any, database_url: str | None) -> Any:
     def build(**overrides: Any) -> Settings:
-        defaults = {
+        defaults: dict[str, Any] = {
             "auth_enabled": False,
             "fhir_server_allowlist": ["http://localhost:*", "http://127.0.0.1:*"],
             "fhir_allow_http_loopback": True,
         }
+        if database_url:
+            defaults["database_url"] = database_url
         return Settings(data_dir=tmp_path / "data", **{**defaults, **overrides})
 
     return build

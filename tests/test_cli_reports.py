@@ -16,11 +16,19 @@ PATIENT_VIEW = "/cds-services/ketamine-trd-patient-view"
 ORDER_SIGN = "/cds-services/ketamine-order-sign"
 SYSTEM = "https://ketamine-cds.org/fhir/CodeSystem/ketamine-cds"
 
+pytestmark = pytest.mark.both_databases
+
+
+def use_the_apps_database(settings, monkeypatch) -> None:
+    """The commands read the settings from the environment: point them at the app's."""
+    monkeypatch.setenv("KETAMINE_CDS_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("KETAMINE_CDS_DATABASE_URL", str(settings.database_url))
+
 
 @pytest.fixture
 def history(make_app, settings, monkeypatch):
     """Two candidate cards (one accepted, one overridden), one contraindication, stray feedback."""
-    monkeypatch.setenv("KETAMINE_CDS_DATA_DIR", str(settings.data_dir))
+    use_the_apps_database(settings, monkeypatch)
     client = make_app().test_client()
     candidates = [
         client.post(PATIENT_VIEW, json=hook_request("patient-view")).json["cards"][0]
@@ -93,6 +101,7 @@ def test_since_a_future_day_reports_nothing(history, capsys) -> None:
 def test_audit_queries_by_patient_status_and_service(history, capsys) -> None:
     everything = json.loads(run(capsys, "audit", "--format", "json"))
     assert [r["status"] for r in everything] == [412, 200, 200, 200]
+    assert all(r["at"].endswith("+00:00") for r in everything)  # UTC on every database
     assert everything[1]["service_id"] == "ketamine-order-sign"
 
     mine = json.loads(run(capsys, "audit", "--patient", history["patient_id"], "--format", "json"))
@@ -108,7 +117,7 @@ def test_audit_queries_by_patient_status_and_service(history, capsys) -> None:
 
 
 def test_a_card_counts_once_by_its_latest_outcome(make_app, settings, monkeypatch, capsys) -> None:
-    monkeypatch.setenv("KETAMINE_CDS_DATA_DIR", str(settings.data_dir))
+    use_the_apps_database(settings, monkeypatch)
     client = make_app().test_client()
     card = client.post(PATIENT_VIEW, json=hook_request("patient-view")).json["cards"][0]
     suggestion = card["suggestions"][0]["uuid"]
@@ -134,7 +143,7 @@ def test_since_selects_cards_by_when_they_were_issued(history, settings, capsys)
 
     from cds_service.storage.models import IssuedCard
 
-    engine = create_engine(f"sqlite:///{settings.data_dir / 'ketamine-cds.sqlite3'}")
+    engine = create_engine(str(settings.database_url))
     with engine.begin() as conn:
         conn.execute(update(IssuedCard).values(at=datetime(2020, 1, 1, tzinfo=UTC)))
     engine.dispose()

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,18 +18,19 @@ from cds_service.storage.models import Base, FeedbackRecord
 
 TABLES = {"feedback", "used_token_id", "audit", "issued_card", "alembic_version"}
 
+pytestmark = pytest.mark.both_databases
 
-def test_a_new_database_is_created_at_the_newest_revision(tmp_path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'new.sqlite3'}")
+
+def test_a_new_database_is_created_at_the_newest_revision(database_url) -> None:
+    db = Database(database_url)
     assert db.create_schema() == "0002"
     assert set(inspect(db.engine).get_table_names()) == TABLES
     assert db.create_schema() == "0002"  # idempotent
     db.dispose()
 
 
-def test_a_database_from_before_migrations_keeps_its_feedback(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    engine = create_engine(url)
+def test_a_database_from_before_migrations_keeps_its_feedback(database_url) -> None:
+    engine = create_engine(database_url)
     FeedbackRecord.__table__.create(engine)
     with engine.begin() as conn:
         conn.execute(
@@ -42,7 +44,7 @@ def test_a_database_from_before_migrations_keeps_its_feedback(tmp_path) -> None:
         )
     engine.dispose()
 
-    db = Database(url)
+    db = Database(database_url)
     assert db.create_schema() == "0002"
     assert set(inspect(db.engine).get_table_names()) == TABLES
     with db.session() as session:
@@ -52,8 +54,8 @@ def test_a_database_from_before_migrations_keeps_its_feedback(tmp_path) -> None:
     db.dispose()
 
 
-def test_the_migrations_build_exactly_the_models_schema(tmp_path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'migrated.sqlite3'}")
+def test_the_migrations_build_exactly_the_models_schema(database_url) -> None:
+    engine = create_engine(database_url)
     with engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "head")
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -65,8 +67,12 @@ def test_the_migrations_build_exactly_the_models_schema(tmp_path) -> None:
     engine.dispose()
 
 
-def test_db_upgrade_command(tmp_path) -> None:
-    env = {"KETAMINE_CDS_DATA_DIR": str(tmp_path), "PATH": ""}
+def test_db_upgrade_command(tmp_path, database_url) -> None:
+    env = {
+        "KETAMINE_CDS_DATA_DIR": str(tmp_path),
+        "KETAMINE_CDS_DATABASE_URL": database_url,
+        "PATH": "",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "cds_service.cli", "db", "upgrade"],
         env=env,
@@ -76,16 +82,18 @@ def test_db_upgrade_command(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "database schema is ready (revision 0002)"
+    engine = create_engine(database_url)
+    assert set(inspect(engine).get_table_names()) == TABLES
+    engine.dispose()
 
 
-def test_a_database_with_some_newer_tables_but_no_version_is_completed(tmp_path) -> None:
+def test_a_database_with_some_newer_tables_but_no_version_is_completed(database_url) -> None:
     """Builds between issues 5 and 6 created tables without recording a revision."""
-    url = f"sqlite:///{tmp_path / 'between.sqlite3'}"
-    engine = create_engine(url)
+    engine = create_engine(database_url)
     for name in ("feedback", "audit"):
         Base.metadata.tables[name].create(engine)
     engine.dispose()
-    db = Database(url)
+    db = Database(database_url)
     assert db.create_schema() == "0002"
     assert set(inspect(db.engine).get_table_names()) == TABLES
     db.dispose()

@@ -63,6 +63,19 @@ Text = Annotated[str, StringConstraints(max_length=255)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
+def _no_nul(value: str) -> str:
+    """Text to be stored: PostgreSQL refuses the NUL character, so it is refused here, as 400."""
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+# Feedback is stored: its strings fit their columns (PostgreSQL enforces lengths) and hold no NUL.
+StoredText = Annotated[Text, AfterValidator(_no_nul)]
+StoredCode = Annotated[Code, AfterValidator(_no_nul)]
+CardId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
+
+
 def _absolute_url(value: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
     parts = urlsplit(value)
     if parts.scheme not in schemes or not parts.netloc:
@@ -328,14 +341,16 @@ class DiscoveryResponse(Outbound):
 class FeedbackCoding(Inbound):
     """A reason Coding as clients send it: the Sandbox omits display, and system when unset."""
 
-    code: Code
-    system: Text | None = None
-    display: Text | None = None
+    code: StoredCode
+    system: StoredText | None = None
+    display: StoredText | None = None
 
 
 class FeedbackOverride(Inbound):
     reason: FeedbackCoding | None = None
-    userComment: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    userComment: (
+        Annotated[str, StringConstraints(max_length=4000), AfterValidator(_no_nul)] | None
+    ) = None
 
     @model_validator(mode="before")
     @classmethod
@@ -356,7 +371,7 @@ class FeedbackOverride(Inbound):
 
 
 class AcceptedSuggestion(Inbound):
-    id: Code
+    id: StoredCode
 
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$")
@@ -377,7 +392,7 @@ def _as_utc(value: datetime) -> datetime:
 
 
 class FeedbackItem(Inbound):
-    card: Code
+    card: CardId  # the uuid of a card as sent; the column holds 64 characters
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: list[AcceptedSuggestion] | None = None
     overrideReason: FeedbackOverride | None = None

@@ -1,6 +1,8 @@
 """Durable storage (SQLAlchemy 2): feedback, the audit trail, used token ids.
 
-SQLite is the default; any SQLAlchemy URL (``DATABASE_URL``) selects another database.
+SQLite is the default; ``DATABASE_URL`` selects another database, PostgreSQL
+(``postgresql+psycopg://...``) for several hosts. Both are tested; what differs between them is
+in ``dialects``.
 """
 
 from cds_service.storage.audit import (

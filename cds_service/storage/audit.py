@@ -78,12 +78,18 @@ def load_or_create_salt(configured: str | None, data_dir: Path) -> bytes:
     return salt.encode("utf-8")
 
 
+def _storable(text: str, length: int) -> str:
+    """Client text (the service id is the URL's) as its column takes it on every database:
+    PostgreSQL refuses NUL characters and values longer than the column."""
+    return text.replace("\x00", "")[:length]
+
+
 def record_audit(db: Database, entry: AuditEntry) -> None:
     """Store the row. A failure is logged, not raised: the clinician's answer must not be lost."""
     row = AuditRecord(
         at=datetime.now(UTC),
         request_id=entry.request_id,
-        service_id=entry.service_id[:64],
+        service_id=_storable(entry.service_id, 64),
         hook=entry.hook,
         hook_instance=entry.hook_instance,
         patient_hash=entry.patient_hash,

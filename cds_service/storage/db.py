@@ -1,11 +1,10 @@
-"""Engine, sessions and schema creation."""
+"""Engine, sessions and schema creation, on SQLite (the default) or PostgreSQL."""
 
 from __future__ import annotations
 
 import os
 import weakref
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -14,11 +13,11 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from cds_service.storage.dialects import connection_setup, lock_schema
 from cds_service.storage.models import Base
 
 __all__ = ["Database"]
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
 VERSION_TABLE = "alembic_version"
 BASELINE_REVISION = "0001"
 MIGRATIONS = str(Path(__file__).parent / "migrations")
@@ -40,8 +39,9 @@ class Database:
         if self.is_sqlite and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(url, pool_pre_ping=not self.is_sqlite)
-        if self.is_sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        setup = connection_setup(parsed.get_backend_name())
+        if setup is not None:
+            event.listen(self.engine, "connect", setup)
         # gunicorn --preload forks after the app is built; children must not share connections.
         this = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _dispose_in_child(this))
@@ -53,8 +53,10 @@ class Database:
         An empty database gets the tables from the models and is stamped at the newest
         revision (Alembic's advice for new databases). One made before migrations existed,
         with only ``feedback``, is stamped at 0001 and upgraded, so its rows are kept.
+        Processes starting together take turns, so only the first changes the schema.
         """
         with self.engine.begin() as connection:
+            lock_schema(connection)
             config = _alembic_config(connection)
             tables = set(inspect(connection).get_table_names())
             if VERSION_TABLE in tables:
@@ -86,10 +88,3 @@ def _dispose_in_child(ref: weakref.ref[Database]) -> None:
     db = ref()
     if db is not None:
         db.engine.dispose(close=False)
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.close()

@@ -18,6 +18,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["AuditRecord", "Base", "FeedbackRecord", "IssuedCard", "UsedTokenId"]
 
+# None is SQL NULL, not the JSON text 'null', so that "IS NULL" means "none" on every database.
+NullableJSON = JSON(none_as_null=True)
+
 
 class Base(DeclarativeBase):
     pass
@@ -36,7 +39,7 @@ class FeedbackRecord(Base):
     card_uuid: Mapped[str] = mapped_column(String(64), index=True)
     outcome: Mapped[str] = mapped_column(String(16))
     outcome_timestamp: Mapped[str] = mapped_column(String(32))  # UTC, microseconds, "Z"
-    accepted_suggestions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    accepted_suggestions: Mapped[list[str] | None] = mapped_column(NullableJSON, nullable=True)
     override_system: Mapped[str | None] = mapped_column(String(255), nullable=True)
     override_code: Mapped[str | None] = mapped_column(String(128), nullable=True)
     override_display: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -71,8 +74,8 @@ class AuditRecord(Base):
     hook_instance: Mapped[str | None] = mapped_column(String(64), nullable=True)
     patient_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     issuer: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    card_topics: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
-    decisions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    card_topics: Mapped[list[str] | None] = mapped_column(NullableJSON, nullable=True)
+    decisions: Mapped[list[str] | None] = mapped_column(NullableJSON, nullable=True)
     status: Mapped[int] = mapped_column(Integer)
     latency_ms: Mapped[float] = mapped_column(Float)
 

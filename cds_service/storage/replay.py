@@ -1,28 +1,34 @@
 """Remember each accepted JWT ``jti`` so a captured token cannot be replayed (spec J-06).
 
 The table is shared by every worker process; a row lives until its token would have expired
-anyway, and expired rows are purged as new tokens arrive.
+anyway. Expired rows are purged as new tokens arrive, at most once a minute per process, so
+the purge is not paid on every call. The insert is race-safe: of two
+workers offered the same token at once, exactly one accepts it.
 """
 
 from __future__ import annotations
 
+import time
+import weakref
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 
 from cds_service.storage.db import Database
+from cds_service.storage.dialects import insert_new
 from cds_service.storage.models import UsedTokenId
 
 __all__ = ["remember_jti"]
 
 MAX_JTI_LENGTH = 255
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+PURGE_INTERVAL_S = 60.0
+_next_purge: weakref.WeakKeyDictionary[Database, float] = weakref.WeakKeyDictionary()
 
 
 def remember_jti(db: Database, jti: str, issuer: str, expires: float, leeway_s: int) -> bool:
     """True the first time (issuer, jti) is seen; False for a replay or an unstorable jti."""
-    if not jti or len(jti) > MAX_JTI_LENGTH or len(issuer) > MAX_JTI_LENGTH:
+    if not _storable(jti) or not _storable(issuer):
         return False
     now = datetime.now(UTC)
     try:
@@ -30,11 +36,15 @@ def remember_jti(db: Database, jti: str, issuer: str, expires: float, leeway_s: 
     except (OverflowError, OSError, ValueError):
         keep_until = FAR_FUTURE
     with db.session() as session:
-        session.execute(delete(UsedTokenId).where(UsedTokenId.expires_at < now))
-        session.add(UsedTokenId(issuer=issuer, jti=jti, expires_at=keep_until))
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            return False
-    return True
+        if time.monotonic() >= _next_purge.get(db, 0.0):
+            session.execute(delete(UsedTokenId).where(UsedTokenId.expires_at < now))
+            _next_purge[db] = time.monotonic() + PURGE_INTERVAL_S
+        row = {"issuer": issuer, "jti": jti, "expires_at": keep_until}
+        first = insert_new(session, UsedTokenId, [row]) == 1
+        session.commit()
+    return first
+
+
+def _storable(value: str) -> bool:
+    """PostgreSQL enforces the column's length and refuses NUL in text; SQLite would not."""
+    return 0 < len(value) <= MAX_JTI_LENGTH and "\x00" not in value

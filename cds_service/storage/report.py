@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from cds_service.storage.db import Database
+from cds_service.storage.dialects import as_utc
 from cds_service.storage.models import FeedbackRecord, IssuedCard
 
 __all__ = ["ReportRow", "feedback_report"]
@@ -45,11 +46,6 @@ class ReportRow:
         return {**asdict(self), "acceptance_rate": self.acceptance_rate}
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored one is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def feedback_report(db: Database, since: datetime | None = None) -> list[ReportRow]:
     """One row per (topic, decision), cards issued since ``since`` and their feedback."""
     rows: dict[tuple[str, str], ReportRow] = {}
@@ -67,26 +63,30 @@ def feedback_report(db: Database, since: datetime | None = None) -> list[ReportR
         for topic, decision, count in session.execute(issued):
             row(topic, decision).issued = count
 
-        outcomes = select(
-            FeedbackRecord.card_uuid,
-            FeedbackRecord.outcome,
-            FeedbackRecord.override_code,
-            FeedbackRecord.outcome_timestamp,
-            FeedbackRecord.received_at,
-            IssuedCard.topic,
-            IssuedCard.decision,
-            IssuedCard.at,
-        ).join_from(
-            FeedbackRecord,
-            IssuedCard,
-            FeedbackRecord.card_uuid == IssuedCard.card_uuid,
-            isouter=True,
+        outcomes = (
+            select(
+                FeedbackRecord.card_uuid,
+                FeedbackRecord.outcome,
+                FeedbackRecord.override_code,
+                FeedbackRecord.outcome_timestamp,
+                FeedbackRecord.received_at,
+                IssuedCard.topic,
+                IssuedCard.decision,
+                IssuedCard.at,
+            )
+            .join_from(
+                FeedbackRecord,
+                IssuedCard,
+                FeedbackRecord.card_uuid == IssuedCard.card_uuid,
+                isouter=True,
+            )
+            .order_by(FeedbackRecord.id)  # of two outcomes at one instant, the first stored counts
         )
         latest: dict[str, Any] = {}
         for record in session.execute(outcomes):
             known = record.at is not None
             when = record.at if known else record.received_at
-            if since is not None and _aware(when) < since:
+            if since is not None and as_utc(when) < since:
                 continue
             current = latest.get(record.card_uuid)
             if current is None or record.outcome_timestamp > current.outcome_timestamp:

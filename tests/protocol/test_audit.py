@@ -6,9 +6,12 @@ import hashlib
 import hmac
 import json
 import stat
+from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select, text
 
+from cds_service.storage.dialects import as_utc
 from cds_service.storage.models import AuditRecord
 from tests.builders import hook_request
 
@@ -24,6 +27,7 @@ def expected_hash(salt: bytes, patient_id: str) -> str:
     return hmac.new(salt, patient_id.encode(), hashlib.sha256).hexdigest()
 
 
+@pytest.mark.both_databases
 def test_a_hook_call_is_audited_with_a_salted_patient_hash(make_app) -> None:
     app = make_app(audit_salt="site-salt-1")
     body = hook_request("patient-view")
@@ -47,6 +51,7 @@ def test_a_hook_call_is_audited_with_a_salted_patient_hash(make_app) -> None:
     assert row.issuer is None
 
 
+@pytest.mark.both_databases
 def test_refused_calls_are_audited_without_a_patient(make_app) -> None:
     app = make_app()
     client = app.test_client()
@@ -63,12 +68,14 @@ def test_refused_calls_are_audited_without_a_patient(make_app) -> None:
     assert unavailable.card_topics is None
 
 
+@pytest.mark.both_databases
 def test_discovery_and_feedback_are_not_hook_calls(app, client) -> None:
     client.get("/cds-services")
     client.post(f"{URL}/feedback", json={"feedback": []})
     assert rows(app) == []
 
 
+@pytest.mark.both_databases
 def test_the_generated_salt_is_private_and_stable_across_restarts(make_app, settings) -> None:
     body = hook_request("patient-view")
     first, second = make_app(), make_app()
@@ -83,6 +90,7 @@ def test_the_generated_salt_is_private_and_stable_across_restarts(make_app, sett
     assert hashes == {expected_hash(salt, body["context"]["patientId"])}
 
 
+@pytest.mark.both_databases
 def test_no_phi_or_token_is_stored_in_the_audit_row(make_app) -> None:
     app = make_app()
     body = hook_request("patient-view")
@@ -108,6 +116,7 @@ def test_no_phi_or_token_is_stored_in_the_audit_row(make_app) -> None:
         assert secret not in stored
 
 
+@pytest.mark.both_databases
 def test_a_failed_audit_write_does_not_lose_the_answer(make_app, json_logs) -> None:
     app = make_app()
     with app.extensions["ketamine_cds"].db.engine.begin() as conn:
@@ -119,8 +128,6 @@ def test_a_failed_audit_write_does_not_lose_the_answer(make_app, json_logs) -> N
 
 
 def test_an_empty_salt_file_is_refused_not_used(make_app, settings) -> None:
-    import pytest
-
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "audit-salt").write_text("")
     with pytest.raises(RuntimeError, match="audit-salt is empty"):
@@ -137,3 +144,22 @@ def test_concurrent_first_starts_agree_on_one_salt(tmp_path) -> None:
     [salt] = salts
     assert len(salt) == 64
     assert [p.name for p in tmp_path.iterdir()] == ["audit-salt"]
+
+
+@pytest.mark.both_databases
+def test_an_unknown_service_in_the_url_is_audited_as_storable_text(app, client) -> None:
+    """The service id is the client's URL: NUL dropped and cut to the column, never lost."""
+    for path in ("/cds-services/%00ab%00c", "/cds-services/" + "s" * 100):
+        assert client.post(path, json=hook_request("patient-view")).status_code == 404
+    assert [(r.service_id, r.status) for r in rows(app)] == [("abc", 404), ("s" * 64, 404)]
+
+
+@pytest.mark.both_databases
+def test_times_are_read_back_in_utc(make_app, monkeypatch) -> None:
+    """Whatever the database session's own zone (libpq takes it from PGTZ)."""
+    monkeypatch.setenv("PGTZ", "Asia/Kolkata")
+    app = make_app()
+    app.test_client().post(URL, json=hook_request("patient-view"))
+    [row] = rows(app)
+    assert row.at.utcoffset() in (None, timedelta(0))  # SQLite: naive, and UTC by convention
+    assert abs(as_utc(row.at) - datetime.now(UTC)) < timedelta(minutes=1)

@@ -252,6 +252,7 @@ def test_scheme_other_than_bearer_is_refused(secured) -> None:
     assert_refused(response)
 
 
+@pytest.mark.both_databases
 def test_a_replayed_token_is_refused(secured, json_logs) -> None:
     client = secured()
     bearer = token()
@@ -260,6 +261,7 @@ def test_a_replayed_token_is_refused(secured, json_logs) -> None:
     assert refusal_reasons(json_logs) == ["jti was already used"]
 
 
+@pytest.mark.both_databases
 def test_replay_is_caught_by_another_worker_sharing_the_database(secured) -> None:
     bearer = token()
     assert call(secured(), bearer).status_code == 200
@@ -492,6 +494,13 @@ def test_a_slow_jwks_fetch_does_not_block_another_issuers_calls(
     assert elapsed < 0.8
 
 
+@pytest.mark.both_databases
+@pytest.mark.parametrize("jti", ["x" * 256, "nul\u0000"], ids=["too-long", "nul"])
+def test_a_jti_the_database_cannot_hold_is_refused_not_a_500(secured, jti) -> None:
+    assert_refused(call(secured(), token(jti=jti)))
+
+
+@pytest.mark.both_databases
 def test_a_far_future_exp_is_accepted_once(secured) -> None:
     bearer = token(exp=10**12)
     client = secured()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from cds_service.app import create_app
+from cds_service.config import Settings
+from cds_service.storage.dialects import INSERT_BATCH_ROWS
 from cds_service.storage.models import FeedbackRecord
 from tests.contract import VALIDATORS
 
@@ -12,6 +15,8 @@ URL = "/cds-services/ketamine-order-sign/feedback"
 CARD = "9f1e9c07-3b8f-4f5e-9c3c-0b8f6f5d2a11"
 SUGGESTION = "c1d2e3f4-0a1b-4c2d-8e3f-123456789abc"
 OVERRIDE_SYSTEM = "https://ketamine-cds.org/fhir/CodeSystem/ketamine-cds"
+
+pytestmark = pytest.mark.both_databases
 
 
 def accepted(timestamp: str = "2026-03-02T10:05:31Z") -> dict:
@@ -175,11 +180,75 @@ def test_malformed_json_feedback_is_400(client) -> None:
     assert response.json["issue"][0]["details"]["coding"][0]["code"] == "invalid-json"
 
 
-def test_database_url_selects_where_feedback_is_stored(make_app, tmp_path, monkeypatch) -> None:
+def test_database_url_selects_where_feedback_is_stored(tmp_path, monkeypatch) -> None:
+    """Builds its own settings, so that DATABASE_URL, not the test's database, is in force."""
     elsewhere = tmp_path / "elsewhere" / "feedback.db"
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{elsewhere}")
-    app = make_app()
+    app = create_app(Settings(data_dir=tmp_path / "data", auth_enabled=False))
     app.test_client().post(URL, json={"feedback": [accepted()]})
     assert elsewhere.is_file()
     assert not (tmp_path / "data" / "ketamine-cds.sqlite3").exists()
     assert count(app) == 1
+    app.extensions["ketamine_cds"].db.dispose()
+
+
+NUL = "\u0000"
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        (overridden(overrideReason={"userComment": f"see{NUL}note"}), "userComment"),
+        (overridden(overrideReason={"reason": {"code": f"x{NUL}"}}), "reason.code"),
+        (overridden(overrideReason={"reason": {"code": "x", "display": NUL}}), "reason.display"),
+        (overridden(card=f"{CARD}{NUL}"), "feedback[0].card"),
+        (accepted() | {"acceptedSuggestions": [{"id": f"{NUL}1"}]}, "acceptedSuggestions[0].id"),
+    ],
+)
+def test_a_nul_character_is_400_not_500(app, client, item: dict, field: str) -> None:
+    """PostgreSQL cannot store U+0000 in text: it is refused before it reaches the database."""
+    response = client.post(URL, json={"feedback": [item]})
+    assert response.status_code == 400
+    [issue] = response.json["issue"]
+    assert field in issue["diagnostics"]
+    assert "NUL" in issue["diagnostics"]
+    assert count(app) == 0
+
+
+@pytest.mark.parametrize(
+    ("item", "field"),
+    [
+        (overridden(card="c" * 65), "feedback[0].card"),
+        (overridden(overrideReason={"reason": {"code": "c" * 129}}), "reason.code"),
+        (overridden(overrideReason={"reason": {"code": "x", "system": "s" * 256}}), "system"),
+        (overridden(overrideReason={"userComment": "w" * 4001}), "userComment"),
+    ],
+)
+def test_values_longer_than_their_columns_are_400_not_500(app, client, item, field) -> None:
+    """PostgreSQL enforces VARCHAR lengths (SQLite does not): too long is the client's error."""
+    response = client.post(URL, json={"feedback": [item]})
+    assert response.status_code == 400
+    assert field in response.json["issue"][0]["diagnostics"]
+    assert count(app) == 0
+
+
+def test_values_as_long_as_their_columns_are_stored(app, client) -> None:
+    reason = {"reason": {"code": "c" * 128, "system": "s" * 255, "display": "d" * 255}}
+    item = overridden(card="c" * 64, overrideReason={**reason, "userComment": "w" * 4000})
+    assert client.post(URL, json={"feedback": [item]}).json == {"received": 1, "stored": 1}
+    [row] = rows(app)
+    assert (len(row.card_uuid), len(row.override_code), len(row.user_comment)) == (64, 128, 4000)
+
+
+def test_a_batch_larger_than_one_insert_is_counted_and_stored_once(app, client) -> None:
+    """Rows go in several INSERTs (bound-parameter limits); each counts what it stored."""
+    n = 2 * INSERT_BATCH_ROWS + 1
+    items = [
+        overridden(outcomeTimestamp=f"2026-03-02T10:{i // 60:02}:{i % 60:02}Z")
+        for i in range(n + 10)
+    ]
+    assert client.post(URL, json={"feedback": items[:n]}).json == {"received": n, "stored": n}
+    again = client.post(URL, json={"feedback": items[::-1]})  # all stored but the last 10
+    assert again.json == {"received": n + 10, "stored": 10}
+    assert count(app) == n + 10
+    assert rows(app)[0].accepted_suggestions is None
