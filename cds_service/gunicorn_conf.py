@@ -5,8 +5,10 @@ KETAMINE_CDS_WORKERS   default: one per CPU core (sync workers served best; pyth
 KETAMINE_CDS_THREADS   default 1; more than 1 switches to gthread workers, which help only
                        when handlers wait on FHIR callbacks
 KETAMINE_CDS_TIMEOUT   default 30 (seconds before a silent worker is restarted)
+KETAMINE_CDS_GC_THRESHOLD  default 50000 (gen-0 garbage-collection threshold in workers)
 """
 
+import gc
 import os
 
 bind = os.environ.get("KETAMINE_CDS_BIND", "127.0.0.1:8080")
@@ -19,6 +21,26 @@ accesslog = None  # the app logs each request itself, as JSON, without PHI
 errorlog = "-"
 control_socket_disable = True
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+# A hook call builds and drops a large tree of JSON objects (about 150 per FHIR resource). With
+# the default gen-0 threshold of 700 that triggers dozens of collections per call, each also
+# scanning the value sets and models loaded at start: measured at a third of a 1,000-resource
+# call (BENCHMARKS.md). The trees hold no cycles, so reference counting frees them anyway.
+GC_GEN0_THRESHOLD = int(os.environ.get("KETAMINE_CDS_GC_THRESHOLD", "50000"))
+
+
+def tune_garbage_collector() -> None:
+    """Exempt everything loaded so far from collection, and collect young objects less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
+
+
+def when_ready(_server: object) -> None:
+    """In the master after --preload, before any worker is forked: workers inherit the setting,
+    and frozen objects are never written by a collection, so their pages stay shared."""
+    tune_garbage_collector()
 
 
 def child_exit(_server: object, worker: object) -> None:
