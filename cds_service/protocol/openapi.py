@@ -2,7 +2,11 @@
 
 Response schemas come from the outbound models in serialization mode, with ``null`` removed,
 because the service never emits it (checklist R-01). Request schemas come from the inbound
-models, which tolerate more than they describe (unknown keys are allowed).
+models, which tolerate more than they describe (unknown keys are allowed), plus what the
+service checks beyond pydantic's JSON Schema: each hook's context (``_hook_requests``), and
+``fhirServer`` as a base URL and the feedback rules (``_request_rules``). What a schema cannot
+say is stated in words: the body's ``hook`` must be one the service id serves, and
+order-select's ``selections`` must name draftOrders entries.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from cds_service.protocol.discovery import ServiceRegistry
+from cds_service.protocol.discovery import HOOK_CONTEXTS, ServiceRegistry
 from cds_service.protocol.models import (
     CdsResponse,
     DiscoveryResponse,
@@ -54,6 +58,94 @@ ERRORS = {
     "412": "Required prefetch data could be had neither from prefetch nor from fhirServer.",
     "413": "Body, prefetch keys or Bundle entries over their limits.",
 }
+
+
+NO_NUL = "^[^\\u0000]*$"  # stored text: PostgreSQL refuses NUL, so the service answers 400
+# A base URL the service accepts as fhirServer: http(s), a host, an optional port, and a path
+# without '.'/'..' segments, query, fragment or credentials (models._server_url).
+FHIR_BASE_URL = (
+    r"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?"  # host and port
+    r"(/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?$"  # path segments, none of dots alone
+)
+
+# outcomeTimestamp as models._TIMESTAMP reads it, with each field in its range. Years 0, 1 and
+# 9999 are left out: with an offset, 0001-01-01 or 9999-12-31 can fall outside the years a
+# UTC timestamp can hold, and the service then refuses the item.
+TIMESTAMP = (
+    r"^(?!0000|0001|9999)\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
+)
+
+
+def _request_rules(schemas: dict[str, Any]) -> None:
+    """Add to the request schemas what the models check in validators (see the module doc)."""
+    server = schemas["HookRequest"]["properties"]["fhirServer"]
+    server.update(
+        {
+            "format": "uri",
+            "pattern": FHIR_BASE_URL,
+            "description": "The EHR's FHIR base URL, e.g. https://ehr.example.org/fhir.",
+        }
+    )
+    schemas["HookRequest"]["dependentRequired"] = {"fhirAuthorization": ["fhirServer"]}
+    # The JSON parser reads integers beyond 64 bits as floats, which are not integers here.
+    expires = schemas["FhirAuthorization"]["properties"]["expires_in"]
+    expires.update({"minimum": -(2**63), "maximum": 2**64 - 1})
+
+    item = schemas["FeedbackItem"]
+    item["properties"]["outcomeTimestamp"]["pattern"] = TIMESTAMP
+    item["properties"]["outcomeTimestamp"]["description"] = (
+        "A date and a time to the second; without an offset it is taken as UTC."
+    )
+    item["if"] = {"properties": {"outcome": {"const": "accepted"}}, "required": ["outcome"]}
+    item["then"] = {
+        "required": ["acceptedSuggestions"],
+        "properties": {"acceptedSuggestions": {"minItems": 1}},
+    }
+    for name, field in [
+        ("FeedbackItem", "card"),
+        ("FeedbackCoding", "code"),
+        ("FeedbackCoding", "system"),
+        ("FeedbackCoding", "display"),
+        ("FeedbackOverride", "userComment"),
+        ("AcceptedSuggestion", "id"),
+    ]:
+        schemas[name]["properties"][field]["pattern"] = NO_NUL
+    override = schemas["FeedbackOverride"]
+    # Older Sandbox builds send the reason's code, system and display without "reason" around.
+    coding = schemas["FeedbackCoding"]["properties"]
+    override["properties"].update({k: dict(coding[k]) for k in ("code", "system", "display")})
+    override["anyOf"] = [
+        {"required": ["reason"]},
+        {"required": ["userComment"], "properties": {"userComment": {"minLength": 1}}},
+        {"required": ["code"]},
+    ]
+
+
+def _hook_requests(schemas: dict[str, Any], registry: ServiceRegistry) -> None:
+    """``HookRequest``: one of a request per hook served, each with that hook's context."""
+    envelope = schemas.pop("HookRequest")
+    variants = []
+    for hook in sorted({s.hook for s in registry}):
+        name = "".join(part.title() for part in hook.split("-")) + "Request"
+        context = HOOK_CONTEXTS[hook].__name__
+        schemas[name] = {
+            **envelope,
+            "title": name,
+            "description": f"A call of the {hook} hook.",
+            "properties": {
+                **envelope["properties"],
+                "hook": {"const": hook},
+                "context": {"$ref": REF.format(model=context)},
+            },
+        }
+        variants.append({"$ref": REF.format(model=name)})
+    schemas["HookRequest"] = {
+        "description": envelope["description"]
+        + " The hook must be one the called service serves (see discovery); another is "
+        "refused with 400 hook-not-served.",
+        "oneOf": variants,
+    }
 
 
 def _without_null(schema: Any) -> Any:
@@ -116,10 +208,13 @@ def openapi_document(registry: ServiceRegistry, version: str) -> dict[str, Any]:
             (DiscoveryResponse, "serialization"),
             (HookRequest, "validation"),
             (FeedbackRequest, "validation"),
+            *((model, "validation") for model in HOOK_CONTEXTS.values()),
         ],
         ref_template=REF,
     )
     schemas = {name: _without_null(s) for name, s in defs["$defs"].items()}
+    _request_rules(schemas)
+    _hook_requests(schemas, registry)
     schemas["OperationOutcome"] = OPERATION_OUTCOME
     schemas["FeedbackResponse"] = {
         "type": "object",

@@ -15,7 +15,7 @@ from typing import Any
 
 from cds_service.protocol.fhirjson import as_dict, as_list
 from cds_service.record.terminology import Recognition
-from cds_service.record.values import codes_of, number
+from cds_service.record.values import codes_of, number, scalar_text
 
 __all__ = ["DAYS_PER_UNIT", "daily_doses", "dose_per_administration", "duration_days"]
 
@@ -100,8 +100,10 @@ _TEXT_FREQUENCIES = [
         1.0,
     ),
 ]
+# A number is matched from its first digit only: without the look-behind, a long run of digits
+# is retried from each of its digits, which is quadratic (20,000 digits took 24 s).
 _TEXT_AMOUNT = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(mg|milligrams?|tablets?|tabs?|capsules?|caps?)\b", re.I
+    r"(?<!\d)(\d+(?:\.\d+)?)\s*(mg|milligrams?|tablets?|tabs?|capsules?|caps?)\b", re.I
 )
 
 
@@ -109,7 +111,7 @@ def duration_days(quantity: Any) -> float | None:
     """A Duration in days, or None (unknown unit, not finite, or beyond a century)."""
     quantity = as_dict(quantity)
     value = number(quantity.get("value"))
-    unit = str(quantity.get("code") or quantity.get("unit") or "").strip().lower()
+    unit = scalar_text(quantity.get("code") or quantity.get("unit")).strip().lower()
     if value is None or unit not in DAYS_PER_UNIT:
         return None
     days = value * DAYS_PER_UNIT[unit]
@@ -154,7 +156,7 @@ def _quantity(dosage: dict[str, Any]) -> dict[str, Any]:
 
 
 def _unit(quantity: dict[str, Any]) -> str:
-    unit = str(quantity.get("code") or quantity.get("unit") or "").strip().lower()
+    unit = scalar_text(quantity.get("code") or quantity.get("unit")).strip().lower()
     return unit[:-1] if unit.endswith("s") and unit[:-1] in _COUNT_UNITS else unit
 
 

@@ -10,7 +10,15 @@ from typing import Any
 from cds_service.protocol.fhirjson import as_dict, as_list
 from cds_service.record.terminology import Code, normalise_system
 
-__all__ = ["codes_of", "number", "parse_date", "parse_instant", "reference", "text_of"]
+__all__ = [
+    "codes_of",
+    "number",
+    "parse_date",
+    "parse_instant",
+    "reference",
+    "scalar_text",
+    "text_of",
+]
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 MIN_YEAR, MAX_YEAR = 1850, 2200
@@ -64,6 +72,16 @@ def text_of(concept: Any) -> str | None:
         if code.display:
             return code.display
     return None
+
+
+def scalar_text(value: Any) -> str:
+    """A JSON string, number or boolean as text; "" for null, an object or an array.
+
+    Where a unit or a date is read with ``str()``, a nested value is not one, and ``str()`` of
+    one nested hundreds deep raises RecursionError (JSON may nest 1,024 deep).
+    Usage: ``scalar_text(q.get("code") or q.get("unit"))  # "mg", or "" for {"a": ...}``
+    """
+    return str(value) if isinstance(value, str | int | float) else ""
 
 
 def number(value: Any) -> float | None:

@@ -103,3 +103,99 @@ def test_the_schemas_reject_what_the_spec_forbids(document) -> None:
     check.validate({"cards": [card]})
     assert not check.is_valid({"cards": [{**card, "indicator": "urgent"}]})
     assert not check.is_valid({"cards": [{**card, "summary": None}]})
+
+
+def test_each_hook_has_its_request_and_context(document) -> None:
+    schemas = document["components"]["schemas"]
+    variants = [r["$ref"].rsplit("/", 1)[1] for r in schemas["HookRequest"]["oneOf"]]
+    assert variants == ["OrderSelectRequest", "OrderSignRequest", "PatientViewRequest"]
+    contexts = {
+        schemas[v]["properties"]["hook"]["const"]: schemas[v]["properties"]["context"]["$ref"]
+        for v in variants
+    }
+    assert contexts == {
+        "order-select": "#/components/schemas/OrderSelectContext",
+        "order-sign": "#/components/schemas/OrderSignContext",
+        "patient-view": "#/components/schemas/PatientViewContext",
+    }
+    assert schemas["OrderSignContext"]["required"] == ["userId", "patientId", "draftOrders"]
+
+
+def _hook_body(hook: str, **changes) -> dict:
+    body = json.loads((FIXTURES / "requests" / f"sandbox-{hook}.json").read_text())
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        target = body
+        for part in parents:
+            target = target[part]
+        if value is None:
+            target.pop(last)
+        else:
+            target[last] = value
+    return body
+
+
+HOOK_CASES = [  # (hook, changes): each refused by the schema and by the service alike
+    ("patient-view", {"context__patientId": 12}),
+    ("patient-view", {"context__userId": "COREPRACTITIONER1"}),
+    ("order-sign", {"context__draftOrders": None}),
+    ("order-sign", {"context__draftOrders": {"resourceType": "Parameters"}}),
+    ("order-select", {"context__selections": []}),
+    ("patient-view", {"fhirServer": "ftp://ehr.example.org/fhir"}),
+    ("patient-view", {"fhirServer": "https://ehr.example.org/fhir?tenant=1"}),
+    ("patient-view", {"fhirServer": "https://ehr.example.org/fhir/../admin"}),
+    ("patient-view", {"fhirServer": None, "fhirAuthorization": {"access_token": "t"}}),
+    ("patient-view", {"hookInstance": ""}),
+]
+
+
+@pytest.mark.parametrize(("hook", "changes"), HOOK_CASES)
+def test_the_hook_request_schema_refuses_what_the_service_refuses(
+    client, document, hook, changes
+) -> None:
+    body = _hook_body(hook, **changes)
+    assert not validator(document, "HookRequest").is_valid(body)
+    response = client.post(f"/cds-services/{SERVICE_FOR_HOOK[hook]}", json=body)
+    assert response.status_code == 400
+
+
+FEEDBACK_ITEM = {"card": "c1", "outcome": "overridden", "outcomeTimestamp": "2026-03-02T10:06:00Z"}
+FEEDBACK_CASES = [  # (item, valid): the schema and the service agree on each
+    ({}, True),
+    ({"outcomeTimestamp": "2026-03-02T10:06:00.123+05:30"}, True),
+    ({"outcomeTimestamp": "2026-03-02T10:06:00"}, True),  # no offset: taken as UTC
+    ({"outcomeTimestamp": "2026-03-02T10:06Z"}, False),  # a time to the second is needed
+    ({"outcomeTimestamp": "2026-03-02"}, False),
+    ({"outcomeTimestamp": "2026-13-01T10:06:00Z"}, False),
+    ({"outcomeTimestamp": "0001-01-01T00:00:00+14:00"}, False),  # before year 1 in UTC
+    ({"outcomeTimestamp": "0002-01-01T00:00:00+14:00"}, True),
+    ({"outcome": "accepted"}, False),  # accepted names its suggestions
+    ({"outcome": "accepted", "acceptedSuggestions": []}, False),
+    ({"outcome": "accepted", "acceptedSuggestions": [{"id": "s1"}]}, True),
+    ({"overrideReason": {}}, False),  # a reason or a comment
+    ({"overrideReason": {"userComment": ""}}, False),
+    ({"overrideReason": {"userComment": "later"}}, True),
+    ({"overrideReason": {"reason": {"code": "x"}}}, True),
+    ({"overrideReason": {"code": "x", "system": "urn:s"}}, True),  # older Sandbox builds
+    ({"card": "a\u0000b"}, False),  # stored text holds no NUL
+    ({"overrideReason": {"userComment": "a\u0000b"}}, False),
+    ({"card": "x" * 64}, True),
+    ({"card": "x" * 65}, False),
+]
+
+
+@pytest.mark.parametrize(("changes", "valid"), FEEDBACK_CASES)
+def test_the_feedback_schema_agrees_with_the_service(client, document, changes, valid) -> None:
+    body = {"feedback": [{**FEEDBACK_ITEM, **changes}]}
+    assert validator(document, "FeedbackRequest").is_valid(body) is valid
+    response = client.post("/cds-services/ketamine-order-sign/feedback", json=body)
+    assert response.status_code == (200 if valid else 400), response.json
+
+
+@pytest.mark.parametrize(("expires_in", "valid"), [(3600, True), (2**64 - 1, True), (2**64, False)])
+def test_the_token_lifetime_is_a_64_bit_integer(client, document, expires_in, valid) -> None:
+    body = _hook_body("patient-view", fhirAuthorization={"access_token": "t", "expires_in": 0})
+    body["fhirAuthorization"]["expires_in"] = expires_in
+    assert validator(document, "HookRequest").is_valid(body) is valid
+    response = client.post("/cds-services/ketamine-trd-patient-view", json=body)
+    assert response.status_code == (200 if valid else 400), response.json
