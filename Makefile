@@ -41,8 +41,16 @@ lint: $(VENV)/.installed-test
 fhir-server: $(VENV)/.installed
 	$(BIN)/ketamine-cds fhir-server
 
-bench: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/bench_hooks.py
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@touch $@
+
+# Writes BENCHMARKS.md and benchmarks-latency.png (about 10 minutes). Needs wrk; as root on
+# Debian it is installed here. `BENCH_ARGS=--quick` for a short trial run.
+bench: $(VENV)/.installed-bench
+	@command -v wrk > /dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk > /dev/null; } \
+		|| { echo "make bench needs wrk: apt-get install wrk" >&2; exit 1; }
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache *.egg-info

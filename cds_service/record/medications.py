@@ -93,7 +93,9 @@ def exposures_from(
     medications: dict[str, dict[str, Any]],
     today: date,
 ) -> list[MedicationExposure]:
-    """The exposures one medication resource records (none when it should not count)."""
+    """The exposures one medication resource records: none when it should not count, or when
+    it names no ingredient the knowledge base knows, since no rule reads such a medication.
+    An administration that names its request is kept, so the request is not counted twice."""
     rtype = resource.get("resourceType")
     status = resource.get("status") if isinstance(resource.get("status"), str) else None
     if status in SKIPPED_STATUSES or resource.get("doNotPerform") is True:
@@ -103,6 +105,10 @@ def exposures_from(
         return []
     codes, texts = medication_of(resource, medications)
     recognition = terminology.recognise(codes, texts)
+    if not recognition.ingredients and not (
+        rtype == "MedicationAdministration" and as_dict(resource.get("request")).get("reference")
+    ):
+        return []
     name = (
         next((t for t in texts if t), None)
         or next((c.display for c in codes if c.display), None)

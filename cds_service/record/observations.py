@@ -12,13 +12,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from cds_service.protocol.fhirjson import as_dict, as_list
-from cds_service.record.terminology import LOINC, SNOMED, Code
+from cds_service.record.terminology import LOINC, SNOMED, Code, normalise_system
 from cds_service.record.values import (
     codes_of,
     number,
     parse_date,
     parse_instant,
     reference,
+    scalar_text,
     text_of,
 )
 
@@ -32,6 +33,11 @@ PREGNANCY_STATUS = "82810-3"
 HCG_QUALITATIVE = ("2106-3", "2112-1", "2118-8", "2110-5", "80384-1", "80385-8")
 BODY_WEIGHT = "29463-7"
 SKIPPED_STATUSES = {"entered-in-error", "cancelled"}
+PHQ9_TOTAL_CODES = frozenset(PHQ9_TOTAL)
+HCG_CODES = frozenset(HCG_QUALITATIVE)
+READ_CODES = frozenset(
+    {*PHQ9_TOTAL, PHQ9_ITEM9, SYSTOLIC, DIASTOLIC, PREGNANCY_STATUS, *HCG_QUALITATIVE, BODY_WEIGHT}
+)
 
 ITEM_ANSWERS = {"LA6568-5": 0, "LA6569-3": 1, "LA6570-1": 2, "LA6571-9": 3}
 ITEM_ANSWER_TEXTS = {
@@ -117,7 +123,19 @@ def _has_time(resource: dict[str, Any]) -> bool:
 
 
 def _loinc(concept: Any) -> set[str]:
-    return {c.code for c in codes_of(concept) if c.system == LOINC}
+    """The LOINC codes of a CodeableConcept or Coding (``codes_of`` without building Codes:
+    this runs for every coding of every observation)."""
+    concept = as_dict(concept)
+    codings = as_list(concept.get("coding")) if "coding" in concept else [concept]
+    found = set()
+    for coding in codings:
+        if isinstance(coding, dict) and normalise_system(coding.get("system")) == LOINC:
+            code = coding.get("code")
+            if isinstance(code, str | int):
+                text = str(code).strip()
+                if text:
+                    found.add(text)
+    return found
 
 
 def _numeric(element: dict[str, Any]) -> float | None:
@@ -181,7 +199,7 @@ def _coded_flag(
 def _weight_kg(element: dict[str, Any]) -> float | None:
     quantity = as_dict(element.get("valueQuantity"))
     value = number(quantity.get("value"))
-    unit = str(quantity.get("code") or quantity.get("unit") or "").lower()
+    unit = scalar_text(quantity.get("code") or quantity.get("unit")).lower()
     if value is None:
         return None
     if unit in ("kg", "kilogram", "kilograms"):
@@ -206,18 +224,22 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
         status = obs.get("status")
         if isinstance(status, str) and status in SKIPPED_STATUSES:
             continue
+        codes = _loinc(obs.get("code"))
+        elements = [(codes, obs)] + [
+            (_loinc(as_dict(c).get("code")), as_dict(c)) for c in as_list(obs.get("component"))
+        ]
+        if not any(element_codes & READ_CODES for element_codes, _ in elements):
+            continue
         when = _when(obs)
         if when is None:
             continue
         instant = _instant(obs)
         ref = reference(obs)
-        codes = _loinc(obs.get("code"))
-        elements = [(codes, obs)] + [
-            (_loinc(as_dict(c).get("code")), as_dict(c)) for c in as_list(obs.get("component"))
-        ]
         panel: dict[str, float] = {}
         for element_codes, element in elements:
-            if element_codes & set(PHQ9_TOTAL):
+            if not element_codes & READ_CODES:
+                continue
+            if element_codes & PHQ9_TOTAL_CODES:
                 value = _numeric(element)
                 if value is not None:
                     phq9.append(Reading(ref, "44261-6", when, value, instant=instant))
@@ -238,10 +260,10 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
                             ref, PREGNANCY_STATUS, when, flag, _answer(element), instant=instant
                         )
                     )
-            if element_codes & set(HCG_QUALITATIVE):
+            if element_codes & HCG_CODES:
                 flag = _coded_flag(element, POSITIVE, NEGATIVE)
                 if flag is not None:
-                    code = sorted(element_codes & set(HCG_QUALITATIVE))[0]
+                    code = sorted(element_codes & HCG_CODES)[0]
                     hcg.append(Reading(ref, code, when, flag, _answer(element), instant=instant))
             if BODY_WEIGHT in element_codes:
                 kg = _weight_kg(element)
@@ -254,7 +276,7 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
                 )
             )
         elif panel:
-            stamp = str(obs.get("effectiveDateTime") or when.isoformat())
+            stamp = scalar_text(obs.get("effectiveDateTime")) or when.isoformat()
             for component, value in panel.items():
                 loose.setdefault(stamp, {})[component] = (ref, value)
 

@@ -89,6 +89,12 @@ class _Rule:
         return any(key.startswith(p) for p in self.prefixes)
 
 
+# Memo sizes: charts repeat the same few codes hundreds of times, but the codes come from
+# clients, so the memos are emptied when full rather than allowed to grow without bound.
+MEMO_LIMIT = 20_000
+MEMO_TEXT_LIMIT = 512
+
+
 @dataclass
 class ValueSet:
     id: str
@@ -96,13 +102,23 @@ class ValueSet:
     purpose: str
     include: list[_Rule]
     exclude: list[_Rule]
+    _members: dict[Code, bool] = field(default_factory=dict, repr=False, compare=False)
+
+    def contains(self, code: Code) -> bool:
+        known = self._members.get(code)
+        if known is None:
+            known = any(r.matches(code) for r in self.include) and not any(
+                r.matches(code) for r in self.exclude
+            )
+            if len(self._members) >= MEMO_LIMIT:
+                self._members.clear()
+            self._members[code] = known
+        return known
 
     def match(self, codes: Iterable[Code]) -> Code | None:
         """The first coding in the set (and not excluded from it), else None."""
         for code in codes:
-            if any(r.matches(code) for r in self.include) and not any(
-                r.matches(code) for r in self.exclude
-            ):
+            if self.contains(code):
                 return code
         return None
 
@@ -142,6 +158,7 @@ class Terminology:
         self._ndc: dict[str, dict[str, Any]] = {}
         self._ndc_prefixes: dict[str, str] = {}
         self._aliases: dict[str, str] = {}
+        self._recognised: dict[tuple[tuple[Code, ...], tuple[str | None, ...]], Recognition] = {}
         for source in sources:
             self._load(source)
         names = sorted({*self.ingredients, *self._aliases}, key=len, reverse=True)
@@ -202,6 +219,7 @@ class Terminology:
         if existing:  # a site file extends a shipped set
             existing.include += rules(data.get("include", []))
             existing.exclude += rules(data.get("exclude", []))
+            existing._members.clear()
             return
         self.valuesets[data["id"]] = ValueSet(
             id=data["id"],
@@ -226,7 +244,17 @@ class Terminology:
 
         Usage: ``terminology.recognise([Code(RXNORM, "312938")]).ingredients  # ("sertraline",)``
         """
-        codes = list(codes)
+        key = (tuple(codes), tuple(texts))
+        found = self._recognised.get(key)
+        if found is None:
+            found = self._recognise(list(key[0]), key[1])
+            if sum(len(t or "") for t in key[1]) <= MEMO_TEXT_LIMIT:
+                if len(self._recognised) >= MEMO_LIMIT:
+                    self._recognised.clear()
+                self._recognised[key] = found
+        return found
+
+    def _recognise(self, codes: list[Code], texts: tuple[str | None, ...]) -> Recognition:
         for code in codes:
             if code.system == RXNORM and code.code in self._by_rxcui:
                 return Recognition((self._by_rxcui[code.code],), "rxnorm-ingredient", product=code)

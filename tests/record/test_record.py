@@ -268,3 +268,28 @@ def test_the_product_map_covers_the_ecqm_antidepressant_value_set(terminology) -
             terminology.in_group(i, "antidepressant") or terminology.in_group(i, "augmenter")
             for i in recognition.ingredients
         ), code
+
+
+def test_medications_no_rule_can_name_are_left_out_of_the_record(record_from) -> None:
+    lisinopril = f.med_request(
+        "mr-ace", P, "314076", "lisinopril 10 MG Oral Tablet", start=f.ago(90)
+    )
+    sertraline = f.med_request(
+        "mr-ssri", P, "312941", "sertraline 50 MG Oral Tablet", start=f.ago(90)
+    )
+    fulfils = {
+        **f.ketamine_administration("ma-local", P, f.ago(3)[:10]),
+        "medicationCodeableConcept": {"coding": [{"system": "urn:local", "code": "K-50"}]},
+        "request": {"reference": "MedicationRequest/mr-ket"},
+    }
+    unlinked = {**fulfils, "id": "ma-unlinked"}
+    unlinked.pop("request")
+
+    record = record_from(PATIENT, lisinopril, sertraline, fulfils, unlinked)
+
+    kept = {m.reference: m.ingredients for m in record.medications}
+    assert kept == {
+        "MedicationRequest/mr-ssri": ("sertraline",),
+        "MedicationAdministration/ma-local": (),
+    }
+    assert record.medications[1].request_reference == "MedicationRequest/mr-ket"

@@ -1,0 +1,204 @@
+"""HTTP load through gunicorn on loopback, with wrk, and the workers' memory.
+
+The service runs as deployed: ``ketamine-cds serve`` (gunicorn, sync workers, --preload),
+authentication on with an ES384 test key, audit rows and the jti replay table in SQLite (WAL,
+busy timeout). The floor (``benchmarks.floor``) runs under the same gunicorn settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.tokens import TokenMint
+
+WRK_SCRIPT = Path(__file__).with_name("wrk.lua")
+
+
+@dataclass
+class LoadResult:
+    target: str  # "service" | "floor"
+    size: int
+    concurrency: int
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A gunicorn master and its workers, started and stopped around a block of runs."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str], port: int) -> None:
+        self.name = name
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+            if self.process.poll() is not None:
+                break
+        self.stop()
+        stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+        raise SystemExit(f"{name} did not start:\n{stderr[-2000:]}")
+
+    def workers(self) -> list[int]:
+        children = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                    children.append(int(entry.name))
+        return children
+
+    def worker_memory_mb(self) -> dict[str, float]:
+        """Largest PSS and USS among the workers (smaps_rollup), in MB."""
+        pss, uss = [], []
+        for pid in self.workers():
+            try:
+                fields = {
+                    line.split(":")[0]: int(line.split()[1])
+                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
+                }
+            except (OSError, ValueError, IndexError):
+                continue
+            pss.append(fields.get("Pss", 0) / 1024)
+            uss.append((fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)) / 1024)
+        return {"pss": max(pss, default=0.0), "uss": max(uss, default=0.0)}
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_service(
+    data_dir: Path, mint: TokenMint, workers: int, extra_env: dict[str, str] | None = None
+) -> Server:
+    port = free_port()
+    env = {
+        **os.environ,
+        "KETAMINE_CDS_DATA_DIR": str(data_dir),
+        "KETAMINE_CDS_AUTH_ENABLED": "true",
+        "KETAMINE_CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "KETAMINE_CDS_TRUSTED_ISSUERS": json.dumps(mint.trusted_issuers()),
+        "KETAMINE_CDS_LOG_LEVEL": "WARNING",
+        "KETAMINE_CDS_CORS_ORIGINS": '["https://ehr.example.org"]',
+        **(extra_env or {}),
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    command = [
+        str(Path(sys.executable).with_name("ketamine-cds")),
+        "serve",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
+    return Server("service", command, env, port)
+
+
+def start_floor(workers: int) -> Server:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.floor",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+    ]
+    return Server("floor", command, dict(os.environ), port)
+
+
+def run_wrk(
+    server: Server,
+    path: str,
+    body_file: Path,
+    concurrency: int,
+    seconds: int,
+    tokens: tuple[TokenMint, int] | None,
+    scratch: Path,
+) -> dict[str, Any]:
+    """One wrk run; with ``tokens`` (mint, expected request count), a fresh token per request."""
+    threads = min(concurrency, 2)
+    env = {**os.environ, "BENCH_PATH": path, "BENCH_BODY": str(body_file), "BENCH_TOKENS": ""}
+    if tokens:
+        mint, expected = tokens
+        prefix = scratch / f"tokens-{server.port}-{concurrency}-{time.monotonic_ns()}"
+        for thread in range(threads):
+            mint.write(Path(f"{prefix}-{thread}.txt"), server.base + path, expected // threads + 50)
+        env["BENCH_TOKENS"] = str(prefix)
+    wrk = shutil.which("wrk")
+    if not wrk:
+        raise SystemExit("wrk is not installed: apt-get install wrk (make bench does this as root)")
+    completed = subprocess.run(
+        [
+            wrk,
+            f"-t{threads}",
+            f"-c{concurrency}",
+            f"-d{seconds}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(WRK_SCRIPT),
+            server.base,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    line = next(x for x in completed.stdout.splitlines() if x.startswith("BENCH_JSON "))
+    result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
+    return result
+
+
+def to_result(target: str, size: int, concurrency: int, raw: dict[str, Any]) -> LoadResult:
+    return LoadResult(
+        target=target,
+        size=size,
+        concurrency=concurrency,
+        requests=raw["requests"],
+        seconds=raw["duration_us"] / 1e6,
+        errors=raw["errors"],
+        p50_ms=raw["p50_us"] / 1000,
+        p95_ms=raw["p95_us"] / 1000,
+        p99_ms=raw["p99_us"] / 1000,
+    )

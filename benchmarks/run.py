@@ -1,0 +1,187 @@
+"""``make bench``: measure the service against its targets and write BENCHMARKS.md.
+
+1. In process, per stage (parse, record, clinical, cards), for charts of 10 to 5,000 resources.
+2. Over HTTP through gunicorn on loopback, at concurrency 1, 8 and 32, side by side with the
+   floor (a bare Flask route under the same gunicorn settings), with worker memory (PSS/USS).
+3. 60 s at concurrency 32 on a 500-resource chart: errors must be 0.
+4. The FHIR fallback's time budget against a deliberately slow FHIR server.
+
+``python -m benchmarks.run --quick`` runs shorter, for trying changes; only full runs are
+recorded. Needs wrk (Debian package ``wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.charts import chart_request
+from benchmarks.fhir_budget import SlowFhirServer, measure_budget
+from benchmarks.inprocess import StageTimes, measure_stages
+from benchmarks.load import LoadResult, run_wrk, start_floor, start_service, to_result
+from benchmarks.report import write_report
+from benchmarks.tokens import TokenMint
+from cds_service.app import create_app
+from cds_service.config import Settings
+from cds_service.gunicorn_conf import tune_garbage_collector
+
+PATH = "/cds-services/ketamine-trd-patient-view"
+SIZES = (10, 100, 500, 1000, 5000)
+CONCURRENCY = (1, 8, 32)
+IN_PROCESS_BASE = "https://cds.example.org"
+
+
+def in_process(sizes: tuple[int, ...], bodies: dict[int, bytes], tmp: Path) -> list[StageTimes]:
+    mint = TokenMint(tmp)
+    app = create_app(
+        Settings(
+            data_dir=tmp / "inprocess",
+            public_base_url=IN_PROCESS_BASE,
+            trusted_issuers=mint.trusted_issuers(),
+            log_level="WARNING",
+        )
+    )
+    client = app.test_client()
+    tune_garbage_collector()  # as gunicorn_conf does in the deployed master
+
+    def headers() -> dict[str, str]:
+        return {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {mint.token(IN_PROCESS_BASE + PATH)}",
+        }
+
+    results = []
+    for size in sizes:
+        runs = 30 if size <= 1000 else 10
+        results.append(measure_stages(client, PATH, bodies[size], headers, size, runs))
+        print(f"in process {size:>5} resources: {results[-1].total_ms:7.1f} ms", flush=True)
+    app.extensions["ketamine_cds"].db.dispose()
+    return results
+
+
+def http_load(
+    sizes: tuple[int, ...],
+    bodies: dict[int, bytes],
+    stage_ms: dict[int, float],
+    seconds: int,
+    soak_seconds: int,
+    workers: int,
+    tmp: Path,
+) -> tuple[list[LoadResult], dict[int, dict[str, float]], LoadResult]:
+    mint = TokenMint(tmp)
+    service = start_service(tmp / "service", mint, workers)
+    floor = start_floor(workers)
+    results: list[LoadResult] = []
+    memory: dict[int, dict[str, float]] = {}
+    try:
+        for size in sizes:
+            body_file = tmp / f"body-{size}.json"
+            body_file.write_bytes(bodies[size])
+            # Tokens for every request wrk may send: a generous guess from the in-process time.
+            expected = int(seconds * 1000 / max(stage_ms[size], 0.5) * workers * 3) + 200
+            for concurrency in CONCURRENCY:
+                raw = run_wrk(floor, PATH, body_file, concurrency, seconds, None, tmp)
+                results.append(to_result("floor", size, concurrency, raw))
+                raw = run_wrk(service, PATH, body_file, concurrency, seconds, (mint, expected), tmp)
+                results.append(to_result("service", size, concurrency, raw))
+                for r in results[-2:]:
+                    print(
+                        f"{r.target:<8} {size:>5} res c={concurrency:<3} p50 {r.p50_ms:7.1f} "
+                        f"p95 {r.p95_ms:7.1f} p99 {r.p99_ms:7.1f} ms {r.throughput:7.1f}/s "
+                        f"errors {r.errors}",
+                        flush=True,
+                    )
+            memory[size] = service.worker_memory_mb()
+        soak_size = 500 if 500 in sizes else sizes[0]
+        body_file = tmp / f"body-{soak_size}.json"
+        expected = int(soak_seconds * 1000 / max(stage_ms[soak_size], 0.5) * workers * 3) + 200
+        raw = run_wrk(service, PATH, body_file, 32, soak_seconds, (mint, expected), tmp)
+        soak = to_result("service", soak_size, 32, raw)
+        print(f"soak {soak_seconds} s c=32: {soak.requests} requests, {soak.errors} errors")
+        memory[-1] = service.worker_memory_mb()
+    finally:
+        service.stop()
+        floor.stop()
+    return results, memory, soak
+
+
+def budget(tmp: Path, workers: int, calls: int) -> tuple[list[Any], float]:
+    mint = TokenMint(tmp)
+    fhir = SlowFhirServer()
+    settings = Settings()
+    service = start_service(
+        tmp / "budget",
+        mint,
+        workers,
+        {
+            "KETAMINE_CDS_FHIR_SERVER_ALLOWLIST": fhir.base,
+            "KETAMINE_CDS_FHIR_ALLOW_HTTP_LOOPBACK": "true",
+        },
+    )
+    try:
+        delays = [0.0, 0.1, 0.3, 0.5, 1.0, 3.0]
+        results = measure_budget(service, fhir, mint, delays, calls, workers)
+    finally:
+        service.stop()
+        fhir.stop()
+    for r in results:
+        print(
+            f"FHIR delay {r.delay_s:4.1f} s: {r.statuses} p50 {r.p50_ms:.0f} max {r.max_ms:.0f} ms"
+        )
+    return results, settings.fhir_budget_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short runs, not for the record")
+    parser.add_argument("--output", type=Path, default=Path("BENCHMARKS.md"))
+    args = parser.parse_args()
+    seconds, soak_seconds, calls = (3, 10, 16) if args.quick else (10, 60, 40)
+    workers = os.cpu_count() or 1
+    today = date.today()
+    bodies = {size: json.dumps(chart_request(size, today)).encode() for size in SIZES}
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        stages = in_process(SIZES, bodies, tmp)
+        stage_ms = {s.size: s.total_ms for s in stages}
+        load, memory, soak = http_load(SIZES, bodies, stage_ms, seconds, soak_seconds, workers, tmp)
+        budget_results, budget_s = budget(tmp, workers, calls)
+    machine = (
+        f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{workers} gunicorn sync workers, wrk on the same machine"
+    )
+    raw = {
+        "stages": [{"size": s.size, "samples": s.samples} for s in stages],
+        "load": [vars(r) for r in load],
+        "memory": memory,
+        "soak": vars(soak),
+        "budget": [vars(r) for r in budget_results],
+    }
+    args.output.with_name("benchmarks-results.json").write_text(json.dumps(raw, indent=1))
+    write_report(
+        args.output,
+        run={
+            "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine,
+            "quick": args.quick,
+            "seconds": seconds,
+            "soak_seconds": soak_seconds,
+            "body_kb": {size: len(body) // 1024 for size, body in bodies.items()},
+        },
+        stages=stages,
+        load=load,
+        memory=memory,
+        soak=soak,
+        budget=(budget_results, budget_s),
+    )
+    print(f"wrote {args.output} and {args.output.with_name('benchmarks-latency.png')}")
+
+
+if __name__ == "__main__":
+    main()
