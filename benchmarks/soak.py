@@ -714,14 +714,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4, help="client processes (4)")
     parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in a temp dir)")
     parser.add_argument("--sample-every", type=float, default=5, help="memory sample period, s")
-    parser.add_argument("--warmup", type=float, default=None, help="s (default: a third, <= 60)")
+    parser.add_argument("--warmup", type=float, default=None, help="s (default: half, <= 90)")
     parser.add_argument("--max-growth-mb", type=float, default=15)
     parser.add_argument("--max-growth-pct", type=float, default=10)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (log, database)")
     args = parser.parse_args(argv)
     if args.warmup is None:
-        args.warmup = min(60.0, args.duration / 3)
+        args.warmup = min(90.0, args.duration / 2)
     args.run_id = uuid.uuid4().hex[:8]
     seed = args.seed if args.seed is not None else random.randrange(2**32)
 
