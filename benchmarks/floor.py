@@ -42,29 +42,13 @@ def create_floor_app() -> Flask:
 
 
 def main() -> None:
-    from gunicorn.app.base import BaseApplication
-
-    from cds_service import gunicorn_conf
+    from cds_service.cli import run_gunicorn
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--bind", required=True)
     parser.add_argument("--workers", type=int, required=True)
     args = parser.parse_args()
-    options = {k: v for k, v in vars(gunicorn_conf).items() if not k.startswith("_")}
-    options.pop("os", None)
-    options.pop("child_exit", None)
-    options.update(bind=args.bind, workers=args.workers)
-
-    class Floor(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in options.items():
-                if key in self.cfg.settings and value is not None:
-                    self.cfg.set(key, value)
-
-        def load(self) -> Flask:
-            return create_floor_app()
-
-    Floor().run()
+    run_gunicorn(create_floor_app, bind=args.bind, workers=args.workers)
 
 
 if __name__ == "__main__":

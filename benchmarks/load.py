@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.procs import children, memory_kb
 from benchmarks.tokens import TokenMint
 
 WRK_SCRIPT = Path(__file__).with_name("wrk.lua")
@@ -71,32 +72,13 @@ class Server:
         stderr = self.process.stderr.read().decode() if self.process.stderr else ""
         raise SystemExit(f"{name} did not start:\n{stderr[-2000:]}")
 
-    def workers(self) -> list[int]:
-        children = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                    children.append(int(entry.name))
-        return children
-
     def worker_memory_mb(self) -> dict[str, float]:
-        """Largest PSS and USS among the workers (smaps_rollup), in MB."""
-        pss, uss = [], []
-        for pid in self.workers():
-            try:
-                fields = {
-                    line.split(":")[0]: int(line.split()[1])
-                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
-                }
-            except (OSError, ValueError, IndexError):
-                continue
-            pss.append(fields.get("Pss", 0) / 1024)
-            uss.append((fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)) / 1024)
-        return {"pss": max(pss, default=0.0), "uss": max(uss, default=0.0)}
+        """Largest PSS and USS among the workers, in MB."""
+        readings = [m for m in map(memory_kb, children(self.process.pid)) if m]
+        return {
+            "pss": max((pss for pss, _ in readings), default=0) / 1024,
+            "uss": max((uss for _, uss in readings), default=0) / 1024,
+        }
 
     def stop(self) -> None:
         if self.process.poll() is None:

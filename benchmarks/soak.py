@@ -2,9 +2,9 @@
 
 Not part of ``make test`` (pytest collects only ``tests/``). Run it by hand::
 
-    .venv/bin/python benchmarks/soak.py                       # 3 minutes, SQLite in a temp dir
-    .venv/bin/python benchmarks/soak.py --duration 120 --workers 4 --clients 6
-    .venv/bin/python benchmarks/soak.py --database-url postgresql+psycopg://u:p@127.0.0.1/db
+    .venv/bin/python -m benchmarks.soak                       # 3 minutes, SQLite in a temp dir
+    .venv/bin/python -m benchmarks.soak --duration 120 --workers 4 --clients 6
+    .venv/bin/python -m benchmarks.soak --database-url postgresql+psycopg://u:p@127.0.0.1/db
 
 It starts ``ketamine-cds serve`` (gunicorn, sync workers, ``--preload``) with authentication
 off, a temporary data directory and no FHIR callbacks. Client processes then send, until the
@@ -50,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from benchmarks.procs import children, memory_kb
 
 SERVICES = {
     "patient-view": "ketamine-trd-patient-view",
@@ -349,17 +351,7 @@ class Server:
 
     def workers(self) -> list[int]:
         """The gunicorn master's children (the workers)."""
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                found.append(int(entry.name))
-        return sorted(found)
+        return children(self.process.pid)
 
 
 def start_server(workers: int, data_dir: Path, database_url: str | None) -> Server:
@@ -421,22 +413,6 @@ def stop_server(server: Server) -> None:
 
 
 # --- memory ------------------------------------------------------------------------------------
-
-
-def memory_kb(pid: int) -> tuple[int, int] | None:
-    """(PSS, USS) of a process in kB, from /proc/<pid>/smaps_rollup."""
-    try:
-        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
-    except OSError:
-        return None
-    fields = {}
-    for line in text.splitlines()[1:]:
-        name, _, rest = line.partition(":")
-        parts = rest.split()
-        if parts and parts[0].isdigit():
-            fields[name.strip()] = int(parts[0])
-    uss = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
-    return fields.get("Pss", 0), uss
 
 
 @dataclass

@@ -143,18 +143,15 @@ def _prepare_metrics_dir(data_dir: Path) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
-def _serve(settings: Any, args: argparse.Namespace) -> int:
-    _prepare_metrics_dir(settings.data_dir)
+def run_gunicorn(load: Any, **overrides: Any) -> None:
+    """Serve the WSGI app ``load()`` returns through gunicorn, with gunicorn_conf's settings
+    (``overrides`` win where they are not None). The benchmarks' floor runs through this too."""
     from gunicorn.app.base import BaseApplication
 
     from cds_service import gunicorn_conf
-    from cds_service.app import create_app
 
     options = {k: v for k, v in vars(gunicorn_conf).items() if not k.startswith("_")}
-    options.pop("os", None)
-    for name in ("bind", "workers", "threads"):
-        if getattr(args, name):
-            options[name] = getattr(args, name)
+    options.update({k: v for k, v in overrides.items() if v})
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -163,13 +160,24 @@ def _serve(settings: Any, args: argparse.Namespace) -> int:
                     self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return create_app(settings)
+            return load()
 
+    Server().run()
+
+
+def _serve(settings: Any, args: argparse.Namespace) -> int:
+    _prepare_metrics_dir(settings.data_dir)
+    from cds_service import gunicorn_conf
+    from cds_service.app import create_app
+
+    bind = args.bind or gunicorn_conf.bind
     print(
-        f"ketamine-cds: serving on http://{options['bind']}/cds-services (pid {os.getpid()})",
+        f"ketamine-cds: serving on http://{bind}/cds-services (pid {os.getpid()})",
         file=sys.stderr,
     )
-    Server().run()
+    run_gunicorn(
+        lambda: create_app(settings), bind=bind, workers=args.workers, threads=args.threads
+    )
     return 0
 
 
