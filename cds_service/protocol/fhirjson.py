@@ -46,11 +46,12 @@ def bundle_entries(
     outcomes: list[dict[str, Any]] = []
     skipped = 0
     for entry in as_list(bundle.get("entry")):
-        resource = as_dict(entry).get("resource")
+        resource = entry.get("resource") if isinstance(entry, dict) else None
         if not is_resource(resource):
             skipped += 1
             continue
-        mode = as_dict(as_dict(entry).get("search")).get("mode")
+        search = entry.get("search")
+        mode = search.get("mode") if isinstance(search, dict) else None
         if resource["resourceType"] == "OperationOutcome" or mode == "outcome":
             outcomes.append(resource)
         else:

@@ -103,6 +103,7 @@ def _when(resource: dict[str, Any]) -> date | None:
 
 
 _MIDNIGHT = datetime.min.replace(tzinfo=UTC)
+_NONE: frozenset[str] = frozenset()
 
 
 def _instant(resource: dict[str, Any]) -> datetime | None:
@@ -122,19 +123,22 @@ def _has_time(resource: dict[str, Any]) -> bool:
     return isinstance(stamp, str) and "T" in stamp
 
 
-def _loinc(concept: Any) -> set[str]:
+def _loinc(concept: Any) -> frozenset[str]:
     """The LOINC codes of a CodeableConcept or Coding (``codes_of`` without building Codes:
     this runs for every coding of every observation)."""
     concept = as_dict(concept)
     codings = as_list(concept.get("coding")) if "coding" in concept else [concept]
-    found = set()
+    found: frozenset[str] = _NONE
     for coding in codings:
-        if isinstance(coding, dict) and normalise_system(coding.get("system")) == LOINC:
+        if not isinstance(coding, dict):
+            continue
+        system = coding.get("system")
+        if system == LOINC or normalise_system(system) == LOINC:
             code = coding.get("code")
             if isinstance(code, str | int):
                 text = str(code).strip()
                 if text:
-                    found.add(text)
+                    found = found | {text}
     return found
 
 
@@ -224,11 +228,12 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
         status = obs.get("status")
         if isinstance(status, str) and status in SKIPPED_STATUSES:
             continue
-        codes = _loinc(obs.get("code"))
-        elements = [(codes, obs)] + [
-            (_loinc(as_dict(c).get("code")), as_dict(c)) for c in as_list(obs.get("component"))
-        ]
-        if not any(element_codes & READ_CODES for element_codes, _ in elements):
+        elements = [(_loinc(obs.get("code")), obs)]
+        if "component" in obs:
+            elements += [
+                (_loinc(as_dict(c).get("code")), as_dict(c)) for c in as_list(obs["component"])
+            ]
+        if all(READ_CODES.isdisjoint(element_codes) for element_codes, _ in elements):
             continue
         when = _when(obs)
         if when is None:
@@ -237,7 +242,7 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
         ref = reference(obs)
         panel: dict[str, float] = {}
         for element_codes, element in elements:
-            if not element_codes & READ_CODES:
+            if READ_CODES.isdisjoint(element_codes):
                 continue
             if element_codes & PHQ9_TOTAL_CODES:
                 value = _numeric(element)

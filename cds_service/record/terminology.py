@@ -17,7 +17,7 @@ from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "ICD10CM",
@@ -52,9 +52,11 @@ SYSTEM_ALIASES = {
 }
 
 
-@dataclass(frozen=True)
-class Code:
-    """One coding as the record keeps it: a normalised system, the code, and its display."""
+class Code(NamedTuple):
+    """One coding as the record keeps it: a normalised system, the code, and its display.
+
+    A NamedTuple rather than a dataclass: charts hold thousands, and value-set memos hash them.
+    """
 
     system: str | None
     code: str

@@ -22,6 +22,7 @@ __all__ = [
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 MIN_YEAR, MAX_YEAR = 1850, 2200
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # the common case, read without _DATE
 
 
 def parse_date(value: Any) -> date | None:
@@ -31,6 +32,12 @@ def parse_date(value: Any) -> date | None:
     """
     if not isinstance(value, str):
         return None
+    if _DAY.match(value):
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+        return day if MIN_YEAR <= day.year <= MAX_YEAR else None
     match = _DATE.match(value.strip())
     if not match:
         return None
@@ -108,11 +115,11 @@ def parse_instant(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(text) if "T" in text else None
     except ValueError:
         parsed = None
-    day = parse_date(value)
-    if day is None:
-        return None
     if parsed is None:
-        return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        day = parse_date(value)
+        return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 

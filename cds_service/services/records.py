@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cds_service.protocol.fhirjson import as_dict
 from cds_service.protocol.hookcall import HookCall
 from cds_service.record.record import PatientRecord
 from cds_service.record.terminology import Terminology, default_terminology
@@ -19,18 +18,20 @@ def terminology_for(call: HookCall) -> Terminology:
     return default_terminology(str(extra) if extra else None)
 
 
-def _about_patient(resource: dict[str, Any], patient_id: str) -> bool:
-    """False only when a resource names another patient as its subject."""
+def _about_patient(resource: dict[str, Any], own: str) -> bool:
+    """False only when a resource names another patient (``own`` is ``Patient/<id>``)."""
     for name in _PATIENT_FIELDS:
-        ref = as_dict(resource.get(name)).get("reference")
+        subject = resource.get(name)
+        ref = subject.get("reference") if isinstance(subject, dict) else None
         if isinstance(ref, str) and "Patient/" in ref:
-            return ref.rstrip("/").split("/_history")[0].endswith(f"Patient/{patient_id}")
+            return ref == own or ref.rstrip("/").split("/_history")[0].endswith(own)
     return True
 
 
 def record_for(call: HookCall) -> PatientRecord:
     patient_id = call.context.patientId
-    resources = [r for r in call.data.resources() if _about_patient(r, patient_id)]
+    own = f"Patient/{patient_id}"
+    resources = [r for r in call.data.resources() if _about_patient(r, own)]
     return PatientRecord.from_resources(
         resources, today=call.today, terminology=terminology_for(call), patient_id=patient_id
     )
