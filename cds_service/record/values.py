@@ -34,10 +34,10 @@ def parse_date(value: Any) -> date | None:
         return None
     if _DAY.match(value):
         try:
-            day = date.fromisoformat(value[:10])
+            found = date.fromisoformat(value[:10])
         except ValueError:
             return None
-        return day if MIN_YEAR <= day.year <= MAX_YEAR else None
+        return found if MIN_YEAR <= found.year <= MAX_YEAR else None
     match = _DATE.match(value.strip())
     if not match:
         return None
