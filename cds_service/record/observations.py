@@ -103,7 +103,6 @@ def _when(resource: dict[str, Any]) -> date | None:
 
 
 _MIDNIGHT = datetime.min.replace(tzinfo=UTC)
-_NONE: frozenset[str] = frozenset()
 
 
 def _instant(resource: dict[str, Any]) -> datetime | None:
@@ -123,13 +122,14 @@ def _has_time(resource: dict[str, Any]) -> bool:
     return isinstance(stamp, str) and "T" in stamp
 
 
-def _loinc(concept: Any) -> frozenset[str]:
+def _loinc(concept: Any) -> tuple[str, ...]:
     """The LOINC codes of a CodeableConcept or Coding (``codes_of`` without building Codes:
     this runs for every coding of every observation)."""
-    concept = as_dict(concept)
-    codings = as_list(concept.get("coding")) if "coding" in concept else [concept]
-    found: frozenset[str] = _NONE
-    for coding in codings:
+    if not isinstance(concept, dict):
+        return ()
+    codings = concept.get("coding") if "coding" in concept else (concept,)
+    found: tuple[str, ...] = ()
+    for coding in codings if isinstance(codings, list | tuple) else ():
         if not isinstance(coding, dict):
             continue
         system = coding.get("system")
@@ -138,8 +138,21 @@ def _loinc(concept: Any) -> frozenset[str]:
             if isinstance(code, str | int):
                 text = str(code).strip()
                 if text:
-                    found = found | {text}
+                    found += (text,)
     return found
+
+
+def _read_elements(obs: dict[str, Any]) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """The observation and its components, those with a LOINC code the rules read."""
+    codes = _loinc(obs.get("code"))
+    elements = [] if READ_CODES.isdisjoint(codes) else [(codes, obs)]
+    components = obs.get("component")
+    for component in components if isinstance(components, list) else ():
+        if isinstance(component, dict):
+            codes = _loinc(component.get("code"))
+            if not READ_CODES.isdisjoint(codes):
+                elements.append((codes, component))
+    return elements
 
 
 def _numeric(element: dict[str, Any]) -> float | None:
@@ -228,12 +241,8 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
         status = obs.get("status")
         if isinstance(status, str) and status in SKIPPED_STATUSES:
             continue
-        elements = [(_loinc(obs.get("code")), obs)]
-        if "component" in obs:
-            elements += [
-                (_loinc(as_dict(c).get("code")), as_dict(c)) for c in as_list(obs["component"])
-            ]
-        if all(READ_CODES.isdisjoint(element_codes) for element_codes, _ in elements):
+        elements = _read_elements(obs)
+        if not elements:
             continue
         when = _when(obs)
         if when is None:
@@ -242,9 +251,7 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
         ref = reference(obs)
         panel: dict[str, float] = {}
         for element_codes, element in elements:
-            if READ_CODES.isdisjoint(element_codes):
-                continue
-            if element_codes & PHQ9_TOTAL_CODES:
+            if not PHQ9_TOTAL_CODES.isdisjoint(element_codes):
                 value = _numeric(element)
                 if value is not None:
                     phq9.append(Reading(ref, "44261-6", when, value, instant=instant))
@@ -265,10 +272,10 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
                             ref, PREGNANCY_STATUS, when, flag, _answer(element), instant=instant
                         )
                     )
-            if element_codes & HCG_CODES:
+            if not HCG_CODES.isdisjoint(element_codes):
                 flag = _coded_flag(element, POSITIVE, NEGATIVE)
                 if flag is not None:
-                    code = sorted(element_codes & HCG_CODES)[0]
+                    code = min(HCG_CODES.intersection(element_codes))
                     hcg.append(Reading(ref, code, when, flag, _answer(element), instant=instant))
             if BODY_WEIGHT in element_codes:
                 kg = _weight_kg(element)

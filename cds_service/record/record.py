@@ -21,8 +21,17 @@ MEDICATION_TYPES = ("MedicationRequest", "MedicationStatement", "MedicationAdmin
 
 
 def _status(concept: Any) -> str | None:
-    codes = codes_of(concept)
-    return codes[0].code if codes else None
+    """The first code of a status CodeableConcept: ``codes_of(concept)[0].code``, without
+    building the Codes."""
+    concept = as_dict(concept)
+    codings = as_list(concept.get("coding")) if "coding" in concept else [concept]
+    for coding in codings:
+        code = coding.get("code") if isinstance(coding, dict) else None
+        if isinstance(code, str | int):
+            text = str(code).strip()
+            if text:
+                return text
+    return None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.storage.db import Database
@@ -84,36 +85,44 @@ def _storable(text: str, length: int) -> str:
     return text.replace("\x00", "")[:length]
 
 
+def _table(model: type[AuditRecord | IssuedCard]) -> Table:
+    return model.metadata.tables[model.__tablename__]
+
+
 def record_audit(db: Database, entry: AuditEntry) -> None:
     """Store the row. A failure is logged, not raised: the clinician's answer must not be lost."""
-    row = AuditRecord(
-        at=datetime.now(UTC),
-        request_id=entry.request_id,
-        service_id=_storable(entry.service_id, 64),
-        hook=entry.hook,
-        hook_instance=entry.hook_instance,
-        patient_hash=entry.patient_hash,
-        issuer=entry.issuer,
-        card_topics=list(entry.card_topics) or None,
-        decisions=list(entry.decisions) or None,
-        status=entry.status,
-        latency_ms=entry.latency_ms,
-    )
+    at = datetime.now(UTC)
+    service_id = _storable(entry.service_id, 64)
+    row = {
+        "at": at,
+        "request_id": entry.request_id,
+        "service_id": service_id,
+        "hook": entry.hook,
+        "hook_instance": entry.hook_instance,
+        "patient_hash": entry.patient_hash,
+        "issuer": entry.issuer,
+        "card_topics": list(entry.card_topics) or None,
+        "decisions": list(entry.decisions) or None,
+        "status": entry.status,
+        "latency_ms": entry.latency_ms,
+    }
     issued = [
-        IssuedCard(
-            card_uuid=card.uuid,
-            at=row.at,
-            request_id=entry.request_id,
-            service_id=row.service_id,
-            topic=card.topic,
-            decision=card.decision,
-            indicator=card.indicator,
-        )
+        {
+            "card_uuid": card.uuid,
+            "at": at,
+            "request_id": entry.request_id,
+            "service_id": service_id,
+            "topic": card.topic,
+            "decision": card.decision,
+            "indicator": card.indicator,
+        }
         for card in entry.cards
     ]
+    # Core inserts: the ORM's unit of work cost more than the rows themselves on every call.
     try:
-        with db.session() as session:
-            session.add_all([row, *issued])
-            session.commit()
+        with db.engine.begin() as connection:
+            connection.execute(insert(_table(AuditRecord)), [row])
+            if issued:
+                connection.execute(insert(_table(IssuedCard)), issued)
     except SQLAlchemyError as exc:
         log.error("audit row not stored", extra={"error": type(exc).__name__})
