@@ -7,9 +7,10 @@ are paired when they share an effective time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from cds_service.protocol.fhirjson import as_dict, as_list
 from cds_service.record.terminology import LOINC, SNOMED, Code, normalise_system
@@ -33,11 +34,18 @@ PREGNANCY_STATUS = "82810-3"
 HCG_QUALITATIVE = ("2106-3", "2112-1", "2118-8", "2110-5", "80384-1", "80385-8")
 BODY_WEIGHT = "29463-7"
 SKIPPED_STATUSES = {"entered-in-error", "cancelled"}
-PHQ9_TOTAL_CODES = frozenset(PHQ9_TOTAL)
 HCG_CODES = frozenset(HCG_QUALITATIVE)
-READ_CODES = frozenset(
-    {*PHQ9_TOTAL, PHQ9_ITEM9, SYSTOLIC, DIASTOLIC, PREGNANCY_STATUS, *HCG_QUALITATIVE, BODY_WEIGHT}
-)
+HCG = "hcg"
+# What each code the rules read is, named by the code its readings carry (HCG: their own).
+KINDS = {
+    **dict.fromkeys(PHQ9_TOTAL, PHQ9_TOTAL[0]),
+    PHQ9_ITEM9: PHQ9_ITEM9,
+    SYSTOLIC: SYSTOLIC,
+    DIASTOLIC: DIASTOLIC,
+    PREGNANCY_STATUS: PREGNANCY_STATUS,
+    **dict.fromkeys(HCG_QUALITATIVE, HCG),
+    BODY_WEIGHT: BODY_WEIGHT,
+}
 
 ITEM_ANSWERS = {"LA6568-5": 0, "LA6569-3": 1, "LA6570-1": 2, "LA6571-9": 3}
 ITEM_ANSWER_TEXTS = {
@@ -52,15 +60,17 @@ POSITIVE = {(SNOMED, "10828004"), (LOINC, "LA6576-8")}
 NEGATIVE = {(SNOMED, "260385009"), (LOINC, "LA6577-6")}
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
+    """One reading. NamedTuples rather than frozen dataclasses, for speed: a chart holds
+    hundreds, and building a frozen dataclass costs three times as much."""
+
     reference: str
     code: str
     when: date
     value: float | None = None
     answer: Code | None = None
     text: str | None = None
-    instant: datetime | None = field(default=None, compare=False, repr=False)
+    instant: datetime | None = None
 
     def shown(self) -> str:
         if self.answer:
@@ -70,14 +80,13 @@ class Reading:
         return self.text or "no value"
 
 
-@dataclass(frozen=True)
-class BloodPressure:
+class BloodPressure(NamedTuple):
     reference: str
     when: date
     systolic: float
     diastolic: float
-    instant: datetime | None = field(default=None, compare=False, repr=False)
-    timed: bool = field(default=True, compare=False, repr=False)
+    instant: datetime | None = None
+    timed: bool = True
 
     def shown(self) -> str:
         return f"{self.systolic:g}/{self.diastolic:g} mmHg"
@@ -142,16 +151,25 @@ def _loinc(concept: Any) -> tuple[str, ...]:
     return found
 
 
-def _read_elements(obs: dict[str, Any]) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
-    """The observation and its components, those with a LOINC code the rules read."""
-    codes = _loinc(obs.get("code"))
-    elements = [] if READ_CODES.isdisjoint(codes) else [(codes, obs)]
+def _read_elements(
+    obs: dict[str, Any],
+) -> list[tuple[Iterable[str], tuple[str, ...], dict[str, Any]]]:
+    """The observation and its components that carry a LOINC code the rules read, each with
+    its kinds (KINDS) and its codes."""
+    elements: list[tuple[Iterable[str], tuple[str, ...], dict[str, Any]]] = []
     components = obs.get("component")
-    for component in components if isinstance(components, list) else ():
-        if isinstance(component, dict):
-            codes = _loinc(component.get("code"))
-            if not READ_CODES.isdisjoint(codes):
-                elements.append((codes, component))
+    for element in (obs, *components) if isinstance(components, list) else (obs,):
+        if not isinstance(element, dict):
+            continue
+        codes = _loinc(element.get("code"))
+        if len(codes) == 1:
+            kind = KINDS.get(codes[0])
+            if kind is not None:
+                elements.append(((kind,), codes, element))
+        elif codes:
+            kinds = {KINDS[code] for code in codes if code in KINDS}
+            if kinds:
+                elements.append((kinds, codes, element))
     return elements
 
 
@@ -244,53 +262,54 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
         elements = _read_elements(obs)
         if not elements:
             continue
-        when = _when(obs)
-        if when is None:
-            continue
-        instant = _instant(obs)
+        stamp = obs.get("effectiveDateTime")
+        when = parse_date(stamp)
+        if when is not None:
+            instant = parse_instant(stamp) or _instant(obs)
+        else:
+            when = _when(obs)
+            if when is None:
+                continue
+            instant = _instant(obs)
         ref = reference(obs)
         panel: dict[str, float] = {}
-        for element_codes, element in elements:
-            if not PHQ9_TOTAL_CODES.isdisjoint(element_codes):
-                value = _numeric(element)
-                if value is not None:
-                    phq9.append(Reading(ref, "44261-6", when, value, instant=instant))
-            if PHQ9_ITEM9 in element_codes:
-                value, answer = _item9_value(element)
-                if value is not None:
-                    item9.append(Reading(ref, PHQ9_ITEM9, when, value, answer, instant=instant))
-            for component in (SYSTOLIC, DIASTOLIC):
-                if component in element_codes:
+        for kinds, codes, element in elements:
+            for kind in kinds:
+                if kind in (SYSTOLIC, DIASTOLIC):
                     value = _numeric(element)
                     if value is not None:
-                        panel[component] = value
-            if PREGNANCY_STATUS in element_codes:
-                flag = _coded_flag(element, PREGNANT, NOT_PREGNANT)
-                if flag is not None:
-                    preg.append(
-                        Reading(
-                            ref, PREGNANCY_STATUS, when, flag, _answer(element), instant=instant
+                        panel[kind] = value
+                elif kind == PHQ9_TOTAL[0]:
+                    value = _numeric(element)
+                    if value is not None:
+                        phq9.append(Reading(ref, kind, when, value, instant=instant))
+                elif kind == BODY_WEIGHT:
+                    kg = _weight_kg(element)
+                    if kg is not None:
+                        weights.append(Reading(ref, kind, when, kg, instant=instant))
+                elif kind == PHQ9_ITEM9:
+                    value, answer = _item9_value(element)
+                    if value is not None:
+                        item9.append(Reading(ref, kind, when, value, answer, instant=instant))
+                elif kind == PREGNANCY_STATUS:
+                    flag = _coded_flag(element, PREGNANT, NOT_PREGNANT)
+                    if flag is not None:
+                        answer = _answer(element)
+                        preg.append(Reading(ref, kind, when, flag, answer, instant=instant))
+                else:
+                    flag = _coded_flag(element, POSITIVE, NEGATIVE)
+                    if flag is not None:
+                        code = min(HCG_CODES.intersection(codes))
+                        hcg.append(
+                            Reading(ref, code, when, flag, _answer(element), instant=instant)
                         )
-                    )
-            if not HCG_CODES.isdisjoint(element_codes):
-                flag = _coded_flag(element, POSITIVE, NEGATIVE)
-                if flag is not None:
-                    code = min(HCG_CODES.intersection(element_codes))
-                    hcg.append(Reading(ref, code, when, flag, _answer(element), instant=instant))
-            if BODY_WEIGHT in element_codes:
-                kg = _weight_kg(element)
-                if kg is not None:
-                    weights.append(Reading(ref, BODY_WEIGHT, when, kg, instant=instant))
         if SYSTOLIC in panel and DIASTOLIC in panel:
-            bps.append(
-                BloodPressure(
-                    ref, when, panel[SYSTOLIC], panel[DIASTOLIC], instant, timed=_has_time(obs)
-                )
-            )
+            timed = isinstance(stamp, str) and "T" in stamp if stamp else _has_time(obs)
+            bps.append(BloodPressure(ref, when, panel[SYSTOLIC], panel[DIASTOLIC], instant, timed))
         elif panel:
-            stamp = scalar_text(obs.get("effectiveDateTime")) or when.isoformat()
+            key = scalar_text(stamp) or when.isoformat()
             for component, value in panel.items():
-                loose.setdefault(stamp, {})[component] = (ref, value)
+                loose.setdefault(key, {})[component] = (ref, value)
 
     for stamp, parts in loose.items():
         if SYSTOLIC in parts and DIASTOLIC in parts:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from cds_service.protocol.fhirjson import as_dict, as_list
@@ -112,15 +113,23 @@ class PatientRecord:
     def conditions_in(
         self, valueset: ValueSet, *, active_only: bool = False
     ) -> list[tuple[ConditionFact, Code]]:
-        """Conditions with a coding in ``valueset``, each with the coding that matched."""
-        out = []
-        for condition in self.conditions:
-            if active_only and not condition.active:
-                continue
-            code = valueset.match(condition.codes)
+        """Conditions with a coding in ``valueset``, each with the coding that matched, in
+        record order."""
+        found: list[tuple[int, ConditionFact, Code]] = []
+        for codes, conditions in self._conditions_by_codes.items():
+            code = valueset.match(codes)
             if code is not None:
-                out.append((condition, code))
-        return out
+                found += [(i, c, code) for i, c in conditions if c.active or not active_only]
+        return [(c, code) for _, c, code in sorted(found, key=lambda hit: hit[0])]
+
+    @cached_property
+    def _conditions_by_codes(self) -> dict[tuple[Code, ...], list[tuple[int, ConditionFact]]]:
+        """Conditions grouped by their codings: a chart repeats a few codes many times, and
+        the rules ask about a dozen value sets."""
+        groups: dict[tuple[Code, ...], list[tuple[int, ConditionFact]]] = {}
+        for index, condition in enumerate(self.conditions):
+            groups.setdefault(condition.codes, []).append((index, condition))
+        return groups
 
     @classmethod
     def from_resources(
