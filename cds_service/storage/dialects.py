@@ -38,17 +38,19 @@ def as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def insert_new(session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> int:
+def insert_new(
+    executor: Session | Connection, model: type[Base], rows: Sequence[Mapping[str, Any]]
+) -> int:
     """Insert the rows no unique constraint finds already stored; how many were inserted.
 
     Race-safe: a row another process inserts first is skipped, not an error, and the
     transaction stays usable (on PostgreSQL a failed INSERT aborts it). Concurrent callers
     should pass rows in one order (say, sorted by key) so that they cannot deadlock.
     """
-    connection = session.connection()
+    connection = executor.connection() if isinstance(executor, Session) else executor
     dialect = connection.dialect.name
     if dialect not in ("postgresql", "sqlite"):
-        return _insert_one_by_one(session, model, rows)
+        return _insert_one_by_one(connection, model, rows)
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     inserted = 0
     for start in range(0, len(rows), INSERT_BATCH_ROWS):
@@ -61,13 +63,14 @@ def insert_new(session: Session, model: type[Base], rows: Sequence[Mapping[str, 
 
 
 def _insert_one_by_one(
-    session: Session, model: type[Base], rows: Sequence[Mapping[str, Any]]
+    executor: Session | Connection, model: type[Base], rows: Sequence[Mapping[str, Any]]
 ) -> int:
+    connection = executor.connection() if isinstance(executor, Session) else executor
     inserted = 0
     for row in rows:
         try:
-            with session.begin_nested():
-                session.connection().execute(insert(model).values(dict(row)))
+            with connection.begin_nested():
+                connection.execute(insert(model).values(dict(row)))
             inserted += 1
         except IntegrityError:
             pass
