@@ -138,7 +138,9 @@ def write_report(
         "## In process, by stage (median ms, auth on)",
         "",
         "parse = auth, JSON, request models, prefetch; record = FHIR → PatientRecord; "
-        "clinical = the rules; cards = card texts, response JSON, audit rows. "
+        "clinical = the rules; cards = card texts, response JSON, audit rows, and freeing the "
+        "request (the test client frees it before returning; gunicorn frees it after the "
+        "response is written, so over HTTP that part is not in the latency). "
         "jti and audit are the two database writes inside parse and cards.",
         "",
         "| resources | body KB | "

@@ -71,9 +71,31 @@ def create_app(
     # route reads cap + 1 bytes and answers 413 itself when it gets them all.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     db = Database(str(settings.database_url))
-    db.create_schema()
-    app.extensions["ketamine_cds"] = routes.AppState(settings, registry, db, clock or _utc_now)
+    try:
+        db.create_schema()
+        app.extensions["ketamine_cds"] = routes.AppState(settings, registry, db, clock or _utc_now)
+        _assemble(app, settings, registry, db)
+    except BaseException:
+        db.dispose()  # a start that fails (say, on an empty salt file) leaves no pool behind
+        raise
 
+    log.info(
+        "service ready",
+        extra={
+            "database": make_url(str(settings.database_url)).render_as_string(hide_password=True),
+            "services": [s.id for s in registry],
+        },
+    )
+    if "*" in settings.cors_origins:
+        log.warning(
+            "CORS allows any origin; list the EHR origins in KETAMINE_CDS_CORS_ORIGINS "
+            "for production"
+        )
+    return app
+
+
+def _assemble(app: Flask, settings: Settings, registry: ServiceRegistry, db: Database) -> None:
+    """CORS, blueprints, request hooks, authentication, audit, metrics and error handlers."""
     CORS(
         app,
         origins=settings.cors_origins,
@@ -91,20 +113,6 @@ def create_app(
     register_audit(app, db, load_or_create_salt(audit_salt, settings.data_dir))
     register_metrics(app, {s.id for s in registry})
     _register_error_handlers(app)
-
-    log.info(
-        "service ready",
-        extra={
-            "database": make_url(str(settings.database_url)).render_as_string(hide_password=True),
-            "services": [s.id for s in registry],
-        },
-    )
-    if "*" in settings.cors_origins:
-        log.warning(
-            "CORS allows any origin; list the EHR origins in KETAMINE_CDS_CORS_ORIGINS "
-            "for production"
-        )
-    return app
 
 
 class _TolerantPaths:

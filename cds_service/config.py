@@ -41,7 +41,7 @@ class TrustedIssuer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    iss: str
+    iss: str = Field(min_length=1, max_length=255)  # the audit and replay columns hold 255
     jku: list[str] = Field(default_factory=list)
     jwks_file: Path | None = None
     tenants: list[str] = Field(default_factory=list)

@@ -61,6 +61,17 @@ def test_invalid_values_are_refused(monkeypatch, name: str, value: str) -> None:
         Settings()
 
 
+@pytest.mark.parametrize("iss", ["", "https://ehr.example.org/" + "x" * 232])
+def test_an_issuer_the_audit_table_cannot_hold_is_refused_at_start(tmp_path, iss: str) -> None:
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text('{"keys": []}')
+    base = "https://cds.example.org"
+    with pytest.raises(ValidationError, match=r"trusted_issuers\.0\.iss"):
+        Settings(public_base_url=base, trusted_issuers=[{"iss": iss, "jwks_file": str(jwks)}])
+    fits = {"iss": iss[:255] or "x", "jwks_file": str(jwks)}
+    assert Settings(public_base_url=base, trusted_issuers=[fits]).trusted_issuers[0].iss
+
+
 def test_unknown_settings_are_refused() -> None:
     with pytest.raises(ValidationError):
         Settings(fhir_budget=1)

@@ -82,7 +82,7 @@ class _KeySource:
 
 class TokenVerifier:
     """Checks tokens against the trusted issuers; ``remember_jti(jti, iss, exp)`` is False for a
-    replay."""
+    replay, and raises ValueError for a jti it cannot store."""
 
     def __init__(self, settings: Settings, remember_jti: Callable[[str, str, float], bool]) -> None:
         self.settings = settings
@@ -132,7 +132,11 @@ class TokenVerifier:
             raise Unauthorized("aud does not name this endpoint")
         if issuer.tenants and claims.get("tenant") not in issuer.tenants:
             raise Unauthorized("tenant is not allowed")
-        if not self.remember_jti(str(claims["jti"]), issuer.iss, float(claims["exp"])):
+        try:
+            first_use = self.remember_jti(str(claims["jti"]), issuer.iss, float(claims["exp"]))
+        except ValueError as exc:
+            raise Unauthorized(f"{exc}; the replay table cannot hold it") from None
+        if not first_use:
             raise Unauthorized("jti was already used")
         return claims
 

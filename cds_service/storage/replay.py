@@ -27,9 +27,11 @@ _next_purge: weakref.WeakKeyDictionary[Database, float] = weakref.WeakKeyDiction
 
 
 def remember_jti(db: Database, jti: str, issuer: str, expires: float, leeway_s: int) -> bool:
-    """True the first time (issuer, jti) is seen; False for a replay or an unstorable jti."""
-    if not _storable(jti) or not _storable(issuer):
-        return False
+    """True the first time (issuer, jti) is seen; False for a replay. ValueError, naming why,
+    for a jti or issuer the table cannot hold."""
+    problem = _unstorable(jti, "jti") or _unstorable(issuer, "iss")
+    if problem:
+        raise ValueError(problem)
     now = datetime.now(UTC)
     try:
         keep_until = datetime.fromtimestamp(expires, UTC) + timedelta(seconds=leeway_s)
@@ -43,6 +45,12 @@ def remember_jti(db: Database, jti: str, issuer: str, expires: float, leeway_s: 
         return insert_new(connection, UsedTokenId, [row]) == 1
 
 
-def _storable(value: str) -> bool:
+def _unstorable(value: str, name: str) -> str | None:
     """PostgreSQL enforces the column's length and refuses NUL in text; SQLite would not."""
-    return 0 < len(value) <= MAX_JTI_LENGTH and "\x00" not in value
+    if not value:
+        return f"{name} is empty"
+    if len(value) > MAX_JTI_LENGTH:
+        return f"{name} is longer than {MAX_JTI_LENGTH} characters"
+    if "\x00" in value:
+        return f"{name} holds a NUL character"
+    return None

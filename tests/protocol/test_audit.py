@@ -134,6 +134,19 @@ def test_an_empty_salt_file_is_refused_not_used(make_app, settings) -> None:
         make_app()
 
 
+def test_a_failed_start_disposes_of_its_database_pool(make_app, settings, monkeypatch) -> None:
+    from cds_service.storage import Database
+
+    disposed: list[Database] = []
+    original = Database.dispose
+    monkeypatch.setattr(Database, "dispose", lambda db: disposed.append(db) or original(db))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "audit-salt").write_text("")
+    with pytest.raises(RuntimeError, match="audit-salt is empty"):
+        make_app()
+    assert len(disposed) == 1
+
+
 def test_concurrent_first_starts_agree_on_one_salt(tmp_path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

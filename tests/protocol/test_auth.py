@@ -495,9 +495,20 @@ def test_a_slow_jwks_fetch_does_not_block_another_issuers_calls(
 
 
 @pytest.mark.both_databases
-@pytest.mark.parametrize("jti", ["x" * 256, "nul\u0000"], ids=["too-long", "nul"])
-def test_a_jti_the_database_cannot_hold_is_refused_not_a_500(secured, jti) -> None:
+@pytest.mark.parametrize(
+    ("jti", "reason"),
+    [
+        ("x" * 256, "jti is longer than 255 characters"),
+        ("nul\u0000", "jti holds a NUL character"),
+        ("", "jti is empty"),
+    ],
+    ids=["too-long", "nul", "empty"],
+)
+def test_a_jti_the_database_cannot_hold_is_refused_not_a_500(
+    secured, json_logs, jti, reason
+) -> None:
     assert_refused(call(secured(), token(jti=jti)))
+    assert refusal_reasons(json_logs) == [f"{reason}; the replay table cannot hold it"]
 
 
 @pytest.mark.both_databases
