@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,10 @@ MEMORY_TARGET_MB = 150.0
 LINEAR_SLACK = 1.15  # cost(5000)/cost(1000) may exceed 5 by this factor before it is "worse"
 
 
-def _find(load: list[LoadResult], target: str, size: int, concurrency: int) -> LoadResult:
+Pair = tuple[LoadResult, LoadResult]  # (floor, service), measured one after the other
+
+
+def find(load: list[LoadResult], target: str, size: int, concurrency: int) -> LoadResult:
     return next(r for r in load if (r.target, r.size, r.concurrency) == (target, size, concurrency))
 
 
@@ -32,7 +36,7 @@ def plot(path: Path, stages: list[StageTimes], load: list[LoadResult]) -> None:
     figure, axis = plt.subplots(figsize=(8, 5), dpi=110)
     for target, style in (("service", "-"), ("floor", "--")):
         for quantile, marker in (("p50_ms", "o"), ("p95_ms", "s")):
-            values = [getattr(_find(load, target, size, 1), quantile) for size in sizes]
+            values = [getattr(find(load, target, size, 1), quantile) for size in sizes]
             axis.plot(
                 sizes, values, style, marker=marker, label=f"{target} {quantile[:3]} (HTTP, c=1)"
             )
@@ -56,15 +60,16 @@ def _targets(
     load: list[LoadResult],
     memory: dict[int, dict[str, float]],
     soak: LoadResult,
+    pairs: list[Pair],
 ) -> list[str]:
-    at500 = _find(load, "service", 500, 1)
-    service_1k, floor_1k = _find(load, "service", 1000, 1), _find(load, "floor", 1000, 1)
-    ratio_p50 = service_1k.p50_ms / floor_1k.p50_ms
-    ratio_p95 = service_1k.p95_ms / floor_1k.p95_ms
+    at500 = find(load, "service", 500, 1)
+    service_1k, floor_1k = find(load, "service", 1000, 1), find(load, "floor", 1000, 1)
+    ratio_p50 = statistics.median(sv.p50_ms / fl.p50_ms for fl, sv in pairs)
+    ratio_p95 = statistics.median(sv.p95_ms / fl.p95_ms for fl, sv in pairs)
     by_size = {s.size: s.total_ms for s in stages}
     growth = by_size[5000] / by_size[1000]
-    http_growth = _find(load, "service", 5000, 1).p50_ms / service_1k.p50_ms
-    floor_growth = _find(load, "floor", 5000, 1).p50_ms / floor_1k.p50_ms
+    http_growth = find(load, "service", 5000, 1).p50_ms / service_1k.p50_ms
+    floor_growth = find(load, "floor", 5000, 1).p50_ms / floor_1k.p50_ms
     linear = growth <= 5 * LINEAR_SLACK and http_growth <= max(5, floor_growth) * LINEAR_SLACK
     worst_pss = max(m["pss"] for m in memory.values())
     worst_uss = max(m["uss"] for m in memory.values())
@@ -76,11 +81,12 @@ def _targets(
         "|---|---|---|",
         f"| patient-view, 500-resource prefetch, HTTP c=1: p95 ≤ {P95_TARGET_MS:.0f} ms | "
         f"p95 {at500.p95_ms:.1f} ms (p50 {at500.p50_ms:.1f}); floor p95 "
-        f"{_find(load, 'floor', 500, 1).p95_ms:.1f} ms | "
+        f"{find(load, 'floor', 500, 1).p95_ms:.1f} ms | "
         f"{_verdict(at500.p95_ms <= P95_TARGET_MS)} |",
         f"| 1,000 resources: ≤ {FLOOR_RATIO_TARGET:.0f}x the floor (HTTP c=1) | "
-        f"p50 {service_1k.p50_ms:.1f} vs {floor_1k.p50_ms:.1f} ms = {ratio_p50:.2f}x; "
-        f"p95 {service_1k.p95_ms:.1f} vs {floor_1k.p95_ms:.1f} ms = {ratio_p95:.2f}x | "
+        f"median over {len(pairs)} alternating floor/service pairs: p50 {ratio_p50:.2f}x, "
+        f"p95 {ratio_p95:.2f}x (the grid's pair: p50 {service_1k.p50_ms:.1f} vs "
+        f"{floor_1k.p50_ms:.1f} ms, p95 {service_1k.p95_ms:.1f} vs {floor_1k.p95_ms:.1f} ms) | "
         f"{_verdict(max(ratio_p50, ratio_p95) <= FLOOR_RATIO_TARGET)} |",
         f"| cost no worse than linear in chart size | 1,000 → 5,000 resources (5x): the "
         f"service's own work (in process) {growth:.2f}x; over HTTP {http_growth:.2f}x, where "
@@ -107,6 +113,7 @@ def write_report(
     load: list[LoadResult],
     memory: dict[int, dict[str, float]],
     soak: LoadResult,
+    pairs: list[Pair],
     budget: tuple[list[Any], float],
 ) -> None:
     image = path.with_name("benchmarks-latency.png")
@@ -129,7 +136,7 @@ def write_report(
         "",
         "## Targets",
         "",
-        *_targets(stages, load, memory, soak),
+        *_targets(stages, load, memory, soak, pairs),
         "",
         "## Latency against chart size",
         "",
@@ -168,8 +175,8 @@ def write_report(
     ]
     for size in sorted({r.size for r in load}):
         for concurrency in sorted({r.concurrency for r in load}):
-            fl = _find(load, "floor", size, concurrency)
-            sv = _find(load, "service", size, concurrency)
+            fl = find(load, "floor", size, concurrency)
+            sv = find(load, "service", size, concurrency)
             lines.append(
                 f"| {size:,} | {concurrency} | {fl.p50_ms:.1f} | {fl.p95_ms:.1f} | "
                 f"{fl.p99_ms:.1f} | {fl.throughput:.0f} | {sv.p50_ms:.1f} | {sv.p95_ms:.1f} | "
@@ -177,6 +184,20 @@ def write_report(
                 f"{sv.errors + fl.errors} |"
             )
     lines += [
+        "",
+        "## 1,000 resources at c=1: floor and service in alternating pairs",
+        "",
+        "The ≤ 2x target is judged on the median ratio of these pairs (the first is the grid's "
+        "cell above): each pair is a floor run and then a service run, so a change in the "
+        "machine's speed between runs moves single ratios, not the median.",
+        "",
+        "| pair | floor p50 | floor p95 | service p50 | service p95 | p50 ratio | p95 ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {n} | {fl.p50_ms:.1f} | {fl.p95_ms:.1f} | {sv.p50_ms:.1f} | {sv.p95_ms:.1f} | "
+            f"{sv.p50_ms / fl.p50_ms:.2f}x | {sv.p95_ms / fl.p95_ms:.2f}x |"
+            for n, (fl, sv) in enumerate(pairs, 1)
+        ),
         "",
         "## Worker memory (largest worker, MB, from /proc/PID/smaps_rollup)",
         "",

@@ -18,6 +18,7 @@ from cds_service.record.values import (
     codes_of,
     number,
     parse_date,
+    parse_date_and_instant,
     parse_instant,
     reference,
     scalar_text,
@@ -138,13 +139,13 @@ def _loinc(concept: Any) -> tuple[str, ...]:
         return ()
     codings = concept.get("coding") if "coding" in concept else (concept,)
     found: tuple[str, ...] = ()
-    for coding in codings if isinstance(codings, list | tuple) else ():
+    for coding in codings if isinstance(codings, (list, tuple)) else ():
         if not isinstance(coding, dict):
             continue
         system = coding.get("system")
         if system == LOINC or normalise_system(system) == LOINC:
             code = coding.get("code")
-            if isinstance(code, str | int):
+            if isinstance(code, (str, int)):
                 text = str(code).strip()
                 if text:
                     found += (text,)
@@ -263,9 +264,9 @@ def read_observations(resources: list[dict[str, Any]]) -> Observations:
         if not elements:
             continue
         stamp = obs.get("effectiveDateTime")
-        when = parse_date(stamp)
+        when, instant = parse_date_and_instant(stamp)
         if when is not None:
-            instant = parse_instant(stamp) or _instant(obs)
+            instant = instant or _instant(obs)
         else:
             when = _when(obs)
             if when is None:

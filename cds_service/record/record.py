@@ -28,7 +28,7 @@ def _status(concept: Any) -> str | None:
     codings = as_list(concept.get("coding")) if "coding" in concept else [concept]
     for coding in codings:
         code = coding.get("code") if isinstance(coding, dict) else None
-        if isinstance(code, str | int):
+        if isinstance(code, (str, int)):
             text = str(code).strip()
             if text:
                 return text

@@ -14,6 +14,7 @@ __all__ = [
     "codes_of",
     "number",
     "parse_date",
+    "parse_date_and_instant",
     "parse_instant",
     "reference",
     "scalar_text",
@@ -51,14 +52,18 @@ def parse_date(value: Any) -> date | None:
 
 
 def codes_of(concept: Any) -> list[Code]:
-    """The codings of a CodeableConcept (or of a single Coding), normalised."""
+    """The codings of a CodeableConcept (or of a single Coding), normalised.
+
+    Here and in the other per-coding readers, ``isinstance`` takes a tuple of types: it
+    costs half what a ``str | int`` union does, and these run for every coding of a chart.
+    """
     concept = as_dict(concept)
     codings = as_list(concept.get("coding")) if "coding" in concept else [concept]
     out = []
     for coding in codings:
         coding = as_dict(coding)
         code = coding.get("code")
-        if isinstance(code, str | int) and str(code).strip():
+        if isinstance(code, (str, int)) and str(code).strip():
             display = coding.get("display")
             out.append(
                 Code(
@@ -88,7 +93,7 @@ def scalar_text(value: Any) -> str:
     one nested hundreds deep raises RecursionError (JSON may nest 1,024 deep).
     Usage: ``scalar_text(q.get("code") or q.get("unit"))  # "mg", or "" for {"a": ...}``
     """
-    return str(value) if isinstance(value, str | int | float) else ""
+    return str(value) if isinstance(value, (str, int, float)) else ""
 
 
 def number(value: Any) -> float | None:
@@ -96,7 +101,7 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     result: float | None = None
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         result = float(value)
     elif isinstance(value, str):
         try:
@@ -121,6 +126,20 @@ def parse_instant(value: Any) -> datetime | None:
     if not MIN_YEAR <= parsed.year <= MAX_YEAR:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_date_and_instant(value: Any) -> tuple[date | None, datetime | None]:
+    """``(parse_date(value), parse_instant(value))``, from one parse when the value is a
+    dateTime written ``YYYY-MM-DDThh:mm...`` (the date is the one written, not UTC's)."""
+    if isinstance(value, str) and "T" in value and _DAY.match(value):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None and MIN_YEAR <= parsed.year <= MAX_YEAR:
+            instant = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+            return parsed.date(), instant.astimezone(UTC)
+    return parse_date(value), parse_instant(value)
 
 
 def reference(resource: dict[str, Any]) -> str:
