@@ -23,6 +23,7 @@ import contextvars
 import logging
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -130,6 +131,24 @@ class PrefetchData:
                     seen.add((rtype, rid))
                 out.append(res)
         return out
+
+    def by_type(
+        self, keep: Callable[[dict[str, Any]], bool] = lambda _: True
+    ) -> dict[str, list[dict[str, Any]]]:
+        """``resources()`` that ``keep`` accepts, grouped by type in one pass."""
+        seen: set[tuple[str, str]] = set()
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for result in self.keys.values():
+            for res in result.resources:
+                rtype = str(res.get("resourceType"))
+                rid = res.get("id")
+                if isinstance(rid, str):
+                    if (rtype, rid) in seen:
+                        continue
+                    seen.add((rtype, rid))
+                if keep(res):
+                    grouped.setdefault(rtype, []).append(res)
+        return grouped
 
     def gaps(self) -> dict[str, KeyResult]:
         """Keys whose data is missing or partial, for 'data not available' reporting."""

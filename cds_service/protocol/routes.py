@@ -116,9 +116,10 @@ def loggable_uuid(value: str) -> str:
 
 def read_json_object(settings: Settings) -> dict[str, Any]:
     """The request body as a JSON object, whatever Content-Type the client sent."""
-    if request.content_length is not None and request.content_length > settings.max_body_bytes:
+    length = request.content_length
+    if length is not None and length > settings.max_body_bytes:
         raise PayloadTooLarge(_too_large(settings))
-    raw = request.get_data(cache=False)
+    raw = _read_exactly(length) if length else request.get_data(cache=False)
     if len(raw) > settings.max_body_bytes:
         raise PayloadTooLarge(_too_large(settings))
     if not raw.strip():
@@ -140,6 +141,20 @@ def read_json_object(settings: Settings) -> dict[str, Any]:
     # freed after the response is written, as Flask's own get_json() cache is.
     request.environ[PARSED_BODY_KEY] = body
     return body
+
+
+def _read_exactly(length: int) -> bytes:
+    """The body, in as few reads as the server allows: get_data() reads 8 KiB at a time through
+    three layers of Python, which costs half a millisecond on a large chart."""
+    chunks: list[bytes] = []
+    missing = length
+    while missing > 0:
+        chunk = request.stream.read(missing)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
 
 
 def parse(model: type[M], data: Any, *, prefix: str = "") -> M:

@@ -145,7 +145,20 @@ class PatientRecord:
         for resource in resources:
             if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
                 by_type.setdefault(resource["resourceType"], []).append(resource)
+        return cls.from_grouped(
+            by_type, today=today, terminology=terminology, patient_id=patient_id
+        )
 
+    @classmethod
+    def from_grouped(
+        cls,
+        by_type: dict[str, list[dict[str, Any]]],
+        *,
+        today: date,
+        terminology: Terminology,
+        patient_id: str | None = None,
+    ) -> PatientRecord:
+        """``from_resources`` for resources already grouped by their ``resourceType``."""
         patients = by_type.get("Patient", [])
         patient = next((p for p in patients if p.get("id") == patient_id), None) or (
             patients[0] if patients else {}

@@ -31,7 +31,9 @@ def _about_patient(resource: dict[str, Any], own: str) -> bool:
 def record_for(call: HookCall) -> PatientRecord:
     patient_id = call.context.patientId
     own = f"Patient/{patient_id}"
-    resources = [r for r in call.data.resources() if _about_patient(r, own)]
-    return PatientRecord.from_resources(
-        resources, today=call.today, terminology=terminology_for(call), patient_id=patient_id
+    return PatientRecord.from_grouped(
+        call.data.by_type(lambda resource: _about_patient(resource, own)),
+        today=call.today,
+        terminology=terminology_for(call),
+        patient_id=patient_id,
     )

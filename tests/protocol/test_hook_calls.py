@@ -258,6 +258,29 @@ def test_chunked_body_over_the_size_cap_is_413(make_app) -> None:
     assert response.status_code == 413
 
 
+def test_chunked_body_under_the_cap_is_read_whole(client) -> None:
+    payload = json.dumps(hook_request("patient-view")).encode()
+    response = client.post(
+        "/cds-services/ketamine-trd-patient-view",
+        input_stream=io.BytesIO(payload),
+        environ_overrides={"wsgi.input_terminated": True},
+        headers={"Transfer-Encoding": "chunked", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    assert response.get_json()["cards"]
+
+
+def test_body_shorter_than_its_content_length_is_400(client) -> None:
+    response = client.post(
+        "/cds-services/ketamine-trd-patient-view",
+        data=b'{"hook": "patient-view"}',
+        environ_overrides={"CONTENT_LENGTH": "1000"},
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
 def test_errors_never_echo_the_request_body(client) -> None:
     body = hook_request("patient-view")
     body["context"]["patientId"] = {"name": "Alex Rivera"}
