@@ -178,10 +178,6 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir.resolve() / 'ketamine-cds.sqlite3'}"
         return self
 
-    @property
-    def uses_sqlite(self) -> bool:
-        return str(self.database_url).startswith("sqlite")
-
     @classmethod
     def settings_customise_sources(
         cls,

@@ -183,12 +183,13 @@ def _post(
     answer: tuple[str, str],
     errors: tuple[str, ...],
     service_id: dict[str, Any],
+    security: list[dict[str, list[str]]],
 ) -> dict[str, Any]:
-    """An authenticated POST on a service path: JSON in, ``answer`` (model, text) or errors out."""
+    """A POST on a service path: JSON in, ``answer`` (model, text) or errors out."""
     return {
         "post": {
             "summary": summary,
-            "security": [{"cdsHooksJwt": []}],
+            "security": security,
             "parameters": [service_id],
             "requestBody": {
                 "required": True,
@@ -201,7 +202,10 @@ def _post(
     }
 
 
-def openapi_document(registry: ServiceRegistry, version: str) -> dict[str, Any]:
+def openapi_document(
+    registry: ServiceRegistry, version: str, *, auth_enabled: bool = True
+) -> dict[str, Any]:
+    """The document; with authentication off, no operation asks for the JWT (``security: []``)."""
     _, defs = models_json_schema(
         [
             (CdsResponse, "serialization"),
@@ -228,7 +232,7 @@ def openapi_document(registry: ServiceRegistry, version: str) -> dict[str, Any]:
         "required": True,
         "schema": {"enum": service_ids},
     }
-    bearer: list[dict[str, list[str]]] = [{"cdsHooksJwt": []}]
+    bearer: list[dict[str, list[str]]] = [{"cdsHooksJwt": []}] if auth_enabled else []
     return {
         "openapi": "3.1.0",
         "info": {
@@ -254,6 +258,7 @@ def openapi_document(registry: ServiceRegistry, version: str) -> dict[str, Any]:
                 ("CdsResponse", "Cards (possibly none)"),
                 ("400", "401", "404", "412", "413"),
                 service_id,
+                bearer,
             ),
             "/cds-services/{service_id}/feedback": _post(
                 "Report what the clinician did with cards",
@@ -261,6 +266,7 @@ def openapi_document(registry: ServiceRegistry, version: str) -> dict[str, Any]:
                 ("FeedbackResponse", "Items stored"),
                 ("400", "401", "404", "413"),
                 service_id,
+                bearer,
             ),
             "/healthz": {
                 "get": {

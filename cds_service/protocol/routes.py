@@ -94,7 +94,12 @@ def openapi() -> Response:
     from cds_service import __version__
     from cds_service.protocol.openapi import openapi_document
 
-    return json_response(openapi_document(state().registry, __version__))
+    app_state = state()
+    return json_response(
+        openapi_document(
+            app_state.registry, __version__, auth_enabled=app_state.settings.auth_enabled
+        )
+    )
 
 
 @bp.get("/healthz")

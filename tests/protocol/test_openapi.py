@@ -199,3 +199,21 @@ def test_the_token_lifetime_is_a_64_bit_integer(client, document, expires_in, va
     assert validator(document, "HookRequest").is_valid(body) is valid
     response = client.post("/cds-services/ketamine-trd-patient-view", json=body)
     assert response.status_code == (200 if valid else 400), response.json
+
+
+def operations(document: dict) -> list[dict]:
+    return [op for path in document["paths"].values() for op in path.values()]
+
+
+def test_with_authentication_off_no_operation_asks_for_the_jwt(document) -> None:
+    secured = [op for op in operations(document) if op.get("security")]
+    assert secured == []
+
+
+def test_with_authentication_on_discovery_calls_and_feedback_ask_for_the_jwt(make_app) -> None:
+    document = make_app(auth_enabled=True).test_client().get("/openapi.json").json
+    jwt = [{"cdsHooksJwt": []}]
+    assert document["paths"]["/cds-services"]["get"]["security"] == jwt
+    assert document["paths"]["/cds-services/{service_id}"]["post"]["security"] == jwt
+    assert document["paths"]["/cds-services/{service_id}/feedback"]["post"]["security"] == jwt
+    assert "security" not in document["paths"]["/healthz"]["get"]
