@@ -2,7 +2,8 @@
 
 1. In process, per stage (parse, record, clinical, cards), for charts of 10 to 5,000 resources.
 2. Over HTTP through gunicorn on loopback, at concurrency 1, 8 and 32, side by side with the
-   floor (a bare Flask route under the same gunicorn settings), with worker memory (PSS/USS).
+   floor (a bare Flask route under the same gunicorn settings), with worker memory (PSS/USS);
+   then four more alternating floor/service runs at 1,000 resources, c=1, for the 2x verdict.
 3. 60 s at concurrency 32 on a 500-resource chart: errors must be 0.
 4. The FHIR fallback's time budget against a deliberately slow FHIR server.
 
