@@ -25,7 +25,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from benchmarks.load import Server
+from benchmarks.server import Server
 from benchmarks.tokens import TokenMint
 from cds_service.fhirserver import FhirStore, create_fhir_app
 from cds_service.fixture_loader import load_fixture

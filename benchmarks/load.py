@@ -10,16 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.procs import children, memory_kb
+from benchmarks.server import Server, free_port
 from benchmarks.tokens import TokenMint
 
 WRK_SCRIPT = Path(__file__).with_name("wrk.lua")
@@ -40,53 +38,6 @@ class LoadResult:
     @property
     def throughput(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """A gunicorn master and its workers, started and stopped around a block of runs."""
-
-    def __init__(self, name: str, command: list[str], env: dict[str, str], port: int) -> None:
-        self.name = name
-        self.port = port
-        self.base = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-            if self.process.poll() is not None:
-                break
-        self.stop()
-        stderr = self.process.stderr.read().decode() if self.process.stderr else ""
-        raise SystemExit(f"{name} did not start:\n{stderr[-2000:]}")
-
-    def worker_memory_mb(self) -> dict[str, float]:
-        """Largest PSS and USS among the workers, in MB."""
-        readings = [m for m in map(memory_kb, children(self.process.pid)) if m]
-        return {
-            "pss": max((pss for pss, _ in readings), default=0) / 1024,
-            "uss": max((uss for _, uss in readings), default=0) / 1024,
-        }
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 def start_service(

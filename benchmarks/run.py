@@ -25,15 +25,9 @@ from typing import Any
 from benchmarks.charts import chart_request
 from benchmarks.fhir_budget import SlowFhirServer, measure_budget
 from benchmarks.inprocess import StageTimes, measure_stages
-from benchmarks.load import (
-    LoadResult,
-    Server,
-    run_wrk,
-    start_floor,
-    start_service,
-    to_result,
-)
+from benchmarks.load import LoadResult, run_wrk, start_floor, start_service, to_result
 from benchmarks.report import Pair, find, write_report
+from benchmarks.server import Server
 from benchmarks.tokens import TokenMint
 from cds_service.app import create_app
 from cds_service.config import Settings

@@ -34,9 +34,7 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -51,7 +49,8 @@ from typing import Any
 
 import requests
 
-from benchmarks.procs import children, memory_kb
+from benchmarks.procs import memory_kb
+from benchmarks.server import Server, free_port
 
 SERVICES = {
     "patient-view": "ketamine-trd-patient-view",
@@ -336,25 +335,24 @@ def client_main(args: tuple[int, str, str, float, int]) -> ClientResult:
 # --- the server --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    base: str
-    log_path: Path
+class SoakServer:
+    server: Server
     database_url: str
 
+    @property
+    def base(self) -> str:
+        return self.server.base
+
+    @property
+    def log_path(self) -> Path:
+        return self.server.log_path
+
     def workers(self) -> list[int]:
-        """The gunicorn master's children (the workers)."""
-        return children(self.process.pid)
+        return self.server.workers()
 
 
-def start_server(workers: int, data_dir: Path, database_url: str | None) -> Server:
+def start_server(workers: int, data_dir: Path, database_url: str | None) -> SoakServer:
     port = free_port()
     env = {
         k: v
@@ -373,43 +371,12 @@ def start_server(workers: int, data_dir: Path, database_url: str | None) -> Serv
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     if database_url:
         env["DATABASE_URL"] = database_url
-    log_path = data_dir.parent / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(CLI), "serve", "--bind", f"127.0.0.1:{port}"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited early:\n{log_path.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    else:
-        process.kill()
-        raise SystemExit(f"the server did not become healthy:\n{log_path.read_text()[-3000:]}")
+    command = [str(CLI), "serve", "--bind", f"127.0.0.1:{port}"]
+    server = Server(
+        "service", command, env, port, log_path=data_dir.parent / "server.log", workers=workers
+    )
     url = database_url or f"sqlite:///{data_dir.resolve() / 'ketamine-cds.sqlite3'}"
-    server = Server(process, base, log_path, url)
-    deadline = time.monotonic() + 30
-    while len(server.workers()) < workers and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return server
-
-
-def stop_server(server: Server) -> None:
-    server.process.send_signal(signal.SIGTERM)
-    try:
-        server.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    return SoakServer(server, url)
 
 
 # --- memory ------------------------------------------------------------------------------------
@@ -423,7 +390,7 @@ class Sample:
 
 
 class MemorySampler(threading.Thread):
-    def __init__(self, server: Server, every: float) -> None:
+    def __init__(self, server: SoakServer, every: float) -> None:
         super().__init__(daemon=True)
         self.server, self.every = server, every
         self.samples: dict[int, list[Sample]] = defaultdict(list)
@@ -556,7 +523,7 @@ def error_log_lines(log_path: Path) -> Counter[str]:
 
 def report(
     args: argparse.Namespace,
-    server: Server,
+    server: SoakServer,
     results: list[ClientResult],
     elapsed: float,
     sampler: MemorySampler,
@@ -723,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
         passed = report(args, server, results, elapsed, sampler, initial_workers)
     finally:
         sampler.stopping.set()
-        stop_server(server)
+        server.server.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0 if passed else 1
