@@ -293,3 +293,26 @@ def test_medications_no_rule_can_name_are_left_out_of_the_record(record_from) ->
         "MedicationAdministration/ma-local": (),
     }
     assert record.medications[1].request_reference == "MedicationRequest/mr-ket"
+
+
+def test_conditions_in_keeps_record_order_across_repeated_codings(record_from, terminology) -> None:
+    """Matches are grouped by coding internally; callers still get record order."""
+    mdd = ("F33.1", "Major depressive disorder, recurrent, moderate")
+    record = record_from(
+        PATIENT,
+        f.condition("c1", P, mdd, onset="2025-01-05"),
+        f.condition("c2", P, ("F32.2", "MDD, single episode, severe"), onset="2025-02-05"),
+        f.condition("c3", P, mdd, onset="2025-03-05", status="resolved"),
+        f.condition("c4", P, ("I10", "Essential hypertension"), onset="2025-04-05"),
+        f.condition("c5", P, mdd, onset="2025-05-05"),
+    )
+    valueset = terminology.valueset("major-depressive-disorder")
+    hits = record.conditions_in(valueset)
+    assert [(c.reference, code.code) for c, code in hits] == [
+        ("Condition/c1", "F33.1"),
+        ("Condition/c2", "F32.2"),
+        ("Condition/c3", "F33.1"),
+        ("Condition/c5", "F33.1"),
+    ]
+    active = record.conditions_in(valueset, active_only=True)
+    assert [c.reference for c, _ in active] == ["Condition/c1", "Condition/c2", "Condition/c5"]
