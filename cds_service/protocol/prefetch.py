@@ -115,27 +115,11 @@ class PrefetchData:
     def state(self, key: str) -> KeyState:
         return self.keys[key].state
 
-    def resources(self, resource_type: str | None = None) -> list[dict[str, Any]]:
-        """Resources of every key (of one type, if given), each ``Type/id`` once."""
-        seen: set[tuple[str, str]] = set()
-        out: list[dict[str, Any]] = []
-        for result in self.keys.values():
-            for res in result.resources:
-                rtype = str(res.get("resourceType"))
-                if resource_type and rtype != resource_type:
-                    continue
-                rid = res.get("id")
-                if isinstance(rid, str):
-                    if (rtype, rid) in seen:
-                        continue
-                    seen.add((rtype, rid))
-                out.append(res)
-        return out
-
     def by_type(
         self, keep: Callable[[dict[str, Any]], bool] = lambda _: True
     ) -> dict[str, list[dict[str, Any]]]:
-        """``resources()`` that ``keep`` accepts, grouped by type in one pass."""
+        """The resources of every key that ``keep`` accepts, each ``Type/id`` once, grouped by
+        type in the order the keys and their entries came."""
         seen: set[tuple[str, str]] = set()
         grouped: dict[str, list[dict[str, Any]]] = {}
         for result in self.keys.values():

@@ -71,8 +71,8 @@ def test_missing_keys_are_fetched_with_the_bearer_token(httpserver, settings) ->
     assert {k: r.state for k, r in data.keys.items()} == dict.fromkeys(
         SERVICE.prefetch, KeyState.FETCHED
     )
-    assert [c["id"] for c in data.resources("Condition")] == ["cond-mdd", "cond-htn"]
-    assert len(data.resources("Observation")) == 8
+    assert [c["id"] for c in data.by_type().get("Condition", [])] == ["cond-mdd", "cond-htn"]
+    assert len(data.by_type().get("Observation", [])) == 8
     assert {r.headers.get("Authorization") for r, _ in httpserver.log} == {f"Bearer {TOKEN}"}
     observation_query = next(r.args for r, _ in httpserver.log if r.path == "/fhir/Observation")
     assert observation_query["patient"] == PID
@@ -116,7 +116,7 @@ def test_operation_outcome_prefetch_is_refetched(httpserver, settings) -> None:
     }
     data = run(request_body(httpserver, prefetch={"conditions": outcome}), settings)
     assert data.state("conditions") is KeyState.FETCHED
-    assert len(data.resources("Condition")) == 2
+    assert len(data.by_type().get("Condition", [])) == 2
 
 
 def test_next_link_is_followed_with_the_token(httpserver, settings) -> None:
@@ -129,7 +129,7 @@ def test_next_link_is_followed_with_the_token(httpserver, settings) -> None:
     first["link"].append({"relation": "next", "url": httpserver.url_for("/fhir/Condition-page2")})
     data = run(request_body(httpserver, prefetch={"conditions": first}), settings)
     assert data.state("conditions") is KeyState.PREFETCHED
-    assert [c["id"] for c in data.resources("Condition")] == ["cond-mdd", "cond-htn"]
+    assert [c["id"] for c in data.by_type().get("Condition", [])] == ["cond-mdd", "cond-htn"]
 
 
 def test_next_link_to_another_host_is_not_followed(httpserver, settings) -> None:
@@ -139,7 +139,7 @@ def test_next_link_to_another_host_is_not_followed(httpserver, settings) -> None
     data = run(request_body(httpserver, prefetch={"conditions": first}), settings)
     assert data.state("conditions") is KeyState.INCOMPLETE
     assert "outside fhirServer" in " ".join(data.keys["conditions"].notes)
-    assert [c["id"] for c in data.resources("Condition")] == ["cond-mdd"]
+    assert [c["id"] for c in data.by_type().get("Condition", [])] == ["cond-mdd"]
 
 
 def test_paging_stops_at_the_page_cap(httpserver, make_settings) -> None:

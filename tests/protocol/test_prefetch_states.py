@@ -162,7 +162,5 @@ def test_resources_are_deduplicated_across_keys() -> None:
     data = PrefetchData(
         {"a": conditions(searchset([CONDITION, other])), "b": conditions(searchset([other]))}
     )
-    assert data.resources() == [CONDITION, other]
-    assert data.resources("Patient") == []
     assert data.by_type() == {"Condition": [CONDITION, other]}
     assert data.by_type(lambda resource: resource["id"] == "c2") == {"Condition": [other]}
