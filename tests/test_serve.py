@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from benchmarks.server import Server, free_port
 from tests.builders import FIXTURES
 
 CLI = Path(sys.executable).with_name("ketamine-cds")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -33,33 +26,12 @@ def server(tmp_path):
         "KETAMINE_CDS_WORKERS": "2",
         "KETAMINE_CDS_AUTH_ENABLED": "false",
     }
-    log_path = tmp_path / "server.log"
-    log_file = log_path.open("w")
-    process = subprocess.Popen(
-        [str(CLI), "serve", "--bind", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
+    command = [str(CLI), "serve", "--bind", f"127.0.0.1:{port}"]
+    running = Server(
+        "ketamine-cds serve", command, env, port, log_path=tmp_path / "server.log", workers=2
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base}/healthz", timeout=0.5).status_code == 200:
-                break
-        except requests.ConnectionError:
-            if process.poll() is not None:
-                log_file.close()
-                pytest.fail(f"server exited early:\n{log_path.read_text()}")
-            time.sleep(0.1)
-    else:
-        process.kill()
-        log_file.close()
-        pytest.fail(f"server did not become healthy within 20 s:\n{log_path.read_text()}")
-    yield base, tmp_path
-    process.terminate()
-    process.wait(timeout=15)
-    log_file.close()
+    yield running.base, tmp_path
+    running.stop()
 
 
 def test_gunicorn_serves_discovery_hooks_and_feedback(server) -> None:
