@@ -73,3 +73,25 @@ def test_expired_token_ids_are_purged_at_most_once_an_interval(db, monkeypatch) 
     monkeypatch.setitem(replay._next_purge, db, 0.0)
     assert replay.remember_jti(db, "new-3", "https://ehr.example.org", far, 60)
     assert stored() == ["new-1", "new-2", "new-3"]
+
+
+def test_each_call_reuses_the_compiled_insert(db) -> None:
+    """The replay check inserts on every hook call; compiling its SQL each time cost more
+    than the insert itself."""
+    from sqlalchemy import event
+    from sqlalchemy.engine.default import CACHE_HIT
+
+    hits: list[bool] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool):
+        if statement.lstrip().upper().startswith("INSERT"):
+            hits.append(context.cache_hit is CACHE_HIT)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        for jti in ("x", "y", "z"):
+            with db.engine.begin() as connection:
+                assert insert_new(connection, UsedTokenId, [token(jti)]) == 1
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert hits[1:] == [True, True]

@@ -52,13 +52,14 @@ def insert_new(
     if dialect not in ("postgresql", "sqlite"):
         return _insert_one_by_one(connection, model, rows)
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # The rows go as parameters, not .values(rows): a statement with its values built in is
+    # compiled again on every call. rowcount of an INSERT is kept only on request
+    # (SQLAlchemy 2); for many rows it is the drivers' sum over them.
+    statement = upsert(model).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
     inserted = 0
     for start in range(0, len(rows), INSERT_BATCH_ROWS):
-        batch = list(rows[start : start + INSERT_BATCH_ROWS])
-        statement = upsert(model).values(batch).on_conflict_do_nothing()
-        # rowcount of an INSERT is kept only on request (SQLAlchemy 2), and then on every driver.
-        result = connection.execute(statement.execution_options(preserve_rowcount=True))
-        inserted += result.rowcount
+        batch = [dict(row) for row in rows[start : start + INSERT_BATCH_ROWS]]
+        inserted += connection.execute(statement, batch).rowcount
     return inserted
 
 
