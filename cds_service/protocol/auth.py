@@ -102,16 +102,16 @@ class TokenVerifier:
             raise Unauthorized("no bearer token")
         token = token.strip()
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+            unverified = jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"malformed token ({type(exc).__name__})") from None
+        header, payload = unverified["header"], unverified["payload"]
         alg = header.get("alg")
         if alg not in self.settings.jwt_algorithms:
             raise Unauthorized(f"algorithm {str(alg)[:16]!r} is not accepted")
         if str(header.get("typ", "JWT")).upper() != "JWT":
             raise Unauthorized("typ is not JWT")
-        iss = unverified.get("iss")
+        iss = payload.get("iss")
         issuer = self.issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
             raise Unauthorized("issuer is not trusted")
