@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
+from typing import Any
 
 import pytest
 from werkzeug import Request, Response
@@ -237,6 +239,31 @@ def test_slow_server_is_cut_off_by_the_time_budget(httpserver, make_app) -> None
     )
     assert elapsed < 1.0
     assert finished.wait(5), "the slow handler must finish before the shared server is reused"
+
+
+def test_a_slow_name_lookup_is_cut_off_by_the_time_budget(make_app, monkeypatch) -> None:
+    """getaddrinfo takes no timeout, so a slow resolver is outside the connect timeout; the
+    request still answers within the budget, and the lookup ends on its own later."""
+    server = "https://fhir.slow-dns.test/fhir"
+    looked_up = threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def slow_lookup(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "fhir.slow-dns.test":
+            return real_getaddrinfo(host, *args, **kwargs)
+        time.sleep(1.5)
+        looked_up.set()
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_lookup)
+    client = make_app(fhir_budget_s=0.3, fhir_server_allowlist=[server]).test_client()
+    body = hook_request("patient-view", fhirServer=server, prefetch={})
+    started = time.monotonic()
+    response = client.post("/cds-services/ketamine-trd-patient-view", json=body)
+    assert response.status_code == 412
+    assert "within the time budget" in response.json["issue"][0]["diagnostics"]
+    assert time.monotonic() - started < 1.0
+    assert looked_up.wait(5)
 
 
 def test_logs_hold_neither_token_nor_patient_id_and_keep_the_request_id(
