@@ -21,7 +21,8 @@ __all__ = [
     "text_of",
 ]
 
-_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+# ASCII digits only, as FHIR's date regex and fromisoformat take them (\d would read "٢٠٢٤").
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", re.ASCII)
 MIN_YEAR, MAX_YEAR = 1850, 2200
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # the common case, read without _DATE
 

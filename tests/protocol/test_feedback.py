@@ -151,6 +151,10 @@ TS = "2026-03-02T10:00:00Z"
         ),
         ({"feedback": [overridden(outcomeTimestamp="yesterday")]}, "feedback[0].outcomeTimestamp"),
         (
+            {"feedback": [overridden(outcomeTimestamp="\u0662\u0660\u0662\u0666-03-02T10:00:00Z")]},
+            "feedback[0].outcomeTimestamp: must be an ISO 8601 date-time",
+        ),
+        (
             {"feedback": [accepted() | {"acceptedSuggestions": [{}]}]},
             "feedback[0].acceptedSuggestions[0].id: is required",
         ),

@@ -24,6 +24,8 @@ PIECES += ["Z", "+05:30", "-14:00", ".123", " ", "x", "24:00", "\u0662"]
         ("2024-02-30T08:00:00Z", None, None),
         ("1849-12-31T08:00:00Z", None, None),
         ("not a date", None, None),
+        ("\u0662\u0660\u0662\u0664-\u0660\u0669-\u0661\u0667", None, None),  # Arabic-Indic
+        ("\uff12\uff10\uff12\uff14-09", None, None),  # fullwidth digits
     ],
 )
 def test_the_date_is_the_one_written_and_the_instant_is_utc(text, day, instant) -> None:
