@@ -129,7 +129,11 @@ class Settings(BaseSettings):
     jwks_refresh_interval_s: float = Field(
         default=60, ge=0, description="At most one JWKS refetch per source in this interval."
     )
-    jwks_fetch_timeout_s: float = Field(default=2.0, gt=0)
+    jwks_fetch_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds for each connect and read of a JWKS fetch, and for its whole body.",
+    )
 
     audit_salt: SecretStr | None = Field(
         default=None,

@@ -34,6 +34,7 @@ import urllib3
 
 from cds_service.config import Settings, TrustedIssuer
 from cds_service.errors import CdsError
+from cds_service.protocol.bounded_read import BodyTooLarge, BodyTooSlow, read_body
 
 __all__ = ["TokenVerifier", "Unauthorized", "normalise_url", "parse_jwks"]
 
@@ -207,20 +208,24 @@ class TokenVerifier:
             except OSError as exc:
                 log.warning("jwks file unreadable", extra={"error": type(exc).__name__})
                 return None
+        timeout = self.settings.jwks_fetch_timeout_s
+        deadline = time.monotonic() + timeout
         session = requests.Session()
         session.trust_env = False
         try:
             with session.get(
-                location,
-                timeout=self.settings.jwks_fetch_timeout_s,
-                stream=True,
-                allow_redirects=False,
+                location, timeout=timeout, stream=True, allow_redirects=False
             ) as response:
-                body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
-                if response.status_code != 200 or len(body) > MAX_JWKS_BYTES:
+                if response.status_code != 200:
                     log.warning("jwks fetch failed", extra={"status": response.status_code})
                     return None
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                body = read_body(response, max_bytes=MAX_JWKS_BYTES, deadline=deadline)
+        except (
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,
+            BodyTooLarge,
+            BodyTooSlow,
+        ) as exc:
             log.warning("jwks fetch failed", extra={"error": type(exc).__name__})
             return None
         finally:

@@ -1,8 +1,8 @@
 """Fetch FHIR data from the client's fhirServer, within a time budget.
 
 * Every socket read is bounded by the read timeout, and the deadline is checked between
-  reads, so a server that drips its body cannot hold a worker past the budget plus one read
-  timeout.
+  reads (``bounded_read``), so a server that drips its body cannot hold a worker past the
+  budget plus one read timeout.
 * Responses are capped in size; redirects are not followed (one could carry the bearer token
   to another host); ``next`` links are followed up to a page cap and only while they stay under
   fhirServer.
@@ -24,6 +24,7 @@ import requests
 import urllib3
 
 from cds_service.metrics import FHIR_CALLBACKS, FHIR_FAILURES
+from cds_service.protocol.bounded_read import BodyTooLarge, BodyTooSlow, read_body
 from cds_service.protocol.fhirjson import (
     bundle_entries,
     has_error,
@@ -37,7 +38,6 @@ __all__ = ["FhirClient", "FhirServerError", "SearchResult"]
 log = logging.getLogger(__name__)
 
 FHIR_JSON = "application/fhir+json"
-READ_CHUNK_BYTES = 16384
 
 
 class FhirServerError(Exception):
@@ -206,18 +206,11 @@ class FhirClient:
         return body
 
     def _read_body(self, response: requests.Response) -> bytes:
-        """Read the body one socket read at a time, within the size cap and the deadline."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            chunk = response.raw.read1(READ_CHUNK_BYTES, decode_content=True)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > self.max_response_bytes:
-                raise FhirServerError(
-                    f"fhirServer response exceeds {self.max_response_bytes} bytes"
-                )
-            if time.monotonic() > self.deadline:
-                raise FhirServerError("the time budget for FHIR callbacks ran out")
-            chunks.append(chunk)
+        try:
+            return read_body(response, max_bytes=self.max_response_bytes, deadline=self.deadline)
+        except BodyTooLarge:
+            raise FhirServerError(
+                f"fhirServer response exceeds {self.max_response_bytes} bytes"
+            ) from None
+        except BodyTooSlow:
+            raise FhirServerError("the time budget for FHIR callbacks ran out") from None

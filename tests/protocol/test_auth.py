@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -13,6 +14,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from werkzeug import Request, Response
 
 from tests.builders import FIXTURES
 
@@ -343,6 +345,32 @@ def test_unreachable_or_oversized_jwks_refuses_without_a_500(secured, httpserver
     client = secured(trusted_issuers=[{"iss": ISSUER, "jku": [jku, "http://127.0.0.1:9/jwks"]}])
     assert_refused(call(client, token(jku=jku)))
     assert_refused(call(client, token(jku="http://127.0.0.1:9/jwks")))
+
+
+def test_a_dripping_jwks_is_cut_off_at_the_fetch_timeout(secured, httpserver) -> None:
+    """The timeout bounds each socket read; a server sending a byte before each one runs out
+    must not hold the worker for the whole document."""
+    done = threading.Event()
+
+    def drip(request: Request) -> Response:
+        def body():
+            try:
+                for _ in range(12):
+                    time.sleep(0.1)
+                    yield b" "
+                yield json.dumps(JWKS).encode()
+            finally:
+                done.set()
+
+        return Response(body(), content_type="application/json")
+
+    jku = httpserver.url_for("/slow-jwks.json")
+    httpserver.expect_request("/slow-jwks.json").respond_with_handler(drip)
+    client = secured(trusted_issuers=[{"iss": ISSUER, "jku": [jku]}], jwks_fetch_timeout_s=0.3)
+    started = time.monotonic()
+    assert_refused(call(client, token(jku=jku)))
+    assert time.monotonic() - started < 0.8
+    assert done.wait(5), "the dripping handler must end before the shared server is reused"
 
 
 def test_jwks_redirects_are_not_followed(secured, httpserver) -> None:
