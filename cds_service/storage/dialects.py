@@ -30,7 +30,6 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 # commits of every call cost more than the clinical rules (BENCHMARKS.md).
 SQLITE_SYNCHRONOUS = "NORMAL"
 SCHEMA_LOCK_KEY = 0x6B63_6473  # "kcds": PostgreSQL advisory lock held while the schema changes
-INSERT_BATCH_ROWS = 500  # well under SQLite's and PostgreSQL's bound-parameter limits
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -52,15 +51,14 @@ def insert_new(
     if dialect not in ("postgresql", "sqlite"):
         return _insert_one_by_one(connection, model, rows)
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if not rows:
+        return 0
     # The rows go as parameters, not .values(rows): a statement with its values built in is
-    # compiled again on every call. rowcount of an INSERT is kept only on request
-    # (SQLAlchemy 2); for many rows it is the drivers' sum over them.
+    # compiled again on every call, and is bound by the databases' parameter limits. rowcount
+    # of an INSERT is kept only on request (SQLAlchemy 2); for many rows it is the drivers'
+    # sum over them.
     statement = upsert(model).on_conflict_do_nothing().execution_options(preserve_rowcount=True)
-    inserted = 0
-    for start in range(0, len(rows), INSERT_BATCH_ROWS):
-        batch = [dict(row) for row in rows[start : start + INSERT_BATCH_ROWS]]
-        inserted += connection.execute(statement, batch).rowcount
-    return inserted
+    return int(connection.execute(statement, [dict(row) for row in rows]).rowcount)
 
 
 def _insert_one_by_one(
