@@ -6,7 +6,7 @@ import argparse
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the service through gunicorn")
     serve.add_argument("--bind", help="host:port (default 127.0.0.1:8080, or KETAMINE_CDS_BIND)")
-    serve.add_argument("--workers", type=int, help="worker processes (default: CPU cores)")
-    serve.add_argument("--threads", type=int, help="threads per worker (default 1)")
+    serve.add_argument("--workers", type=_positive, help="worker processes (default: CPU cores)")
+    serve.add_argument("--threads", type=_positive, help="threads per worker (default 1)")
     commands.add_parser("init-db", help="create or migrate the database schema and exit")
     db = commands.add_parser("db", help="database maintenance")
     db.add_subparsers(dest="db_command", required=True).add_parser(
@@ -86,6 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _serve(settings, args)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     import json
 
@@ -143,7 +153,7 @@ def _prepare_metrics_dir(data_dir: Path) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
-def run_gunicorn(load: Any, **overrides: Any) -> None:
+def run_gunicorn(load: Callable[[], Any], **overrides: Any) -> None:
     """Serve the WSGI app ``load()`` returns through gunicorn, with gunicorn_conf's settings
     (``overrides`` win where they are not None). The benchmarks' floor runs through this too."""
     from gunicorn.app.base import BaseApplication
@@ -151,7 +161,7 @@ def run_gunicorn(load: Any, **overrides: Any) -> None:
     from cds_service import gunicorn_conf
 
     options = {k: v for k, v in vars(gunicorn_conf).items() if not k.startswith("_")}
-    options.update({k: v for k, v in overrides.items() if v})
+    options.update({k: v for k, v in overrides.items() if v is not None})
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

@@ -81,6 +81,16 @@ def test_cli_rejects_invalid_settings(tmp_path) -> None:
     assert "fhir_budget_s" in result.stderr
 
 
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_serve_refuses_a_worker_count_below_one(value: str, capsys) -> None:
+    from cds_service.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--workers", value])
+    assert exited.value.code == 2
+    assert "must be a whole number of at least 1" in capsys.readouterr().err
+
+
 def test_cli_init_db_creates_the_schema(tmp_path) -> None:
     env = {**os.environ, "KETAMINE_CDS_DATA_DIR": str(tmp_path)}
     result = subprocess.run(
