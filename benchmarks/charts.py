@@ -5,7 +5,7 @@ recurrent MDD, two failed SSRI trials, recent PHQ-9 and BP) and grows with the k
 real chart carries: other chronic conditions, refills of non-psychiatric medications, years of
 vital signs, weights and PHQ-9 screens, and in-clinic administrations. Every added resource is
 older than the fixture's own latest PHQ-9 and BP, so the clinical answer stays "candidate"
-at every size, and the benchmark checks that it does.
+at every size; the in-process run (``inprocess.measure_stages``) stops if it does not.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ import cds_service.services as services
 
 STAGES = ("parse", "record", "clinical", "cards")
 WRITES = ("jti", "audit")  # the two database writes of every call, inside parse and cards
+EXPECTED_DECISION = "candidate"  # what benchmarks/charts.py keeps every chart reading as
 
 
 @dataclass
@@ -73,6 +74,16 @@ def _stage_clock(marks: dict[str, float]) -> Iterator[None]:
             setattr(module, attr, original)
 
 
+def decisions(response: dict[str, Any]) -> list[str]:
+    """The ``decision`` each card files in its extension."""
+    return [
+        value["decision"]
+        for card in response.get("cards", [])
+        for value in (card.get("extension") or {}).values()
+        if isinstance(value, dict) and isinstance(value.get("decision"), str)
+    ]
+
+
 def measure_stages(
     client: Any, path: str, body: bytes, headers: Callable[[], dict[str, str]], size: int, runs: int
 ) -> StageTimes:
@@ -87,6 +98,11 @@ def measure_stages(
             end = time.perf_counter()
             if response.status_code != 200:
                 raise SystemExit(f"in-process call failed: {response.status_code} {response.text}")
+            if n == 0 and EXPECTED_DECISION not in decisions(response.get_json()):
+                raise SystemExit(
+                    f"the {size}-resource chart no longer reads as {EXPECTED_DECISION!r}: "
+                    f"{decisions(response.get_json())}"
+                )
             if n < 3:
                 continue
             samples["parse"].append(marks["record_for_start"] - start)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.server import Server, free_port
+from benchmarks.server import Server, free_port, serve_command, service_env
 from benchmarks.tokens import TokenMint
 
 WRK_SCRIPT = Path(__file__).with_name("wrk.lua")
@@ -44,26 +44,18 @@ def start_service(
     data_dir: Path, mint: TokenMint, workers: int, extra_env: dict[str, str] | None = None
 ) -> Server:
     port = free_port()
-    env = {
-        **os.environ,
-        "KETAMINE_CDS_DATA_DIR": str(data_dir),
-        "KETAMINE_CDS_AUTH_ENABLED": "true",
-        "KETAMINE_CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "KETAMINE_CDS_TRUSTED_ISSUERS": json.dumps(mint.trusted_issuers()),
-        "KETAMINE_CDS_LOG_LEVEL": "WARNING",
-        "KETAMINE_CDS_CORS_ORIGINS": '["https://ehr.example.org"]',
-        **(extra_env or {}),
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [
-        str(Path(sys.executable).with_name("ketamine-cds")),
-        "serve",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-    ]
-    return Server("service", command, env, port)
+    env = service_env(
+        {
+            "KETAMINE_CDS_DATA_DIR": str(data_dir),
+            "KETAMINE_CDS_AUTH_ENABLED": "true",
+            "KETAMINE_CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "KETAMINE_CDS_TRUSTED_ISSUERS": json.dumps(mint.trusted_issuers()),
+            "KETAMINE_CDS_LOG_LEVEL": "WARNING",
+            "KETAMINE_CDS_CORS_ORIGINS": '["https://ehr.example.org"]',
+            **(extra_env or {}),
+        }
+    )
+    return Server("service", serve_command(port, workers), env, port, workers=workers)
 
 
 def start_floor(workers: int) -> Server:
@@ -77,7 +69,7 @@ def start_floor(workers: int) -> Server:
         "--workers",
         str(workers),
     ]
-    return Server("floor", command, dict(os.environ), port)
+    return Server("floor", command, service_env({}), port, workers=workers)
 
 
 def run_wrk(
@@ -120,6 +112,12 @@ def run_wrk(
     )
     line = next(x for x in completed.stdout.splitlines() if x.startswith("BENCH_JSON "))
     result: dict[str, Any] = json.loads(line.removeprefix("BENCH_JSON "))
+    if result["reused_tokens"]:
+        raise SystemExit(
+            f"wrk sent {result['reused_tokens']} requests with an already used token (refused "
+            f"as replays, so counted as errors): more than the {tokens[1] if tokens else 0} "
+            "expected; raise the estimate in benchmarks/run.py"
+        )
     return result
 
 

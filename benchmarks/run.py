@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import tempfile
+from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -82,11 +83,13 @@ def http_load(
     ratio_pairs: int = RATIO_PAIRS,
 ) -> tuple[list[LoadResult], dict[int, dict[str, float]], LoadResult, list[Pair]]:
     mint = TokenMint(tmp)
-    service = start_service(tmp / "service", mint, workers)
-    floor = start_floor(workers)
     results: list[LoadResult] = []
     memory: dict[int, dict[str, float]] = {}
-    try:
+    with ExitStack() as servers:
+        service = start_service(tmp / "service", mint, workers)
+        servers.callback(service.stop)
+        floor = start_floor(workers)
+        servers.callback(floor.stop)
         for size in sizes:
             body_file = tmp / f"body-{size}.json"
             body_file.write_bytes(bodies[size])
@@ -113,9 +116,6 @@ def http_load(
         soak = to_result("service", soak_size, 32, raw)
         print(f"soak {soak_seconds} s c=32: {soak.requests} requests, {soak.errors} errors")
         memory[-1] = service.worker_memory_mb()
-    finally:
-        service.stop()
-        floor.stop()
     return results, memory, soak, pairs
 
 
@@ -130,8 +130,6 @@ def ratio_runs(
     tmp: Path,
 ) -> list[Pair]:
     """Floor and service at RATIO_SIZE, c=1, alternating: the grid's pair and count - 1 more."""
-    if RATIO_SIZE not in stage_ms:
-        return []
     pairs = [(find(grid, "floor", RATIO_SIZE, 1), find(grid, "service", RATIO_SIZE, 1))]
     body_file = tmp / f"body-{RATIO_SIZE}.json"
     expected = int(seconds * 1000 / max(stage_ms[RATIO_SIZE], 0.5) * 3) + 200
@@ -150,23 +148,22 @@ def ratio_runs(
 
 def budget(tmp: Path, workers: int, calls: int) -> tuple[list[Any], float]:
     mint = TokenMint(tmp)
-    fhir = SlowFhirServer()
     settings = Settings()
-    service = start_service(
-        tmp / "budget",
-        mint,
-        workers,
-        {
-            "KETAMINE_CDS_FHIR_SERVER_ALLOWLIST": fhir.base,
-            "KETAMINE_CDS_FHIR_ALLOW_HTTP_LOOPBACK": "true",
-        },
-    )
-    try:
+    with ExitStack() as servers:
+        fhir = SlowFhirServer()
+        servers.callback(fhir.stop)
+        service = start_service(
+            tmp / "budget",
+            mint,
+            workers,
+            {
+                "KETAMINE_CDS_FHIR_SERVER_ALLOWLIST": fhir.base,
+                "KETAMINE_CDS_FHIR_ALLOW_HTTP_LOOPBACK": "true",
+            },
+        )
+        servers.callback(service.stop)
         delays = [0.0, 0.1, 0.3, 0.5, 1.0, 3.0]
         results = measure_budget(service, fhir, mint, delays, calls, workers)
-    finally:
-        service.stop()
-        fhir.stop()
     for r in results:
         print(
             f"FHIR delay {r.delay_s:4.1f} s: {r.statuses} p50 {r.p50_ms:.0f} max {r.max_ms:.0f} ms"

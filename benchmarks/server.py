@@ -2,14 +2,36 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 from benchmarks.procs import children, memory_kb
+
+CLI = Path(sys.executable).with_name("ketamine-cds")
+
+
+def service_env(settings: dict[str, str]) -> dict[str, str]:
+    """The environment for a service under test: this process's, less any database URL,
+    ``KETAMINE_CDS_*`` setting or metrics directory it carries (which would silently change
+    what is measured), plus ``settings``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("KETAMINE_CDS_")
+        and k not in ("DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR")
+    }
+    return {**env, **settings}
+
+
+def serve_command(port: int, workers: int) -> list[str]:
+    return [str(CLI), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
 
 
 def free_port() -> int:
@@ -19,9 +41,9 @@ def free_port() -> int:
 
 
 class Server:
-    """A gunicorn master and its workers. Output goes to ``log_path`` (a temporary file when
-    not given), so a chatty server can never block on a full pipe; start-up waits for
-    ``/healthz`` and for ``workers`` workers."""
+    """A gunicorn master and its workers. Output goes to ``log_path`` (a temporary file, removed
+    on stop, when not given), so a chatty server can never block on a full pipe; start-up waits
+    for ``/healthz`` and for ``workers`` workers, and stops the server if either never comes."""
 
     def __init__(
         self,
@@ -36,24 +58,30 @@ class Server:
         self.name = name
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
+        self._log_dir: Path | None = None
         if log_path is None:
-            handle, raw = tempfile.mkstemp(prefix=f"{name}-", suffix=".log")
-            log_path = Path(raw)
-            with open(handle, "wb"):
-                pass
+            self._log_dir = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+            log_path = self._log_dir / "server.log"
         self.log_path = log_path
-        with log_path.open("wb") as log:
+        with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         self._wait_until_healthy()
         deadline = time.monotonic() + 30
-        while len(self.workers()) < workers and time.monotonic() < deadline:
+        while len(self.workers()) < workers:
+            if time.monotonic() > deadline:
+                self._fail(f"{self.name} started {len(self.workers())} of {workers} workers")
             time.sleep(0.2)
+
+    def _fail(self, why: str) -> None:
+        tail = self.log_tail()
+        self.stop()
+        raise SystemExit(f"{why}:\n{tail}")
 
     def _wait_until_healthy(self) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"{self.name} exited early:\n{self.log_tail()}")
+                self._fail(f"{self.name} exited early")
             try:
                 with urllib.request.urlopen(self.base + "/healthz", timeout=1) as response:
                     if response.status == 200:
@@ -61,8 +89,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.2)
-        self.stop()
-        raise SystemExit(f"{self.name} did not become healthy:\n{self.log_tail()}")
+        self._fail(f"{self.name} did not become healthy")
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:]
@@ -88,3 +115,5 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._log_dir is not None:
+            shutil.rmtree(self._log_dir, ignore_errors=True)

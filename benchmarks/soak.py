@@ -30,7 +30,6 @@ import argparse
 import copy
 import json
 import multiprocessing
-import os
 import random
 import shutil
 import signal
@@ -50,18 +49,18 @@ from typing import Any
 import requests
 
 from benchmarks.procs import memory_kb
-from benchmarks.server import Server, free_port
+from benchmarks.server import Server, free_port, serve_command, service_env
 
 SERVICES = {
     "patient-view": "ketamine-trd-patient-view",
     "order-select": "ketamine-order-select",
     "order-sign": "ketamine-order-sign",
 }
-CLI = Path(sys.executable).with_name("ketamine-cds")
 MAX_BODY_BYTES = 2 * 1024 * 1024  # the soak's cap, so that oversize bodies stay cheap to send
 SHARED_WINDOW_S = 3.0  # every client sends the window's shared feedback item ...
 SHARED_AT_S = 0.25  # ... this long after the window starts, all at the same moment
 TIMEOUT_S = 30.0
+MIN_WARM_SAMPLES = 6  # two disjoint groups of 3 for the memory-growth medians
 
 # --- traffic -----------------------------------------------------------------------------------
 
@@ -335,48 +334,28 @@ def client_main(args: tuple[int, str, str, float, int]) -> ClientResult:
 # --- the server --------------------------------------------------------------------------------
 
 
-@dataclass
-class SoakServer:
-    server: Server
-    database_url: str
-
-    @property
-    def base(self) -> str:
-        return self.server.base
-
-    @property
-    def log_path(self) -> Path:
-        return self.server.log_path
-
-    def workers(self) -> list[int]:
-        return self.server.workers()
-
-
-def start_server(workers: int, data_dir: Path, database_url: str | None) -> SoakServer:
+def start_server(workers: int, data_dir: Path, database_url: str | None) -> tuple[Server, str]:
+    """The service, and the database URL it stores feedback in."""
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("KETAMINE_CDS_") and k != "DATABASE_URL"
+    settings = {
+        "KETAMINE_CDS_DATA_DIR": str(data_dir),
+        "KETAMINE_CDS_AUTH_ENABLED": "false",
+        "KETAMINE_CDS_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
+        "KETAMINE_CDS_LOG_LEVEL": "WARNING",
     }
-    env.update(
-        {
-            "KETAMINE_CDS_DATA_DIR": str(data_dir),
-            "KETAMINE_CDS_AUTH_ENABLED": "false",
-            "KETAMINE_CDS_WORKERS": str(workers),
-            "KETAMINE_CDS_MAX_BODY_BYTES": str(MAX_BODY_BYTES),
-            "KETAMINE_CDS_LOG_LEVEL": "WARNING",
-        }
-    )
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     if database_url:
-        env["DATABASE_URL"] = database_url
-    command = [str(CLI), "serve", "--bind", f"127.0.0.1:{port}"]
+        settings["DATABASE_URL"] = database_url
     server = Server(
-        "service", command, env, port, log_path=data_dir.parent / "server.log", workers=workers
+        "service",
+        serve_command(port, workers),
+        service_env(settings),
+        port,
+        log_path=data_dir.parent / "server.log",
+        workers=workers,
     )
+    # config.Settings' default when no URL is given
     url = database_url or f"sqlite:///{data_dir.resolve() / 'ketamine-cds.sqlite3'}"
-    return SoakServer(server, url)
+    return server, url
 
 
 # --- memory ------------------------------------------------------------------------------------
@@ -390,11 +369,11 @@ class Sample:
 
 
 class MemorySampler(threading.Thread):
-    def __init__(self, server: SoakServer, every: float) -> None:
+    def __init__(self, server: Server, every: float) -> None:
         super().__init__(daemon=True)
         self.server, self.every = server, every
         self.samples: dict[int, list[Sample]] = defaultdict(list)
-        self.started = time.monotonic()
+        self.started = time.monotonic()  # reset when the thread starts, with the clients
         self.stopping = threading.Event()
 
     def sample(self) -> None:
@@ -405,6 +384,7 @@ class MemorySampler(threading.Thread):
                 self.samples[pid].append(Sample(now, *found))
 
     def run(self) -> None:
+        self.started = time.monotonic()
         while not self.stopping.is_set():
             self.sample()
             self.stopping.wait(self.every)
@@ -422,6 +402,7 @@ class MemoryVerdict:
     slope_mb_per_min: float
     growth_mb: float
     growth_pct: float
+    samples: int  # after warm-up
     ok: bool
 
 
@@ -438,7 +419,8 @@ def judge_memory(
     samples: dict[int, list[Sample]], warmup: float, max_mb: float, max_pct: float
 ) -> list[MemoryVerdict]:
     """Growth after warm-up: the median of the last 3 samples against the median of the first
-    3 after warm-up (medians, so that one sample taken mid-request does not decide)."""
+    3 after warm-up (medians, so that one sample taken mid-request does not decide). With fewer
+    than MIN_WARM_SAMPLES after warm-up the two overlap, so the verdict is a failure."""
     verdicts = []
     for pid, series in sorted(samples.items()):
         warm = [s for s in series if s.t >= warmup] or series[-1:]
@@ -460,7 +442,8 @@ def judge_memory(
                     slope_mb_per_min=per_min,
                     growth_mb=growth,
                     growth_pct=pct,
-                    ok=growth <= max_mb and pct <= max_pct,
+                    samples=len(warm),
+                    ok=len(warm) >= MIN_WARM_SAMPLES and growth <= max_mb and pct <= max_pct,
                 )
             )
     return verdicts
@@ -500,10 +483,10 @@ def stored_feedback(database_url: str, run_id: str) -> Counter[tuple[str, str, s
 
 
 def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+    """The q-th quantile (0 < q < 1), interpolated between the samples around it."""
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
 def error_log_lines(log_path: Path) -> Counter[str]:
@@ -523,7 +506,8 @@ def error_log_lines(log_path: Path) -> Counter[str]:
 
 def report(
     args: argparse.Namespace,
-    server: SoakServer,
+    server: Server,
+    database_url: str,
     results: list[ClientResult],
     elapsed: float,
     sampler: MemorySampler,
@@ -545,7 +529,7 @@ def report(
 
     out = [f"# Soak: {elapsed / 60:.1f} min, {args.workers} workers, {args.clients} clients", ""]
     out.append(
-        f"Database: `{'PostgreSQL' if server.database_url.startswith('postgres') else 'SQLite'}`; "
+        f"Database: `{'PostgreSQL' if database_url.startswith('postgres') else 'SQLite'}`; "
         f"{total} requests ({total / elapsed:.0f}/s); 5xx: **{five_xx}**."
     )
     out += ["", "| traffic | answers | p50 ms | p95 ms | max ms |", "|---|---|---|---|---|"]
@@ -580,7 +564,7 @@ def report(
     sent = set().union(*(r.feedback_sent for r in results))
     stored_total = sum(r.stored_total for r in results)
     posts = sum(r.feedback_posts for r in results)
-    rows = stored_feedback(server.database_url, args.run_id)
+    rows = stored_feedback(database_url, args.run_id)
     duplicated = {k: n for k, n in rows.items() if n != 1}
     missing = ok - set(rows)
     unknown = set(rows) - sent
@@ -630,7 +614,12 @@ def report(
             f"{v.max_mb:.1f} | {v.growth_mb:+.1f} ({v.growth_pct:+.1f}%) | "
             f"{v.slope_mb_per_min:+.2f} | {'yes' if v.ok else '**no**'} |"
         )
-        if not v.ok:
+        if v.samples < MIN_WARM_SAMPLES:
+            failures.append(
+                f"worker {v.pid} {v.metric}: {v.samples} samples after warm-up, "
+                f"{MIN_WARM_SAMPLES} needed (run longer or sample more often)"
+            )
+        elif not v.ok:
             failures.append(f"worker {v.pid} {v.metric} grew {v.growth_mb:+.1f} MB after warm-up")
     errors = error_log_lines(server.log_path)
     if errors:
@@ -669,7 +658,11 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.randrange(2**32)
 
     workdir = Path(tempfile.mkdtemp(prefix="ketamine-soak-"))
-    server = start_server(args.workers, workdir / "data", args.database_url)
+    try:
+        server, database_url = start_server(args.workers, workdir / "data", args.database_url)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
     print(
         f"soak {args.run_id}: {server.base}, workers {server.workers()}, seed {seed}, "
         f"{args.duration:.0f} s; log {server.log_path}",
@@ -687,10 +680,10 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.time() - started
         sampler.stopping.set()
         sampler.join()
-        passed = report(args, server, results, elapsed, sampler, initial_workers)
+        passed = report(args, server, database_url, results, elapsed, sampler, initial_workers)
     finally:
         sampler.stopping.set()
-        server.server.stop()
+        server.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0 if passed else 1
