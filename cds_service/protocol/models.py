@@ -122,12 +122,19 @@ class Outbound(BaseModel):
 # --- requests ----------------------------------------------------------------------------
 
 
+def _not_boolean(value: Any) -> Any:
+    """Lax integers take true and false as 1 and 0; a number of seconds is never a boolean."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number of seconds, not a boolean")
+    return value
+
+
 class FhirAuthorization(Inbound):
     """Bearer token for fhirServer. The token is a SecretStr so that it never prints."""
 
     access_token: SecretStr
     token_type: str = "Bearer"
-    expires_in: int | None = None
+    expires_in: Annotated[int, BeforeValidator(_not_boolean)] | None = None
     scope: str | None = None
     subject: str | None = None
     patient: str | None = None
@@ -346,6 +353,9 @@ class FeedbackCoding(Inbound):
     display: StoredText | None = None
 
 
+LEGACY_REASON_KEYS = frozenset({"code", "system", "display"})
+
+
 class FeedbackOverride(Inbound):
     reason: FeedbackCoding | None = None
     userComment: (
@@ -356,12 +366,18 @@ class FeedbackOverride(Inbound):
     @classmethod
     def _unwrapped_reason(cls, data: Any) -> Any:
         # Sandbox builds before cds-hooks/sandbox#139 sent {code, system} with no "reason".
-        if isinstance(data, dict) and "reason" not in data and "code" in data:
-            data = {
-                "reason": {k: data[k] for k in ("code", "system", "display") if k in data},
-                **{k: v for k, v in data.items() if k not in ("code", "system", "display")},
-            }
-        return data
+        # Any of the three keys marks that shape, so a stray display is checked, not dropped.
+        if not isinstance(data, dict) or not LEGACY_REASON_KEYS & data.keys():
+            return data
+        if "reason" in data:
+            raise ValueError(
+                "give the reason either as reason or as code, system and display beside it, "
+                "not both"
+            )
+        return {
+            "reason": {k: data[k] for k in LEGACY_REASON_KEYS if k in data},
+            **{k: v for k, v in data.items() if k not in LEGACY_REASON_KEYS},
+        }
 
     @model_validator(mode="after")
     def _reason_or_comment(self) -> FeedbackOverride:

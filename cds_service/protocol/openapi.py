@@ -115,6 +115,8 @@ def _request_rules(schemas: dict[str, Any]) -> None:
     # Older Sandbox builds send the reason's code, system and display without "reason" around.
     coding = schemas["FeedbackCoding"]["properties"]
     override["properties"].update({k: dict(coding[k]) for k in ("code", "system", "display")})
+    override["dependentRequired"] = {"system": ["code"], "display": ["code"]}
+    override["not"] = {"required": ["reason", "code"]}  # one shape or the other
     override["anyOf"] = [
         {"required": ["reason"]},
         {"required": ["userComment"], "properties": {"userComment": {"minLength": 1}}},

@@ -4,9 +4,10 @@ For every documented operation, Schemathesis generates requests from the documen
 (positive) and invalid ones (negative), and checks each answer: never a 5xx, a status code the
 document lists, the documented content type, and a body that matches the documented schema
 (and the suite's own contract: tests/contract.py, no nulls or empty values).
-Valid requests must also be taken as valid: a hook call gets its cards, a 412 for the prefetch
-it did not send, or a 400 only for the two rules no JSON Schema can state (the hook another
-service serves; order-select selections that name no draft); feedback is stored.
+Invalid requests must be refused with a 4xx (but for a null in an optional field, read as
+absent). Valid requests must also be taken as valid: a hook call gets its cards, a 412 for the
+prefetch it did not send, or a 400 only for the two rules no JSON Schema can state (the hook
+another service serves; order-select selections that name no draft); feedback is stored.
 
 Not checked, because authentication is off here by design: that the JWT is required (with
 auth off the document asks for none; tests/protocol/test_openapi.py checks both ways).
@@ -21,9 +22,11 @@ import pytest
 import schemathesis
 from hypothesis import given, note
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import AcceptedNegativeData
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -83,6 +86,8 @@ def test_answers_conform_to_the_document(
         response = case.call(app=api_app)
         note(f"{response.status_code}: {response.text[:300]}")
         case.validate_response(response, checks=CHECKS)
+        if mode is NEGATIVE:
+            assert_invalid_request_refused(case, response)
         content_type = next(iter(response.headers.get("content-type", [])), "")
         status, body = response.status_code, response.content
         check_response(method, case.formatted_path, status, content_type, body)  # no nulls
@@ -94,6 +99,18 @@ def test_answers_conform_to_the_document(
     assert sum(statuses.values()) >= 1
     if mode is POSITIVE and method == "GET":
         assert set(statuses) == {200}
+
+
+def assert_invalid_request_refused(case: Any, response: Any) -> None:
+    """A request the document calls invalid is refused with a 4xx, with one exception by
+    design: a null where the field is optional. The document forbids nulls, but real clients
+    send them, and the service reads them as absent."""
+    try:
+        case.validate_response(response, checks=[negative_data_rejection])
+    except* AcceptedNegativeData as accepted:
+        real = [f for f in accepted.exceptions if "became null)" not in str(f)]
+        if real:
+            raise ExceptionGroup("invalid requests accepted", real) from None
 
 
 def assert_valid_request_accepted(method: str, path: str, case: Any, response: Any) -> None:

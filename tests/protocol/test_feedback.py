@@ -157,6 +157,18 @@ TS = "2026-03-02T10:00:00Z"
             {"feedback": [accepted() | {"acceptedSuggestions": [{}]}]},
             "feedback[0].acceptedSuggestions[0].id: is required",
         ),
+        (
+            {"feedback": [overridden(overrideReason={"display": {}, "userComment": "x"})]},
+            "feedback[0].overrideReason.reason.display: Input should be a valid string",
+        ),
+        (
+            {"feedback": [overridden(overrideReason={"system": "s", "userComment": "x"})]},
+            "feedback[0].overrideReason.reason.code: is required",
+        ),
+        (
+            {"feedback": [overridden(overrideReason={"reason": {"code": "a"}, "code": "b"})]},
+            "not both",
+        ),
     ],
 )
 def test_malformed_feedback_is_400_with_the_reason(app, client, body: dict, expected: str) -> None:

@@ -239,6 +239,16 @@ def test_fhir_authorization_without_fhir_server_is_400(client) -> None:
     assert "fhirServer is required" in diagnostics(response)
 
 
+@pytest.mark.parametrize("expires_in", [True, False])
+def test_a_boolean_expires_in_is_400(client, expires_in: bool) -> None:
+    """Lax integers would read true as 1 second; a boolean is not a number of seconds."""
+    body = hook_request("patient-view")
+    body["fhirAuthorization"] = {"access_token": "t", "expires_in": expires_in}
+    response = post(client, "ketamine-trd-patient-view", body)
+    assert response.status_code == 400
+    assert "fhirAuthorization.expires_in: must be a number of seconds" in diagnostics(response)
+
+
 def test_body_over_the_size_cap_is_413(make_app) -> None:
     client = make_app(max_body_bytes=2048).test_client()
     response = post(client, "ketamine-trd-patient-view", hook_request("patient-view"))
