@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from cds_service.app import create_app
@@ -24,6 +26,21 @@ from tests import postgres
 from tests.contract import check_response
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # the fixtures' anchor date (clinical.md §0.3)
+
+# Hypothesis profiles for every property test: "ci" in make test, "deep" with
+# HYPOTHESIS_PROFILE=deep. Loaded here, so that a test module run alone gets the same settings.
+_HYPOTHESIS: dict[str, Any] = {
+    "deadline": None,  # slowness is asserted per request (tests/fuzz/mutations.MAX_SECONDS)
+    "print_blob": True,
+    "suppress_health_check": [
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,  # one app per test; examples share it on purpose
+    ],
+}
+hypothesis_settings.register_profile("ci", max_examples=20, **_HYPOTHESIS)
+hypothesis_settings.register_profile("deep", max_examples=2000, **_HYPOTHESIS)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 class ContractClient(FlaskClient):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from cds_service.fixture_loader import load_fixture
 from cds_service.record.dosage import _TEXT_AMOUNT
 from cds_service.record.orders import names_ketamine_infusion
 from cds_service.record.values import scalar_text
-from tests.fuzz.mutations import JsonPath, examples, set_at
+from tests.fuzz.mutations import JsonPath, examples, set_at, within
 
 # The expressions as they were: the oracles for what the linear versions must decide.
 OLD_INFUSION = re.compile(r"\bketamine\b.*\binfusion|\binfusion\b.*\bketamine\b", re.I)
@@ -60,9 +59,8 @@ def test_ketamine_infusion_decides_as_the_old_expression(text: str) -> None:
     ],
 )
 def test_ketamine_infusion_is_linear(text: str, expected: bool) -> None:
-    started = time.perf_counter()
-    assert names_ketamine_infusion(text) is expected
-    assert time.perf_counter() - started < LINEAR_SECONDS
+    with within(LINEAR_SECONDS):
+        assert names_ketamine_infusion(text) is expected
 
 
 @examples(5)
@@ -83,10 +81,9 @@ def test_dose_text_reads_as_the_old_expression(text: str) -> None:
     ],
 )
 def test_dose_text_is_linear(text: str, groups: tuple[str, str] | None) -> None:
-    started = time.perf_counter()
-    match = _TEXT_AMOUNT.search(text)
+    with within(LINEAR_SECONDS):
+        match = _TEXT_AMOUNT.search(text)
     assert (match.groups() if match else None) == groups
-    assert time.perf_counter() - started < LINEAR_SECONDS
 
 
 def test_long_texts_in_a_hook_call_are_answered_quickly(make_app: Any) -> None:
@@ -119,11 +116,10 @@ def test_long_texts_in_a_hook_call_are_answered_quickly(make_app: Any) -> None:
             }
         }
     )
-    started = time.perf_counter()
-    response = client.post("/cds-services/ketamine-order-sign", json=body)
+    with within(4 * LINEAR_SECONDS):  # too slow: the app answers the interruption with a 500
+        response = client.post("/cds-services/ketamine-order-sign", json=body)
     assert response.status_code == 200
     assert response.json["cards"]  # the esketamine draft is still checked
-    assert time.perf_counter() - started < 4 * LINEAR_SECONDS
 
 
 def test_scalar_text_reads_scalars_only() -> None:
@@ -189,9 +185,9 @@ SYSTOLIC_ONLY = {
         ("order-sign-anaesthesia-ketamine-bolus-no-cards", [(*DRAFT, "resourceType")]),
         (  # a weight's unit, a blood pressure's time, a supply duration's unit
             "order-sign-esketamine-candidate",
-            [
-                ("prefetch", "observations", "entry", 6, "resource", "valueQuantity", "code"),
-                ("prefetch", "observations", "entry", 7, "resource", "effectiveDateTime"),
+            [  # -2 and -1: WEIGHT and SYSTOLIC_ONLY, which the test appends
+                ("prefetch", "observations", "entry", -2, "resource", "valueQuantity", "code"),
+                ("prefetch", "observations", "entry", -1, "resource", "effectiveDateTime"),
                 (
                     "prefetch",
                     "medicationRequests",

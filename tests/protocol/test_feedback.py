@@ -256,7 +256,7 @@ def test_values_as_long_as_their_columns_are_stored(app, client) -> None:
 
 
 def test_a_large_batch_is_counted_and_stored_once(app, client) -> None:
-    """More rows than one multi-row INSERT could bind; the count is what was stored."""
+    """A thousand items in one call are each stored once, and the count says so."""
     n = 1001
     items = [
         overridden(outcomeTimestamp=f"2026-03-02T10:{i // 60:02}:{i % 60:02}Z")

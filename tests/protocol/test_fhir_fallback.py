@@ -251,7 +251,7 @@ def test_a_slow_name_lookup_is_cut_off_by_the_time_budget(make_app, monkeypatch)
     def slow_lookup(host: str, *args: Any, **kwargs: Any) -> Any:
         if host != "fhir.slow-dns.test":
             return real_getaddrinfo(host, *args, **kwargs)
-        time.sleep(1.5)
+        time.sleep(3.0)
         looked_up.set()
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
@@ -262,8 +262,8 @@ def test_a_slow_name_lookup_is_cut_off_by_the_time_budget(make_app, monkeypatch)
     response = client.post("/cds-services/ketamine-trd-patient-view", json=body)
     assert response.status_code == 412
     assert "within the time budget" in response.json["issue"][0]["diagnostics"]
-    assert time.monotonic() - started < 1.0
-    assert looked_up.wait(5)
+    assert time.monotonic() - started < 2.0  # the lookup takes 3 s
+    assert looked_up.wait(10)
 
 
 def test_logs_hold_neither_token_nor_patient_id_and_keep_the_request_id(
