@@ -48,7 +48,8 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 # Writes BENCHMARKS.md and benchmarks-latency.png (about 10 minutes). Needs wrk; as root on
 # Debian it is installed here. `BENCH_ARGS=--quick` for a short trial run.
 bench: $(VENV)/.installed-bench
-	@command -v wrk > /dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk > /dev/null; } \
+	@command -v wrk > /dev/null || { [ "$$(id -u)" = 0 ] && { apt-get install -y -qq wrk \
+		|| { apt-get update -qq && apt-get install -y -qq wrk; }; } > /dev/null; } \
 		|| { echo "make bench needs wrk: apt-get install wrk" >&2; exit 1; }
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
