@@ -119,7 +119,7 @@ class _TolerantPaths:
     """Route ``/cds-services//x`` as ``/cds-services/x``, and ``/cds-services/`` without the slash.
 
     The Sandbox builds each service URL by appending ``/{id}`` to the discovery URL as the user
-    typed it, so a trailing slash there doubles here (peers.md §2.1.1). Rewriting the path,
+    typed it, so a trailing slash there doubles here. Rewriting the path,
     rather than redirecting, keeps CORS preflights working: browsers do not follow redirects.
     """
 

@@ -1,8 +1,8 @@
 """Load the bundled fixtures, optionally moved in time so that a demo never goes stale.
 
-Fixtures are written against ``ANCHOR`` (clinical.md §0.3). ``shift_to=today`` moves every
-full date and dateTime by (today - anchor), birth dates included, so ages, windows and
-durations look the same on any day (design.md §7 "Dates in fixtures").
+Fixtures are written against ``ANCHOR`` (2026-03-02; fixtures/README.md). ``shift_to=today``
+moves every full date and dateTime by (today - anchor), birth dates included, so ages, windows and
+durations look the same on any day (fixtures/README.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """gunicorn settings. Workers, threads and bind address come from the environment.
 
 KETAMINE_CDS_BIND      default 127.0.0.1:8080
-KETAMINE_CDS_WORKERS   default: one per CPU core (sync workers served best; python-stack.md §5)
+KETAMINE_CDS_WORKERS   default: one per CPU core (sync workers served best; BENCHMARKS.md)
 KETAMINE_CDS_THREADS   default 1; more than 1 switches to gthread workers, which help only
                        when handlers wait on FHIR callbacks
 KETAMINE_CDS_TIMEOUT   default 30 (seconds before a silent worker is restarted)

@@ -1,4 +1,4 @@
-"""Builders for hook requests, shaped as the CDS Hooks Sandbox sends them (peers.md §2.1.2).
+"""Builders for hook requests, shaped as the CDS Hooks Sandbox (cds-hooks/sandbox) sends them.
 
 The Sandbox prefetches in the browser: a read gives the bare resource, a search gives a
 searchset Bundle (``total``, a ``self`` link, entries with ``search.mode: match``), and an empty

@@ -25,7 +25,7 @@ from cds_service.logs import JsonFormatter
 from tests import postgres
 from tests.contract import check_response
 
-NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # the fixtures' anchor date (clinical.md §0.3)
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # the fixtures' anchor date (fixtures/README.md)
 
 # Hypothesis profiles for every property test: "ci" in make test, "deep" with
 # HYPOTHESIS_PROFILE=deep. Loaded here, so that a test module run alone gets the same settings.

@@ -6,7 +6,7 @@ import zlib
 from datetime import date, timedelta
 from typing import Any
 
-ANCHOR = date(2026, 3, 2)  # clinical.md §0.3
+ANCHOR = date(2026, 3, 2)  # fixtures/README.md
 ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 SCT = "http://snomed.info/sct"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -303,7 +303,7 @@ def bundle(pid: str, resources: list[Resource]) -> Resource:
     }
 
 
-# Common medication codes (clinical.md B3.3)
+# Common medication codes (docs/clinical-basis.md §12)
 SERTRALINE_100 = ("312938", "sertraline 100 MG Oral Tablet")
 SERTRALINE_50 = ("312941", "sertraline 50 MG Oral Tablet")
 ESCITALOPRAM_20 = ("351250", "escitalopram 20 MG Oral Tablet")
@@ -491,3 +491,98 @@ def esketamine_administration(aid: str, pid: str, when: str) -> Resource:
             "dose": {"value": 56, "unit": "mg", "system": UCUM, "code": "mg"},
         },
     }
+
+
+def ketamine_session(
+    aid: str,
+    pid: str,
+    when: str,
+    *,
+    dose_mg: float | None = 35,
+    rate_ratio_minutes: float | None = None,
+    rate_ml_per_hour: float | None = None,
+    text: str | None = None,
+    route: str = "iv",
+    reason: tuple[str, str] | None = None,
+    time: str = "10:00:00",
+) -> Resource:
+    """A completed ketamine administration dated by ``effectiveDateTime`` alone, shaped as EHRs
+    record it: a dose with a rateRatio (mg per minutes), a rateQuantity in mL/h of the 10 mg/mL
+    solution, a duration written only in the text, or nothing but the date."""
+    routes = {
+        "iv": ("47625008", "Intravenous route"),
+        "im": ("78421000", "Intramuscular route"),
+    }
+    code = ("238082", "ketamine 10 MG/ML Injectable Solution")
+    dosage: dict[str, Any] = {
+        "route": {
+            "coding": [{"system": SCT, "code": routes[route][0], "display": routes[route][1]}]
+        }
+    }
+    if dose_mg is not None and rate_ml_per_hour is None:
+        dosage["dose"] = {"value": dose_mg, "unit": "mg", "system": UCUM, "code": "mg"}
+    if rate_ratio_minutes is not None and dose_mg is not None:
+        dosage["rateRatio"] = {
+            "numerator": {"value": dose_mg, "unit": "mg", "system": UCUM, "code": "mg"},
+            "denominator": {
+                "value": rate_ratio_minutes,
+                "unit": "min",
+                "system": UCUM,
+                "code": "min",
+            },
+        }
+    if rate_ml_per_hour is not None and dose_mg is not None:
+        dosage["dose"] = {"value": dose_mg / 10, "unit": "mL", "system": UCUM, "code": "mL"}
+        dosage["rateQuantity"] = {
+            "value": rate_ml_per_hour,
+            "unit": "mL/h",
+            "system": UCUM,
+            "code": "mL/h",
+        }
+    if text:
+        dosage["text"] = text
+    out: Resource = {
+        "resourceType": "MedicationAdministration",
+        "id": aid,
+        "status": "completed",
+        "medicationCodeableConcept": _concept((RXNORM, *code)),
+        "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": f"{when}T{time}-05:00",
+        "dosage": dosage,
+    }
+    if reason:
+        out["reasonCode"] = [_concept((ICD, *reason))]
+    return out
+
+
+def procedure(
+    prid: str,
+    pid: str,
+    code: tuple[str, str, str],
+    when: str,
+    *,
+    surgical: bool = False,
+) -> Resource:
+    out: Resource = {
+        "resourceType": "Procedure",
+        "id": prid,
+        "status": "completed",
+        "code": _concept(code),
+        "subject": {"reference": f"Patient/{pid}"},
+        "performedDateTime": when,
+    }
+    if surgical:
+        out["category"] = {
+            "coding": [{"system": SCT, "code": "387713003", "display": "Surgical procedure"}]
+        }
+    return out
+
+
+def bp_at(oid: str, pid: str, systolic: int, diastolic: int, when: str, time: str) -> Resource:
+    """A BP panel taken at ``time`` (UTC) on ``when``."""
+    out = bp(oid, pid, systolic, diastolic, when)
+    out["effectiveDateTime"] = f"{when}T{time}Z"
+    return out
+
+
+ICD_PCS = "http://www.cms.gov/Medicare/Coding/ICD10"

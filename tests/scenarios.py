@@ -78,6 +78,32 @@ def suicide(
     }
 
 
+def blood_pressure(
+    code: str, decision: str, trd: str, phrases: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "topic": "blood-pressure",
+        "indicator": "critical",
+        "decision": decision,
+        "trd": trd,
+        "reasons": [code],
+        "phrases": phrases or [],
+    }
+
+
+def checklist(
+    decision: str, trd: str, reasons: list[str], phrases: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "topic": "order-checklist",
+        "indicator": "info",
+        "decision": decision,
+        "trd": trd,
+        "reasons": sorted(reasons),
+        "phrases": phrases or [],
+    }
+
+
 def trd_base(
     pid: str,
     *,
@@ -144,11 +170,9 @@ SCENARIOS = [
                 "met",
                 [],
                 [
+                    "Ketamine or esketamine is a reasonable next step: TRD, 2 failed trials",
                     *TRIAL_NAMES,
                     "Counted: adequate dose and duration, no response",
-                    "0.5 mg/kg",
-                    "at least 2 hours of monitoring",
-                    "$300-450",
                 ],
             )
         ],
@@ -157,7 +181,15 @@ SCENARIOS = [
         "candidate-caution-bp-150-92",
         "TRD met; latest BP 150/92.",
         lambda p: trd_base(p, blood_pressure=(150, 92)),
-        [eligibility("candidate-caution", "warning", "met", ["bp-above-140-90"], ["150/92 mmHg"])],
+        [
+            eligibility(
+                "candidate-caution",
+                "warning",
+                "met",
+                ["bp-above-140-90"],
+                ["150/92 mmHg", "check BP before the dose and about 40 minutes after"],
+            )
+        ],
     ),
     Scenario(
         "candidate-caution-older-adult-sud-in-remission",
@@ -178,7 +210,7 @@ SCENARIOS = [
                 "warning",
                 "met",
                 ["age-65-plus", "substance-use-in-remission"],
-                ["F10.21", "age 67"],
+                ["F10.21", "age 67", "Watch for sedation and falls", "monitor for misuse"],
             )
         ],
     ),
@@ -201,25 +233,42 @@ SCENARIOS = [
                 "critical",
                 "met",
                 ["aneurysmal-vascular-disease"],
-                ["I67.1", "2023-06-19", "ECT would be high risk"],
+                [
+                    "Do not start ketamine or esketamine: aneurysmal vascular disease",
+                    "I67.1",
+                    "2023-06-19",
+                    "A contraindication (Spravato label §4)",
+                    "Aneurysm on record: ECT is high risk",
+                ],
             )
         ],
     ),
     Scenario(
         "contraindicated-pregnant-with-high-bp",
-        "TRD met; pregnancy status 'pregnant' 20 days ago and BP 164/98.",
+        "TRD met; pregnancy status 'pregnant' 20 days ago and BP 164/98 a week ago.",
         lambda p: [
             *trd_base(p, birth="1993-02-08", blood_pressure=(164, 98)),
             f.pregnancy_status(f"{p}-pregnancy", p, True, f.ago(20)),
         ],
         [
+            blood_pressure(
+                "bp-severe-pregnancy",
+                "contraindicated",
+                "met",
+                ["Recheck BP today", "in pregnancy", "ACOG Committee Opinion 767"],
+            ),
             eligibility(
                 "contraindicated",
                 "critical",
                 "met",
                 ["pregnancy", "bp-poorly-controlled"],
-                ["LA15173-0 Pregnant", "164/98 mmHg"],
-            )
+                [
+                    "Do not start ketamine or esketamine: pregnant",
+                    "Not recommended in pregnancy (Spravato label §8.1)",
+                    "not a label contraindication",
+                    "164/98 mmHg",
+                ],
+            ),
         ],
     ),
     Scenario(
@@ -372,12 +421,12 @@ SCENARIOS = [
                 "warning",
                 "met",
                 ["active-substance-use", "liver-disease"],
-                ["F10.20", "K70.30"],
+                ["F10.20", "K70.30", "Confirm the Child-Pugh class"],
             )
         ],
     ),
     Scenario(
-        "not-recommended-lactation",
+        "candidate-caution-lactation",
         "TRD met; lactating mother (Z39.1).",
         lambda p: [
             *trd_base(p, birth="1994-12-01"),
@@ -388,7 +437,51 @@ SCENARIOS = [
                 recorded=f.ago(30),
             ),
         ],
-        [eligibility("not-recommended", "warning", "met", ["lactation"], ["Z39.1"])],
+        [
+            eligibility(
+                "candidate-caution",
+                "warning",
+                "met",
+                ["lactation"],
+                ["Z39.1", "Advise against breastfeeding during treatment"],
+            )
+        ],
+    ),
+    Scenario(
+        "candidate-postpartum-without-lactation",
+        "TRD met; routine postpartum follow-up 25 days ago, nothing on breastfeeding.",
+        lambda p: [
+            *trd_base(p, birth="1994-12-01"),
+            f.condition(
+                f"{p}-postpartum",
+                p,
+                ("Z39.2", "Encounter for routine postpartum follow-up"),
+                recorded=f.ago(25),
+            ),
+        ],
+        [eligibility("candidate", "info", "met", ["postpartum"], ["Ask about breastfeeding"])],
+    ),
+    Scenario(
+        "candidate-caution-fatty-liver",
+        "TRD met; fatty liver (K76.0).",
+        lambda p: [
+            *trd_base(p, gender="male", given="Alex"),
+            f.condition(
+                f"{p}-nafld",
+                p,
+                ("K76.0", "Fatty (change of) liver, not elsewhere classified"),
+                onset="2022-08-10",
+            ),
+        ],
+        [
+            eligibility(
+                "candidate-caution",
+                "warning",
+                "met",
+                ["fatty-liver-disease"],
+                ["K76.0", "May need longer monitoring after each dose (Spravato label §8.6)"],
+            )
+        ],
     ),
     Scenario(
         "defer-recent-nstemi",
@@ -416,7 +509,15 @@ SCENARIOS = [
         "defer-hypertensive-crisis",
         "TRD met; latest BP 184/112.",
         lambda p: trd_base(p, blood_pressure=(184, 112)),
-        [eligibility("defer", "critical", "met", ["bp-hypertensive-crisis"], ["184/112 mmHg"])],
+        [
+            blood_pressure(
+                "bp-hypertensive-crisis",
+                "defer",
+                "met",
+                ["Recheck BP today", "184/112 mmHg", "AHA/ACC 2025"],
+            ),
+            eligibility("defer", "warning", "met", ["bp-hypertensive-crisis"], ["184/112 mmHg"]),
+        ],
     ),
     Scenario(
         "indeterminate-no-recent-bp-or-phq9",
@@ -628,14 +729,20 @@ SCENARIOS += [
         hook="order-sign",
         drafts=lambda p: [f.spravato_draft(f"{p}-spravato", p)],
         cards=[
-            eligibility(
+            eligibility("candidate", "info", "met", [], ["Esketamine order"], []),
+            checklist(
                 "candidate",
-                "info",
                 "met",
                 ["rems-requirements"],
-                ["Esketamine order", "at least 2 hours of monitoring"],
-                [],
-            )
+                [
+                    "REMS",
+                    "56 mg",
+                    "84 mg",
+                    "about 40 minutes after",
+                    "next day",
+                    "advise contraception",
+                ],
+            ),
         ],
     ),
     Scenario(
@@ -648,7 +755,8 @@ SCENARIOS += [
             f.drug_draft(f"{p}-lorazepam", p, "197901", "lorazepam 1 MG Oral Tablet"),
         ],
         cards=[
-            eligibility("candidate", "info", "met", ["rems-requirements"]),
+            eligibility("candidate", "info", "met", []),
+            checklist("candidate", "met", ["rems-requirements"]),
             interaction(
                 "warning",
                 "candidate",
@@ -672,8 +780,8 @@ SCENARIOS += [
                 "contraindicated",
                 "critical",
                 "met",
-                ["pregnancy", "rems-requirements"],
-                ["Pregnant"],
+                ["pregnancy"],
+                ["pregnant", "Not recommended in pregnancy (Spravato label §8.1)"],
                 [
                     [
                         "delete",
@@ -704,8 +812,8 @@ SCENARIOS += [
                 "contraindicated",
                 "critical",
                 "met",
-                ["aneurysmal-vascular-disease", "off-label-consent"],
-                ["IV ketamine order", "ECT would be high risk"],
+                ["aneurysmal-vascular-disease"],
+                ["IV ketamine order", "Aneurysm on record: ECT is high risk"],
                 [
                     [
                         "delete",
@@ -728,10 +836,16 @@ SCENARIOS += [
                 "candidate-caution",
                 "warning",
                 "met",
-                ["off-label-consent", "dose-outside-band"],
-                ["1.43 mg/kg", "IV ketamine order"],
+                ["dose-outside-band"],
+                ["1.43 mg/kg", "IV ketamine order", "0.5 mg/kg over about 40 minutes"],
                 [],
-            )
+            ),
+            checklist(
+                "candidate-caution",
+                "met",
+                ["off-label-consent", "dose-outside-band"],
+                ["100 mg over 40 minutes = 1.43 mg/kg of 70 kg", "outside the band"],
+            ),
         ],
     ),
     Scenario(
@@ -745,10 +859,16 @@ SCENARIOS += [
                 "candidate-caution",
                 "warning",
                 "met",
-                ["off-label-consent", "weight-missing"],
-                ["weigh the patient", "informed consent"],
+                ["weight-missing"],
+                ["weigh the patient"],
                 [],
-            )
+            ),
+            checklist(
+                "candidate-caution",
+                "met",
+                ["off-label-consent", "weight-missing"],
+                ["Informed consent that covers off-label use", "weigh the patient"],
+            ),
         ],
     ),
     Scenario(
@@ -792,7 +912,8 @@ SCENARIOS += [
         hook="order-sign",
         drafts=lambda p: [f.iv_ketamine_draft(f"{p}-ketamine", p, 35, reason=MDD_REASON)],
         cards=[
-            eligibility("candidate", "info", "met", ["off-label-consent"]),
+            eligibility("candidate", "info", "met", []),
+            checklist("candidate", "met", ["off-label-consent"]),
             interaction(
                 "warning",
                 "candidate",
@@ -829,10 +950,11 @@ SCENARIOS += [
                 "not-trd",
                 "warning",
                 "not-met",
-                ["rems-requirements"],
+                [],
                 ["1 more failed adequate antidepressant trial"],
                 [],
-            )
+            ),
+            checklist("not-trd", "not-met", ["rems-requirements"]),
         ],
     ),
     Scenario(
@@ -846,9 +968,10 @@ SCENARIOS += [
                 "indeterminate",
                 "warning",
                 "met",
-                ["bp-missing", "rems-requirements"],
+                ["bp-missing"],
                 ["a blood pressure within 30 days (required before dosing)"],
-            )
+            ),
+            checklist("indeterminate", "met", ["rems-requirements"]),
         ],
     ),
     Scenario(
@@ -857,22 +980,43 @@ SCENARIOS += [
         lambda p: trd_base(p),
         hook="order-sign",
         drafts=lambda p: [f.esketamine_service_draft(f"{p}-g2082", p)],
-        cards=[eligibility("candidate", "info", "met", ["rems-requirements"])],
+        cards=[
+            eligibility("candidate", "info", "met", []),
+            checklist("candidate", "met", ["rems-requirements"]),
+        ],
     ),
 ]
 
 
+NEUROMODULATION_INDICATOR = {
+    "hard-stop": "critical",
+    "high-risk": "warning",
+    "caution": "warning",
+    "no-concern": "info",
+}
+
+
 def neuromodulation(
-    indicator: str, decision: str, trd: str, reasons: list[str], phrases: list[str] | None = None
+    status: str,
+    decision: str,
+    trd: str,
+    reasons: list[str],
+    phrases: list[str] | None = None,
+    suggestions: list[list[str]] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The card's indicator follows the neuromodulation status, never the ketamine decision."""
+    card: dict[str, Any] = {
         "topic": "neuromodulation-safety",
-        "indicator": indicator,
+        "indicator": NEUROMODULATION_INDICATOR[status],
+        "status": status,
         "decision": decision,
         "trd": trd,
         "reasons": sorted(reasons),
         "phrases": phrases or [],
     }
+    if suggestions is not None:
+        card["suggestions"] = suggestions
+    return card
 
 
 SCENARIOS += [
@@ -898,11 +1042,11 @@ SCENARIOS += [
         drafts=lambda p: [f.neuromodulation_draft(f"{p}-ect", p, "ect")],
         cards=[
             neuromodulation(
-                "warning",
+                "high-risk",
                 "contraindicated",
                 "met",
                 ["ect-recent-mi", "ect-vascular-lesion"],
-                ["I21.4", "I67.1", "Pregnancy is not a contraindication"],
+                ["I21.4", "I67.1", "ECT has no absolute contraindications", "anaesthesia"],
             )
         ],
     ),
@@ -917,11 +1061,11 @@ SCENARIOS += [
         ],
         hook="order-select",
         drafts=lambda p: [f.neuromodulation_draft(f"{p}-ect", p, "ect")],
-        cards=[neuromodulation("warning", "candidate", "met", ["ect-raised-icp"], ["G93.2"])],
+        cards=[neuromodulation("high-risk", "candidate", "met", ["ect-raised-icp"], ["G93.2"])],
     ),
     Scenario(
         "order-sign-tms-implant-and-seizures",
-        "TRD met; cochlear implant and epilepsy; signing a TMS order.",
+        "TRD met; cochlear implant and epilepsy; signing a TMS order: a hard stop.",
         lambda p: [
             *trd_base(p),
             f.condition(f"{p}-ci", p, ("Z96.21", "Cochlear implant status"), recorded="2018-01-01"),
@@ -936,11 +1080,12 @@ SCENARIOS += [
         drafts=lambda p: [f.neuromodulation_draft(f"{p}-tms", p, "tms")],
         cards=[
             neuromodulation(
-                "warning",
+                "hard-stop",
                 "candidate",
                 "met",
                 ["tms-metal-implant", "tms-seizure-risk"],
-                ["Z96.21", "G40.909"],
+                ["Do not start TMS: device or metal in the head or neck", "Z96.21", "G40.909"],
+                [["delete", "ServiceRequest/pat-order-sign-tms-implant-and-seizures-tms"]],
             )
         ],
     ),
@@ -950,7 +1095,7 @@ SCENARIOS += [
         lambda p: trd_base(p),
         hook="order-sign",
         drafts=lambda p: [f.neuromodulation_draft(f"{p}-tms", p, "tms")],
-        cards=[neuromodulation("info", "candidate", "met", [], ["no coded cautions found"])],
+        cards=[neuromodulation("no-concern", "candidate", "met", [], ["no coded concerns found"])],
     ),
 ]
 
@@ -996,13 +1141,18 @@ SCENARIOS += [
         "Six IV infusions over 3 weeks; PHQ-9 20 before, 8 now.",
         lambda p: _iv_course(p, 20, 8),
         [
-            eligibility("monitoring", "info", "met", []),
             course(
                 "info",
                 "monitoring",
                 "met",
                 ["induction-complete", "response"],
-                ["6 sessions", "20 on", "to 8 on", "response", "about monthly"],
+                [
+                    "6 sessions",
+                    "PHQ-9 before the course: 20 on",
+                    "latest PHQ-9: 8 on",
+                    "response",
+                    "about monthly",
+                ],
             ),
         ],
     ),
@@ -1019,7 +1169,6 @@ SCENARIOS += [
             f.phq9(f"{p}-phq9-latest", p, 3, f.ago(1)),
         ],
         [
-            eligibility("monitoring", "info", "met", []),
             course(
                 "info",
                 "monitoring",
@@ -1034,19 +1183,18 @@ SCENARIOS += [
         "Six IV infusions; PHQ-9 19 before, 16 now: no response after induction.",
         lambda p: _iv_course(p, 19, 16),
         [
-            eligibility("monitoring", "info", "met", []),
             course(
                 "warning",
                 "monitoring",
                 "met",
                 ["induction-complete", "non-response"],
-                ["continuing is not advised", "Consider ECT or TMS"],
+                ["another session is not recommended", "Consider ECT or TMS"],
             ),
         ],
     ),
     Scenario(
         "course-iv-off-protocol-with-lorazepam",
-        "Four IV infusions in the first week while taking lorazepam.",
+        "Four IV infusions in the first week, none in the week since, while taking lorazepam.",
         lambda p: [
             *_iv_course(p, 18, 15, days=(10, 9, 8, 7)),
             f.med_request(
@@ -1059,13 +1207,12 @@ SCENARIOS += [
             ),
         ],
         [
-            eligibility("monitoring", "info", "met", []),
             course(
                 "warning",
                 "monitoring",
                 "met",
-                ["induction-in-progress", "off-protocol-frequency"],
-                ["closer together than the protocol allows"],
+                ["induction-in-progress", "off-protocol-frequency", "session-overdue"],
+                ["closer together than the protocol allows", "overdue by 4 days"],
             ),
             interaction(
                 "warning",
@@ -1088,7 +1235,6 @@ SCENARIOS += [
             ),
         ],
         [
-            eligibility("monitoring", "info", "met", []),
             course(
                 "warning", "monitoring", "met", ["induction-in-progress", "off-protocol-frequency"]
             ),
@@ -1102,6 +1248,130 @@ SCENARIOS += [
             f.ketamine_administration(f"{p}-anaesthesia", p, f.ago(10), dose_mg=150, minutes=2),
         ],
         [eligibility("candidate", "info", "met", [])],
+    ),
+]
+
+
+def _charted_course(
+    p: str, session: Callable[[str, str], Resource], days: tuple[int, ...] = IV_INDUCTION
+) -> list[Resource]:
+    return [
+        *_ketamine_patient(p),
+        f.phq9(f"{p}-phq9-baseline-course", p, 20, f.ago(days[0] + 3)),
+        *(session(f"{p}-infusion-{i}", f.ago(d)) for i, d in enumerate(days, 1)),
+        f.phq9(f"{p}-phq9-latest", p, 8, f.ago(3)),
+    ]
+
+
+RESPONDER = ["induction-complete", "response"]
+
+SCENARIOS += [
+    Scenario(
+        "course-iv-ketamine-rate-ratio",
+        "Six IV infusions charted as 35 mg at a rate of 35 mg per 40 minutes, with a date only.",
+        lambda p: _charted_course(
+            p, lambda i, d: f.ketamine_session(i, p, d, rate_ratio_minutes=40)
+        ),
+        [course("info", "monitoring", "met", RESPONDER, ["6 sessions", "latest PHQ-9: 8 on"])],
+    ),
+    Scenario(
+        "course-iv-ketamine-text-duration",
+        "Six IV infusions whose length is written only in the text: 'infused over 40 minutes'.",
+        lambda p: _charted_course(
+            p, lambda i, d: f.ketamine_session(i, p, d, text="35 mg IV infused over 40 minutes")
+        ),
+        [course("info", "monitoring", "met", RESPONDER, ["6 sessions"])],
+    ),
+    Scenario(
+        "course-iv-ketamine-dated-series",
+        "One infusion charted with a rate, five with a date and dose only, and a 2 mg/kg bolus "
+        "on the day of an appendectomy, which is not part of the course.",
+        lambda p: [
+            *_charted_course(
+                p,
+                lambda i, d: f.ketamine_session(
+                    i, p, d, rate_ratio_minutes=40 if i.endswith("-1") else None
+                ),
+            ),
+            f.ketamine_session(f"{p}-anaesthesia", p, f.ago(40), dose_mg=140, text="140 mg IV"),
+            f.procedure(
+                f"{p}-appendectomy",
+                p,
+                (f.SCT, "80146002", "Appendectomy"),
+                f.ago(40),
+                surgical=True,
+            ),
+        ],
+        [course("info", "monitoring", "met", RESPONDER, ["6 sessions since"])],
+    ),
+    Scenario(
+        "order-sign-ketamine-after-non-response",
+        "Six IV infusions without response (PHQ-9 19 to 16); signing another infusion.",
+        lambda p: _iv_course(p, 19, 16),
+        hook="order-sign",
+        drafts=lambda p: [f.iv_ketamine_draft(f"{p}-ketamine", p, 35, reason=MDD_REASON)],
+        cards=[
+            eligibility(
+                "not-recommended",
+                "warning",
+                "met",
+                ["non-response"],
+                ["No response to the last course", "consider ECT or TMS"],
+                [["create", "ServiceRequest"], ["create", "ServiceRequest"]],
+            ),
+            course(
+                "warning",
+                "not-recommended",
+                "met",
+                ["induction-complete", "non-response"],
+                ["another session is not recommended"],
+            ),
+        ],
+    ),
+    Scenario(
+        "blood-pressure-pregnant-severe-today",
+        "TRD met; pregnant; BP 166/112 two hours ago.",
+        lambda p: [
+            *trd_base(p, birth="1995-06-30", blood_pressure=None),
+            f.pregnancy_status(f"{p}-pregnancy", p, True, f.ago(12)),
+            f.bp_at(f"{p}-bp-today", p, 166, 112, f.ago(0), "08:00:00"),
+        ],
+        [
+            blood_pressure(
+                "bp-severe-pregnancy",
+                "contraindicated",
+                "met",
+                ["Urgent obstetric evaluation", "166/112 mmHg", "within 30-60 minutes"],
+            ),
+            eligibility(
+                "contraindicated", "critical", "met", ["pregnancy", "bp-poorly-controlled"]
+            ),
+        ],
+    ),
+    Scenario(
+        "not-recommended-psychotic-depression-no-tms",
+        "TRD met; MDD, recurrent, severe with psychotic symptoms (F33.3): ECT is offered, "
+        "TMS is not.",
+        lambda p: trd_base(
+            p,
+            mdd=(
+                ("F33.3", "Major depressive disorder, recurrent, severe with psychotic symptoms"),
+                (
+                    "28475009",
+                    "Severe recurrent major depression with psychotic features (disorder)",
+                ),
+            ),
+        ),
+        [
+            eligibility(
+                "not-recommended",
+                "warning",
+                "met",
+                ["psychotic-features"],
+                ["an antidepressant with an antipsychotic", "TMS is not offered"],
+                [["create", "ServiceRequest"]],
+            )
+        ],
     ),
 ]
 
@@ -1142,7 +1412,7 @@ def readme() -> str:
     lines = [
         "# Fixtures",
         "",
-        "FHIR R4 patients dated against 2026-03-02 (clinical.md §0.3), each with a patient-view",
+        "FHIR R4 patients dated against 2026-03-02 (the anchor date), each with a patient-view",
         "request shaped as the CDS Hooks Sandbox sends it and the cards it must produce.",
         "Generated from `tests/scenarios.py` (`python -m tests.scenarios`); do not edit by hand.",
         "`mdd-recurrent-two-trials` and `requests/sandbox-*.json` are the Sandbox examples.",

@@ -26,7 +26,9 @@ def test_a_patient_bundle_reads_as_a_clinician_would(capsys) -> None:
     code, out, _ = run(capsys, str(PATIENT), *ANCHOR)
     assert code == 0
     first = out.splitlines()[0]
-    assert first.startswith("[INFO] Meets TRD criteria (2 failed trials)")
+    assert first.startswith(
+        "[INFO] Ketamine or esketamine is a reasonable next step: TRD, 2 failed trials"
+    )
     assert "  decision: candidate" in out
     assert "sertraline 100 MG Oral Tablet" in out
     assert "  suggestion: Refer for TMS evaluation" in out

@@ -126,7 +126,9 @@ def test_patient_view_renders_the_card_with_markdown(live_app: Any, browser: Any
     card = cards[0]
     assert "info" in card.get_attribute("class").split()
     summary = card.find_element(By.CSS_SELECTOR, ".summary").text
-    assert summary.startswith("Meets TRD criteria (2 failed trials)")
+    assert summary.startswith(
+        "Ketamine or esketamine is a reasonable next step: TRD, 2 failed trials"
+    )
     table_cells = [td.text for td in card.find_elements(By.CSS_SELECTOR, ".detail table td")]
     assert "sertraline 100 MG Oral Tablet" in table_cells
     assert card.find_element(By.CSS_SELECTOR, ".detail strong").text

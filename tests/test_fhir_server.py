@@ -154,7 +154,9 @@ def test_the_service_reads_a_patient_from_it_end_to_end(make_app) -> None:
     assert response.status_code == 200, response.json
     [card] = response.json["cards"]
     assert card["extension"]["org.ketamine-cds.assessment"]["decision"] == "candidate"
-    assert card["summary"].startswith("Meets TRD criteria (2 failed trials)")
+    assert card["summary"].startswith(
+        "Ketamine or esketamine is a reasonable next step: TRD, 2 failed trials"
+    )
 
 
 def test_dates_compare_as_ranges_at_their_precision(fhir) -> None:

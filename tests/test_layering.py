@@ -1,4 +1,4 @@
-"""Data flows one way: the protocol layer knows nothing of the ketamine services (design.md §1)."""
+"""Data flows one way: the protocol layer knows nothing of the ketamine services."""
 
 from __future__ import annotations
 

@@ -49,6 +49,8 @@ def test_fixture_gives_its_expected_cards(client, name: str) -> None:
             "reasons": sorted(r["code"] for r in assessment.get("reasons", [])),
         }
         assert got == {k: want[k] for k in got}, card["summary"]
+        if "status" in want:
+            assert assessment["neuromodulation"]["status"] == want["status"]
         text = card["summary"] + "\n" + card.get("detail", "")
         for phrase in want["phrases"]:
             assert phrase in text, f"{phrase!r} not in the {want['topic']} card"

@@ -1,37 +1,47 @@
 """One Assessment per request: the decision, its reasons, the TRD verdict and the overlays.
 
-Sources: clinical.md §C0 (rule table, precedence), design.md §3 (decision values) and §7
-(patient-view gate).
+Sources: docs/clinical-basis.md §2 (TRD), §3 (contraindications and cautions), §4 (blood
+pressure), §7 (courses).
 
 Decision precedence: contraindicated > not-indicated > not-recommended > defer > monitoring >
-indeterminate > not-trd > candidate-caution > candidate. ``monitoring``: on patient-view, a
-ketamine/esketamine course is under way (clinical/course.py) and nothing blocking applies.
+indeterminate > not-trd > candidate-caution > candidate. The first four are hard stops.
 
 Patient-view gate (no ketamine order in play): bipolar -> not-indicated; TRD not-met ->
 not-trd (contraindications still listed); TRD indeterminate -> indeterminate; only TRD met goes
 through the ladder. With an order in play the ladder always applies, the order-side reasons
 (clinical/orders.py) join the reasons, and drug interactions (clinical/interactions.py) are
 assessed as an overlay.
+
+Course: while one is under way (clinical/course.py) and no hard stop applies, the decision is
+``monitoring`` on every hook. TRD then reads the PHQ-9 from before the course. After
+documented non-response, an order for another session is ``not-recommended`` (non-response);
+so is any ketamine or esketamine once that course is over, for ``prior_non_response_days``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from cds_service.clinical.contraindications import contraindications
-from cds_service.clinical.course import Course, current_course
+from cds_service.clinical.contraindications import contraindications, pregnant_or_postpartum
+from cds_service.clinical.course import Course, courses
 from cds_service.clinical.findings import Reason
 from cds_service.clinical.interactions import interactions
 from cds_service.clinical.orders import order_reasons
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.clinical.suicide import suicide_risk
 from cds_service.clinical.trd import TrdResult, assess_trd
-from cds_service.clinical.vitals import age_reasons, blood_pressure_reason
+from cds_service.clinical.vitals import (
+    SevereBloodPressure,
+    age_reasons,
+    blood_pressure_reason,
+    severe_blood_pressure,
+)
 from cds_service.record.orders import DraftOrder
 from cds_service.record.record import PatientRecord
 from cds_service.record.terminology import Terminology
 
-__all__ = ["DECISION_OF", "PRECEDENCE", "Assessment", "assess"]
+__all__ = ["BLOCKING", "DECISION_OF", "PRECEDENCE", "Assessment", "assess"]
 
 PRECEDENCE = (
     "contraindicated",
@@ -45,7 +55,8 @@ PRECEDENCE = (
     "candidate",
 )
 
-# The decision each reason sets (clinical.md §C0). Reasons not listed inform but do not decide.
+# The decision each reason sets (docs/clinical-basis.md §3). Reasons not listed inform but do
+# not decide.
 DECISION_OF = {
     "pregnancy": "contraindicated",
     "ketamine-hypersensitivity": "contraindicated",
@@ -60,7 +71,7 @@ DECISION_OF = {
     "stroke-history": "not-recommended",
     "liver-disease": "not-recommended",
     "other-intracranial-hemorrhage": "not-recommended",
-    "lactation": "not-recommended",
+    "non-response": "not-recommended",
     "uncontrolled-cardiovascular-disease": "defer",
     "bp-poorly-controlled": "defer",
     "bp-hypertensive-crisis": "defer",
@@ -74,6 +85,8 @@ DECISION_OF = {
     "age-65-plus": "candidate-caution",
     "substance-use-in-remission": "candidate-caution",
     "fatty-liver-disease": "candidate-caution",
+    "liver-disease-other": "candidate-caution",
+    "lactation": "candidate-caution",
     "dose-outside-band": "candidate-caution",
     "weight-missing": "candidate-caution",
 }
@@ -94,7 +107,12 @@ class Assessment:
     depressive_disorder: bool
     record: PatientRecord
     interactions: tuple[Reason, ...] = ()
-    course: Course | None = None
+    course: Course | None = None  # under way
+    severe_bp: SevereBloodPressure | None = None
+
+    @property
+    def hard_stop(self) -> bool:
+        return self.decision in BLOCKING
 
     def reason(self, code: str) -> Reason | None:
         return next((r for r in self.reasons if r.code == code), None)
@@ -118,9 +136,15 @@ def assess(
 ) -> Assessment:
     """Assess the record; with ``order`` (a depression-treatment ketamine/esketamine order in
     play) the ladder always applies and the order-side checks and interactions join in."""
-    course = current_course(record, terminology, settings)
-    trd = assess_trd(record, terminology, settings, course.baseline if course else None)
+    found = courses(record, terminology, settings)
+    last = found[-1] if found else None
+    course = last if last is not None and last.current else None
+    trd = assess_trd(record, terminology, settings, course.start if course else None)
     reasons: list[Reason] = [*contraindications(record, terminology, settings)]
+    if last is not None and "non-response" in last.codes and (order is not None or not course):
+        since = record.today - timedelta(days=settings.prior_non_response_days)
+        if last.sessions[-1].when >= since:
+            reasons += [r for r in last.reasons if r.code == "non-response"]
     bp = blood_pressure_reason(record, terminology, settings)
     if bp:
         reasons.append(bp)
@@ -144,12 +168,15 @@ def assess(
         decision = _ladder(ladder)
     else:
         decision = _TRD_DECISION[trd.status]
-    if order is None and course is not None and decision not in BLOCKING:
+    if course is not None and decision not in BLOCKING:
         decision = "monitoring"  # a course under way, and nothing that should stop it
     overlay = (
         tuple(interactions(record, list(other_orders), terminology))
         if order is not None or course is not None
         else ()
+    )
+    severe = severe_blood_pressure(
+        record, terminology, settings, pregnant_or_postpartum=pregnant_or_postpartum(reasons)
     )
     return Assessment(
         decision,
@@ -160,4 +187,5 @@ def assess(
         record,
         overlay,
         course,
+        severe,
     )

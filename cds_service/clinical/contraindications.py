@@ -1,32 +1,40 @@
-"""Contraindications, exclusions and cautions (clinical.md §C0; design.md §7).
+"""Contraindications, exclusions and cautions (docs/clinical-basis.md §3).
 
-Source: SPRAVATO prescribing information §4 (aneurysmal vascular disease, AVM, intracerebral
-hemorrhage, hypersensitivity), §5.2 (psychosis), §5.3 (abuse), §5.10 (pregnancy, lactation);
-the seed's "who should avoid" list (blood pressure, cardiovascular disease, stroke, psychosis,
-liver damage, pregnancy, active substance use, prior adverse effects); APA consensus 2017.
+Sources: SPRAVATO prescribing information §4 (aneurysmal vascular disease, AVM, intracerebral
+hemorrhage, hypersensitivity), §5.2 (psychosis), §5.4 (abuse and misuse), §8.1 (pregnancy),
+§8.2 (lactation), §8.6 (hepatic impairment); the seed's "who should avoid" list (blood pressure,
+cardiovascular disease, stroke, psychosis, liver damage, pregnancy, active substance use, prior
+adverse effects); APA consensus 2017.
 
 When  ketamine/esketamine is ordered or under consideration
-Then  R-CI-ANEURYSM  any history of aneurysm  -> aneurysmal-vascular-disease
-      R-CI-AVM       any history of AVM       -> arteriovenous-malformation
-      R-CI-ICH       any history of ICH       -> intracerebral-hemorrhage-history
-      R-CI-HYPERSENS AllergyIntolerance to ketamine or esketamine     -> ketamine-hypersensitivity
-                     (non-specific ICD codes alone are not enough)
-      R-CI-PREG      active pregnancy Condition; pregnancy status "pregnant" within 90 days; or
-                     a positive hCG within 30 days; unless a later negative result  -> pregnancy
-                     (a pregnancy Condition counts while dated within 300 days or undated)
-      lactation      active lactation/postpartum Condition (O85-O92, Z39.1)          -> lactation
-      R-EXC-PSYCH    any history of psychosis -> psychosis-history; MDD with psychotic
-                     features on record -> psychotic-features
-      R-EXC-SUD      active substance use disorder -> active-substance-use; in remission (code
-                     or clinical status) -> substance-use-in-remission
-      R-EXC-STROKE   any history of ischaemic stroke or TIA (G45, Z86.73) -> stroke-history
-      other ICH      subdural, extradural, unspecified intracranial hemorrhage (not in the
-                     label; clinical.md B1.2) -> other-intracranial-hemorrhage (not-recommended)
-      R-EXC-LIVER    active liver disease (K70-K77, fatty liver alone excluded) -> liver-disease
-                     active fatty liver (K76.0) alone -> fatty-liver-disease (caution)
-      R-EXC-CVD      active acute cardiovascular disease; MI or ACS only within 90 days
-                     -> uncontrolled-cardiovascular-disease
-      R-DX-BIPOLAR   bipolar disorder in any status                   -> bipolar-disorder
+Then  any history of aneurysm                    -> aneurysmal-vascular-disease (label §4)
+      any history of AVM                         -> arteriovenous-malformation (label §4)
+      any history of ICH                         -> intracerebral-hemorrhage-history (label §4)
+      AllergyIntolerance to ketamine/esketamine  -> ketamine-hypersensitivity (label §4; an
+                                                    ICD code that names no drug is not enough)
+      pregnant: an active pregnancy Condition (dated within 300 days or undated), pregnancy
+      status "pregnant" within 90 days, or a positive hCG within 30 days, unless a later
+      negative result                            -> pregnancy (the service's hard stop; label
+                                                    §8.1 does not recommend use)
+      an active lactation Condition              -> lactation (caution: advise against
+                                                    breastfeeding, label §8.2)
+      a delivery within 6 weeks                  -> postpartum (information: ask about
+                                                    breastfeeding; decides nothing)
+      any history of psychosis                   -> psychosis-history
+      MDD with psychotic features on record      -> psychotic-features
+      active substance use disorder              -> active-substance-use
+      substance use disorder in remission        -> substance-use-in-remission (caution)
+      any history of ischaemic stroke or TIA     -> stroke-history
+      subdural, extradural, other intracranial hemorrhage (not in the label)
+                                                 -> other-intracranial-hemorrhage
+      active cirrhosis, hepatic failure, hepatic encephalopathy, hepatorenal syndrome,
+      portal hypertension or varices             -> liver-disease (not-recommended: confirm
+                                                    the Child-Pugh class, label §8.6)
+      other active liver disease                 -> liver-disease-other (caution)
+      active fatty liver                         -> fatty-liver-disease (caution)
+      active acute cardiovascular disease; MI or ACS only within 90 days
+                                                 -> uncontrolled-cardiovascular-disease
+      bipolar disorder in any status             -> bipolar-disorder
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from cds_service.record.observations import Reading
 from cds_service.record.record import PatientRecord
 from cds_service.record.terminology import LOINC, Terminology
 
-__all__ = ["contraindications"]
+__all__ = ["contraindications", "pregnant_or_postpartum"]
 
 _HISTORY_RULES = [  # (value set, reason): any clinical status counts
     ("aneurysmal-vascular-disease", "aneurysmal-vascular-disease"),
@@ -53,8 +61,9 @@ _HISTORY_RULES = [  # (value set, reason): any clinical status counts
 ]
 _ACTIVE_RULES = [  # (value set, reason): active conditions only
     ("liver-disease", "liver-disease"),
+    ("liver-disease-other", "liver-disease-other"),
     ("fatty-liver", "fatty-liver-disease"),
-    ("lactation-postpartum", "lactation"),
+    ("lactation", "lactation"),
 ]
 _ACUTE_MI_PREFIXES = ("I21", "I22", "I23", "I24", "57054005")
 REMISSION_STATUSES = {"remission", "inactive", "resolved"}
@@ -76,8 +85,28 @@ def contraindications(
     reasons += _substance_use(record, terminology)
     reasons += _cardiovascular(record, terminology, settings)
     reasons += _pregnancy(record, terminology, settings)
+    reasons += _postpartum(record, terminology, settings)
     reasons += _hypersensitivity(record, terminology)
     return reasons
+
+
+def _postpartum(
+    record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+) -> list[Reason]:
+    """A delivery within ``postpartum_days``: ask about breastfeeding unless lactation is on
+    record; the BP thresholds of pregnancy apply."""
+    since = record.today - timedelta(days=settings.postpartum_days)
+    evidence = [
+        condition_evidence(c, code)
+        for c, code in record.conditions_in(terminology.valueset("postpartum"))
+        if c.date is not None and since <= c.date <= record.today
+    ]
+    return [Reason("postpartum", tuple(evidence))] if evidence else []
+
+
+def pregnant_or_postpartum(reasons: list[Reason]) -> bool:
+    """Whether the pregnancy thresholds for blood pressure apply (ACOG Committee Opinion 767)."""
+    return any(r.code in ("pregnancy", "postpartum") for r in reasons)
 
 
 def _substance_use(record: PatientRecord, terminology: Terminology) -> list[Reason]:

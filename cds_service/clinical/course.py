@@ -1,23 +1,35 @@
-"""An ongoing ketamine or esketamine course (design.md §7 "Course"; clinical.md A2, A4, A9).
+"""Ketamine and esketamine courses (docs/clinical-basis.md §6, §7).
 
-Sessions: depression-treatment ketamine or esketamine administrations, completed requests, and
-procedures for esketamine visits (HCPCS G2082/G2083); anaesthesia ketamine is ignored. Sessions
-with gaps under ``course_gap_days`` form one course; the current course is shown while its last
-session is within ``course_window_days``.
-
-IV ketamine: induction of 6 infusions over about 3 weeks (3, 2, then 1), then about monthly;
-  off-protocol-frequency: two infusions on one day, or more than 3 in the first 7 days.
-Esketamine: twice weekly in weeks 1-4, weekly in weeks 5-8, then every 1-2 weeks (label);
-  off-protocol-frequency: more than 2 sessions in any 7 days.
-Response: PHQ-9 down >= 50 % from the baseline (the latest PHQ-9 within 14 days before the
-first session); remission: PHQ-9 under 5 (both can hold); non-response: neither, once induction
-is complete (continuing is then not advised by default; ECT or TMS are).
+Sessions
+  esketamine        every administration, completed request, or G2082/G2083 visit
+  IV ketamine       a depression-treatment session, recognised by, in order:
+    reason          reasonCode or reasonReference (its own or its request's) names a depressive
+                    disorder; any other reason (anaesthesia, sedation, pain) excludes it
+    contrary        an intramuscular route, a bolus or push, more than 1 mg/kg (100 mg with no
+                    weight), or a surgical procedure the same day excludes it
+    duration        infused over 30-120 minutes: effectivePeriod, rateRatio, rateQuantity
+                    (mg/h, or mL/h with a known mg/mL strength), or the dosage text
+    series          a date-only session with a dose, no duration and nothing contrary counts
+                    when it belongs to a series (gaps under ``course_gap_days``) holding a
+                    session recognised by reason or duration
+Courses
+  sessions with gaps under ``course_gap_days``; the current course is shown while its last
+  session is within ``course_window_days``
+  IV ketamine: induction of 6 infusions over about 3 weeks (3, 2, then 1), then about monthly;
+    off-protocol-frequency: two infusions on one day, or more than 3 in the first 7 days
+  esketamine (Spravato label §2): twice weekly in weeks 1-4, weekly in weeks 5-8, then every
+    1-2 weeks; off-protocol-frequency: more than 2 sessions in any 7 days
+  response: PHQ-9 down >= 50 % from the baseline (the latest PHQ-9 within 14 days before the
+    first session); remission: PHQ-9 under 5 (both can hold); non-response: neither, once
+    induction is complete
+  session-overdue: the next session's due date is more than ``course_overdue_grace_days`` past
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from functools import cached_property
 
 from cds_service.clinical.findings import Evidence, Reason
 from cds_service.clinical.settings import ClinicalSettings
@@ -26,13 +38,14 @@ from cds_service.record.observations import Reading
 from cds_service.record.record import PatientRecord
 from cds_service.record.terminology import LOINC, Terminology
 
-__all__ = ["Course", "Session", "current_course"]
+__all__ = ["Course", "Session", "courses", "current_course", "depressive_reason"]
 
 DEPRESSIVE_SETS = (
     "major-depressive-disorder",
     "other-depressive-disorder",
     "depressive-disorder-in-remission",
 )
+INTRAVENOUS_ROUTE = "47625008"  # SNOMED CT: intravenous route
 
 
 @dataclass(frozen=True)
@@ -41,112 +54,201 @@ class Session:
     when: date
     drug: str  # ketamine | esketamine
     shown: str
+    recognised_by: str  # esketamine | reason | duration | series
 
 
 @dataclass(frozen=True)
 class Course:
     drug: str
     sessions: tuple[Session, ...]
-    baseline: Reading | None
-    latest: Reading | None
+    baseline: Reading | None  # the PHQ-9 within course_baseline_days before session 1
+    before: Reading | None  # the latest PHQ-9 before the course, within the TRD PHQ-9 window
+    latest: Reading | None  # the latest PHQ-9 after session 1
     induction_complete: bool
     next_due: date | None
+    overdue_days: int | None
     reasons: tuple[Reason, ...]
+    current: bool  # the last session is within course_window_days
 
     @property
     def week(self) -> int:
         return (self.sessions[-1].when - self.sessions[0].when).days // 7 + 1
 
+    @property
+    def start(self) -> date:
+        return self.sessions[0].when
 
-def _depression_ketamine(
-    exposure: MedicationExposure,
-    record: PatientRecord,
-    terminology: Terminology,
-    settings: ClinicalSettings,
-) -> bool:
+    @property
+    def codes(self) -> set[str]:
+        return {r.code for r in self.reasons}
+
+
+def depressive_reason(
+    exposure: MedicationExposure, record: PatientRecord, terminology: Terminology
+) -> bool | None:
+    """True when the exposure's reason (or its request's) is a depressive disorder, False when
+    it states another reason, None when it states none."""
     sets = [terminology.valueset(v) for v in DEPRESSIVE_SETS]
-    conditions = {c.reference: c for c in record.conditions}
-    requests = {
-        e.reference: e for e in record.medications if e.resource_type == "MedicationRequest"
-    }
+    conditions = record.conditions_by_reference
 
     def depressive(item: MedicationExposure) -> bool:
         if any(vs.match(item.reason_codes) for vs in sets):
             return True
         return any(
-            (condition := conditions.get("/".join(ref.split("/_history")[0].split("/")[-2:])))
-            is not None
+            (condition := conditions.get(_tail(ref))) is not None
             and any(vs.match(condition.codes) for vs in sets)
             for ref in item.reason_references
         )
 
-    request = requests.get(exposure.request_reference or "")
+    request = record.request(exposure.request_reference)
     if depressive(exposure) or (request is not None and depressive(request)):
         return True
-    if exposure.reason_codes or exposure.reason_references:
-        return False  # given for something else
-    weights = [w for w in record.observations.weights if w.value]
-    limit = (
-        weights[-1].value * settings.treatment_max_mg_per_kg
-        if weights and weights[-1].value
-        else settings.treatment_max_mg_without_weight
-    )
-    dose = exposure.dose_mg_per_administration
-    return (
-        dose is not None
-        and dose <= limit
-        and exposure.minutes is not None
-        and exposure.minutes >= settings.treatment_min_infusion_minutes
-    )
+    stated = exposure.reason_codes or exposure.reason_references
+    if stated or (request is not None and (request.reason_codes or request.reason_references)):
+        return False
+    return None
 
 
-def _sessions(
-    record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
-) -> list[Session]:
-    """One session per administration; a procedure or completed request counts only when no
-    administration records the same session (same drug, same day, or the request it fulfils)."""
-    administered: list[Session] = []
-    others: list[Session] = []
-    fulfilled = {e.request_reference for e in record.medications if e.request_reference}
-    for exposure in record.medications:
-        drug = (
-            "esketamine"
-            if "esketamine" in exposure.ingredients
-            else "ketamine"
-            if "ketamine" in exposure.ingredients
-            else None
-        )
-        if drug is None or exposure.start is None:
-            continue
-        is_admin = exposure.resource_type == "MedicationAdministration"
-        if not is_admin and not (
-            exposure.resource_type == "MedicationRequest"
-            and exposure.status == "completed"
-            and exposure.reference not in fulfilled
-        ):
-            continue
-        if drug == "ketamine" and not _depression_ketamine(exposure, record, terminology, settings):
-            continue  # anaesthesia, sedation or pain
-        session = Session(exposure.reference, exposure.start, drug, exposure.name)
-        (administered if is_admin else others).append(session)
-    visits = terminology.valueset("esketamine-administration")
-    for procedure in record.procedures:
-        if (
-            procedure.when
-            and procedure.status in (None, "completed")
-            and visits.match(procedure.codes)
-        ):
-            others.append(
-                Session(
-                    procedure.reference,
-                    procedure.when,
-                    "esketamine",
-                    procedure.text or "esketamine visit",
-                )
+def _tail(ref: str) -> str:
+    return "/".join(ref.split("/_history")[0].split("/")[-2:])
+
+
+class _Sessions:
+    """Reads the record's ketamine and esketamine sessions once per assessment."""
+
+    def __init__(
+        self, record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+    ) -> None:
+        self.record = record
+        self.terminology = terminology
+        self.settings = settings
+
+    @cached_property
+    def surgery_days(self) -> set[date]:
+        surgical = self.terminology.valueset("surgical-procedure")
+        return {
+            p.when
+            for p in self.record.procedures
+            if p.when
+            and p.status in (None, "completed", "in-progress")
+            and (surgical.match(p.codes) or surgical.match(p.categories))
+        }
+
+    def _limit_mg(self, when: date) -> float:
+        """1 mg/kg of the latest weight on or before the session (100 mg with none)."""
+        weights = [w for w in self.record.observations.weights if w.value and w.when <= when]
+        weights = weights or [w for w in self.record.observations.weights if w.value]
+        if weights and weights[-1].value:
+            return weights[-1].value * self.settings.treatment_max_mg_per_kg
+        return self.settings.treatment_max_mg_without_weight
+
+    def _contrary(self, exposure: MedicationExposure, when: date) -> bool:
+        """Signs of an anaesthetic, sedative or analgesic dose. A recorded infusion length
+        outweighs the word "push" or "bolus" in the text."""
+        delivery = exposure.delivery
+        if delivery.intramuscular or when in self.surgery_days:
+            return True
+        if delivery.bolus and delivery.minutes is None:
+            return True
+        if delivery.mg_per_kg is not None:
+            return delivery.mg_per_kg > self.settings.treatment_max_mg_per_kg
+        dose = exposure.dose_mg_per_administration
+        return dose is not None and dose > self._limit_mg(when)
+
+    def ketamine(self, exposure: MedicationExposure, when: date) -> str | None:
+        """How a ketamine session is recognised as depression treatment: ``reason``,
+        ``duration`` or ``date-only`` (joins a series); None when it is not."""
+        stated = depressive_reason(exposure, self.record, self.terminology)
+        if stated is not None:
+            return "reason" if stated else None
+        if self._contrary(exposure, when):
+            return None
+        minutes = exposure.minutes
+        settings = self.settings
+        if minutes is not None:
+            fits = (
+                settings.treatment_min_infusion_minutes
+                <= minutes
+                <= settings.treatment_max_infusion_minutes
             )
-    recorded = {(s.drug, s.when) for s in administered}
-    unique_others = {(s.drug, s.when): s for s in others if (s.drug, s.when) not in recorded}
-    return sorted([*administered, *unique_others.values()], key=lambda s: (s.when, s.reference))
+            return "duration" if fits else None
+        known_dose = (
+            exposure.dose_mg_per_administration is not None
+            or exposure.delivery.mg_per_kg is not None
+        )
+        return "date-only" if known_dose else None
+
+    def all(self) -> list[Session]:
+        """Every session in date order: one per administration; a procedure or completed
+        request counts only when no administration records the same session."""
+        record = self.record
+        administered: list[Session] = []
+        others: list[Session] = []
+        fulfilled = {e.request_reference for e in record.medications if e.request_reference}
+        for exposure in record.medications:
+            ingredients = exposure.ingredients
+            drug = (
+                "esketamine"
+                if "esketamine" in ingredients
+                else "ketamine"
+                if "ketamine" in ingredients
+                else None
+            )
+            if drug is None or exposure.start is None:
+                continue
+            is_admin = exposure.resource_type == "MedicationAdministration"
+            if not is_admin and not (
+                exposure.resource_type == "MedicationRequest"
+                and exposure.status == "completed"
+                and exposure.reference not in fulfilled
+            ):
+                continue
+            how = "esketamine" if drug == "esketamine" else self.ketamine(exposure, exposure.start)
+            if how is None:
+                continue
+            session = Session(exposure.reference, exposure.start, drug, exposure.name, how)
+            (administered if is_admin else others).append(session)
+        visits = self.terminology.valueset("esketamine-administration")
+        for procedure in record.procedures:
+            if (
+                procedure.when
+                and procedure.status in (None, "completed")
+                and visits.match(procedure.codes)
+            ):
+                shown = procedure.text or "esketamine visit"
+                others.append(
+                    Session(procedure.reference, procedure.when, "esketamine", shown, "esketamine")
+                )
+        recorded = {(s.drug, s.when) for s in administered}
+        unique_others = {(s.drug, s.when): s for s in others if (s.drug, s.when) not in recorded}
+        everything = sorted(
+            [*administered, *unique_others.values()], key=lambda s: (s.when, s.reference)
+        )
+        return _join_series(everything, self.settings.course_gap_days)
+
+
+def _join_series(sessions: list[Session], gap_days: int) -> list[Session]:
+    """Keep the date-only ketamine sessions whose series holds a recognised one."""
+    kept: list[Session] = []
+    series: list[Session] = []
+
+    def close() -> None:
+        anchored = any(s.recognised_by in ("reason", "duration") for s in series)
+        kept.extend(
+            replace(s, recognised_by="series") if s.recognised_by == "date-only" else s
+            for s in series
+            if anchored or s.recognised_by != "date-only"
+        )
+
+    ketamine = [s for s in sessions if s.drug == "ketamine"]
+    for session in ketamine:
+        if series and (session.when - series[-1].when).days >= gap_days:
+            close()
+            series = []
+        series.append(session)
+    close()
+    kept += [s for s in sessions if s.drug == "esketamine"]
+    return sorted(kept, key=lambda s: (s.when, s.reference))
 
 
 def _off_protocol(drug: str, sessions: list[Session], settings: ClinicalSettings) -> list[Session]:
@@ -177,57 +279,47 @@ def _next_due(
     return last + timedelta(days=3 if week <= 4 else 7 if week <= 8 else 14)
 
 
-def current_course(
-    record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
-) -> Course | None:
-    """The course under way, if its last session is within the window."""
-    sessions = _sessions(record, terminology, settings)
-    if not sessions:
-        return None
-    course = [sessions[0]]
-    for session in sessions[1:]:
-        if (session.when - course[-1].when).days >= settings.course_gap_days:
-            course = []
-        course.append(session)
-    if (record.today - course[-1].when).days > settings.course_window_days:
-        return None
-    drug = course[-1].drug
-    first = course[0].when
+def _phq9_evidence(reading: Reading, label: str) -> Evidence:
+    return Evidence(
+        reading.reference, f"{LOINC}|44261-6", reading.when, f"{label} {reading.value:g}"
+    )
+
+
+def _course(sessions: list[Session], record: PatientRecord, settings: ClinicalSettings) -> Course:
+    today = record.today
+    drug = sessions[-1].drug
+    first = sessions[0].when
     if drug == "ketamine":
-        complete = len(course) >= settings.iv_induction_sessions
-        induction_end = course[settings.iv_induction_sessions - 1].when if complete else None
+        complete = len(sessions) >= settings.iv_induction_sessions
+        induction_end = sessions[settings.iv_induction_sessions - 1].when if complete else None
     else:
-        complete = (record.today - first).days >= settings.esketamine_induction_days
+        complete = (today - first).days >= settings.esketamine_induction_days
         induction_end = first + timedelta(days=settings.esketamine_induction_days)
-    baseline_from = first - timedelta(days=settings.course_baseline_days)
+    phq9 = record.observations.phq9
     # A PHQ-9 on the day of the first session is taken before it, as the protocol asks.
-    before = [r for r in record.observations.phq9 if baseline_from <= r.when <= first]
-    after = [r for r in record.observations.phq9 if first < r.when <= record.today]
-    baseline = before[-1] if before else None
-    latest = after[-1] if after else None
+    baseline_from = first - timedelta(days=settings.course_baseline_days)
+    before_from = first - timedelta(days=settings.phq9_window_days)
+    baseline = next((r for r in reversed(phq9) if baseline_from <= r.when <= first), None)
+    before = next((r for r in reversed(phq9) if before_from <= r.when <= first), None)
+    latest = next((r for r in reversed(phq9) if first < r.when <= today), None)
 
     def session_evidence(items: list[Session]) -> tuple[Evidence, ...]:
         return tuple(Evidence(s.reference, None, s.when, s.shown) for s in items)
 
     reasons = [
         Reason(
-            "induction-complete" if complete else "induction-in-progress", session_evidence(course)
+            "induction-complete" if complete else "induction-in-progress",
+            session_evidence(sessions),
         )
     ]
-    crowded = _off_protocol(drug, course, settings)
+    crowded = _off_protocol(drug, sessions, settings)
     if crowded:
         reasons.append(Reason("off-protocol-frequency", session_evidence(crowded)))
+    non_response = False
     if baseline and latest and baseline.value is not None and latest.value is not None:
         trend = (
-            Evidence(
-                baseline.reference,
-                f"{LOINC}|44261-6",
-                baseline.when,
-                f"baseline PHQ-9 {baseline.value:g}",
-            ),
-            Evidence(
-                latest.reference, f"{LOINC}|44261-6", latest.when, f"latest PHQ-9 {latest.value:g}"
-            ),
+            _phq9_evidence(baseline, "PHQ-9 before the course"),
+            _phq9_evidence(latest, "latest PHQ-9"),
         )
         responded = latest.value <= baseline.value * (1 - settings.phq9_response_drop)
         remitted = latest.value < settings.phq9_remission_below
@@ -238,6 +330,58 @@ def current_course(
         judged_after_induction = induction_end is not None and latest.when >= induction_end
         if complete and judged_after_induction and not responded and not remitted:
             reasons.append(Reason("non-response", trend))
-    non_response = any(r.code == "non-response" for r in reasons)
-    next_due = None if non_response else _next_due(drug, course, complete, settings)
-    return Course(drug, tuple(course), baseline, latest, complete, next_due, tuple(reasons))
+            non_response = True
+    next_due = None if non_response else _next_due(drug, sessions, complete, settings)
+    overdue = None
+    if next_due is not None:
+        late = (today - next_due).days
+        if late > settings.course_overdue_grace_days:
+            overdue = late
+            last = sessions[-1]
+            reasons.append(
+                Reason(
+                    "session-overdue",
+                    (
+                        Evidence(
+                            last.reference,
+                            None,
+                            last.when,
+                            f"next session was due {next_due.isoformat()}",
+                        ),
+                    ),
+                )
+            )
+    current = (today - sessions[-1].when).days <= settings.course_window_days
+    return Course(
+        drug,
+        tuple(sessions),
+        baseline,
+        before,
+        latest,
+        complete,
+        next_due,
+        overdue,
+        tuple(reasons),
+        current,
+    )
+
+
+def courses(
+    record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+) -> list[Course]:
+    """Every course on record, oldest first; a session on or before today only."""
+    sessions = [s for s in _Sessions(record, terminology, settings).all() if s.when <= record.today]
+    found: list[list[Session]] = []
+    for session in sessions:
+        if not found or (session.when - found[-1][-1].when).days >= settings.course_gap_days:
+            found.append([])
+        found[-1].append(session)
+    return [_course(group, record, settings) for group in found]
+
+
+def current_course(
+    record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+) -> Course | None:
+    """The course under way, if its last session is within the window."""
+    found = courses(record, terminology, settings)
+    return found[-1] if found and found[-1].current else None

@@ -1,4 +1,4 @@
-"""What rules return: reasons with their evidence. Codes are the contract in design.md §3."""
+"""What rules return: reasons with their evidence. Codes: cards/codesystem.json."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Drug interactions with ketamine/esketamine (clinical.md A7; Spravato label §7).
+"""Drug interactions with ketamine/esketamine (docs/clinical-basis.md §9; Spravato label §7).
 
 When  a ketamine/esketamine order is in play and the patient takes (an ongoing medication) or
       is being ordered (another draft) one of:

@@ -1,25 +1,59 @@
-"""Cautions for ECT and TMS orders (clinical.md A6; design.md §7 "Neuromodulation orders").
+"""Safety checks for ECT and TMS orders (docs/clinical-basis.md §10).
 
+Sources: APA Task Force on ECT (2001): ECT has no absolute contraindications, only high-risk
+conditions; NeuroStar labeling and Rossi et al. 2021 (IFCN safety guidelines): TMS is
+contraindicated with conductive or ferromagnetic metal in the head near the coil; the pivotal
+TMS trials excluded psychotic depression, for which ECT, or an antidepressant with an
+antipsychotic, come first (CANMAT 2016/2023).
+
+Status, from the most serious reason found: hard-stop > high-risk > caution > no-concern.
+
+When  a TMS order is in play
+Then  a device or metal in the head or neck: cochlear implant, aneurysm clip or coil (from the
+      procedure history too), intracranial or vagus stimulator, a magnetic intraocular
+      fragment                                   -> tms-metal-implant (hard-stop)
+      a stimulator or metal fragments of unknown site -> tms-device-site-unknown (caution:
+                                                    confirm the location)
+      an aneurysm, AVM or ICH on record with no clip or coil coded
+                                                 -> tms-aneurysm-screen (caution: screen for
+                                                    clips or coils)
+      a cardiac pacemaker, defibrillator or assist device -> cardiac-implanted-device (caution)
+      epilepsy or seizures, any status           -> tms-seizure-risk (caution)
+      MDD with psychotic features                -> tms-psychotic-features (caution: efficacy
+                                                    not established)
 When  an ECT order is in play
 Then  a myocardial infarction within 90 days (or undated and active) -> ect-recent-mi
-      aneurysm, AVM or intracerebral hemorrhage, any status          -> ect-vascular-lesion
+      an aneurysm, AVM or intracerebral hemorrhage, any status      -> ect-vascular-lesion
       raised intracranial pressure or a space-occupying lesion      -> ect-raised-icp
-When  a TMS order is in play
-Then  a cochlear implant, neurostimulator or cardiac device          -> tms-metal-implant
-      epilepsy or seizures, any status                               -> tms-seizure-risk
+                                                 (each high-risk: anaesthesia and specialist
+                                                    review)
+      a cardiac pacemaker, defibrillator or assist device -> cardiac-implanted-device (caution)
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from cds_service.clinical.findings import Reason, condition_evidence
+from cds_service.clinical.findings import Evidence, Reason, condition_evidence
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.record.record import PatientRecord
 from cds_service.record.terminology import Terminology
 
-__all__ = ["neuromodulation_cautions"]
+__all__ = ["STATUSES", "STATUS_OF", "NeuromodulationCheck", "neuromodulation_check"]
 
+STATUSES = ("hard-stop", "high-risk", "caution", "no-concern")  # most serious first
+STATUS_OF = {
+    "tms-metal-implant": "hard-stop",
+    "ect-recent-mi": "high-risk",
+    "ect-vascular-lesion": "high-risk",
+    "ect-raised-icp": "high-risk",
+    "tms-device-site-unknown": "caution",
+    "tms-aneurysm-screen": "caution",
+    "tms-seizure-risk": "caution",
+    "tms-psychotic-features": "caution",
+    "cardiac-implanted-device": "caution",
+}
 _VASCULAR_SETS = (
     "aneurysmal-vascular-disease",
     "arteriovenous-malformation",
@@ -27,10 +61,17 @@ _VASCULAR_SETS = (
 )
 
 
-def neuromodulation_cautions(
-    kind: str, record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
-) -> list[Reason]:
-    """The coded cautions for an ``ect`` or ``tms`` order, each with its evidence."""
+@dataclass(frozen=True)
+class NeuromodulationCheck:
+    procedure: str  # ect | tms
+    status: str  # hard-stop | high-risk | caution | no-concern
+    reasons: tuple[Reason, ...]
+
+
+def neuromodulation_check(
+    procedure: str, record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+) -> NeuromodulationCheck:
+    """The reasons on record against an ``ect`` or ``tms`` order, and the status they set."""
 
     def found(
         code: str,
@@ -48,7 +89,8 @@ def neuromodulation_cautions(
         ]
         return Reason(code, tuple(evidence)) if evidence else None
 
-    if kind == "ect":
+    cardiac = found("cardiac-implanted-device", ("cardiac-implanted-device",))
+    if procedure == "ect":
         candidates = [
             found(
                 "ect-recent-mi",
@@ -57,12 +99,40 @@ def neuromodulation_cautions(
             ),
             found("ect-vascular-lesion", _VASCULAR_SETS),
             found("ect-raised-icp", ("raised-intracranial-pressure",), active_only=True),
-        ]
-    elif kind == "tms":
-        candidates = [
-            found("tms-metal-implant", ("head-metal-implant",)),
-            found("tms-seizure-risk", ("seizure-disorder",)),
+            cardiac,
         ]
     else:
-        candidates = []
-    return [r for r in candidates if r is not None]
+        implant = _head_implant(record, terminology)
+        vascular = found("tms-aneurysm-screen", _VASCULAR_SETS)
+        candidates = [
+            implant,
+            found("tms-device-site-unknown", ("implanted-device-unknown-site",)),
+            None if implant else vascular,
+            cardiac,
+            found("tms-seizure-risk", ("seizure-disorder",)),
+            found("tms-psychotic-features", ("mdd-psychotic-features",)),
+        ]
+    reasons = tuple(r for r in candidates if r is not None)
+    status = min((STATUS_OF[r.code] for r in reasons), key=STATUSES.index, default="no-concern")
+    return NeuromodulationCheck(procedure, status, reasons)
+
+
+def _head_implant(record: PatientRecord, terminology: Terminology) -> Reason | None:
+    """A device or metal in the head or neck, from conditions or the procedure history."""
+    evidence = [
+        condition_evidence(c, m)
+        for c, m in record.conditions_in(terminology.valueset("head-neck-implant"))
+    ]
+    placed = terminology.valueset("head-neck-implant-procedure")
+    for procedure in record.procedures:
+        code = placed.match(procedure.codes)
+        if code is not None and procedure.status in (None, "completed"):
+            evidence.append(
+                Evidence(
+                    procedure.reference,
+                    code.token(),
+                    procedure.when,
+                    procedure.text or code.display or "implant procedure",
+                )
+            )
+    return Reason("tms-metal-implant", tuple(evidence)) if evidence else None

@@ -1,14 +1,16 @@
 """Ketamine and esketamine orders: which are depression treatment, and the order-side checks.
 
-Sources: design.md §7 ("Depression-treatment ketamine", "Order-side reasons"); clinical.md A2
-(0.5 mg/kg IV over about 40 minutes, off-label, informed consent), A4 (Spravato REMS).
+Sources: docs/clinical-basis.md §6 (which orders are depression treatment), §8 (order checks):
+Spravato label and REMS; APA consensus 2017 (0.5 mg/kg IV over about 40 minutes, off-label,
+informed consent, a monitored setting).
 
 When  esketamine (a drug order, or HCPCS G2082/G2083) -> always depression treatment
-      ketamine -> depression treatment when its reason is a depressive disorder, or it is IV at
-      <= 1 mg/kg (<= 100 mg without a weight) infused over >= 30 minutes, or it is a
-      ServiceRequest for a ketamine infusion; anaesthesia, sedation and pain orders are not
-Then  esketamine -> rems-requirements (certified setting, >= 2 h monitoring, BP before and at
-      ~40 minutes, no driving until the next day)
+      ketamine -> depression treatment when its reason is a depressive disorder, or it is a
+      ServiceRequest for a ketamine infusion, or it is IV at <= 1 mg/kg (<= 100 mg without a
+      weight) infused over 30-120 minutes (from timing.repeat.duration, a rateRatio, a
+      rateQuantity or the dosage text); any other reason, an IM route, or no infusion length
+      (a bolus) makes it anaesthesia, sedation or pain, which get no cards
+Then  esketamine -> rems-requirements
       IV ketamine -> off-label-consent; no weight within 90 days -> weight-missing; a dose
       outside 0.4-1.0 mg/kg of the latest weight -> dose-outside-band
 """
@@ -65,7 +67,7 @@ def _reason_is_depression(
 def is_depression_treatment(
     order: DraftOrder, record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
 ) -> bool:
-    """design.md §7: only depression-treatment ketamine gets cards."""
+    """Only depression-treatment ketamine gets cards (docs/clinical-basis.md §6)."""
     if order.kind == "esketamine":
         return True
     if order.kind not in ("ketamine", "ketamine-infusion"):
@@ -76,9 +78,14 @@ def is_depression_treatment(
         return False  # given for something else: pain, sedation, anaesthesia
     if order.kind == "ketamine-infusion":
         return True
-    if not intravenous(order):
+    if not intravenous(order) or order.delivery.intramuscular:
         return False
-    if (order.infusion_minutes or 0) < settings.treatment_min_infusion_minutes:
+    minutes = order.infusion_minutes or 0
+    if not (
+        settings.treatment_min_infusion_minutes
+        <= minutes
+        <= settings.treatment_max_infusion_minutes
+    ):
         return False
     if order.dose_mg_per_kg is not None:
         return order.dose_mg_per_kg <= settings.treatment_max_mg_per_kg
@@ -96,7 +103,7 @@ def is_depression_treatment(
 def order_reasons(
     order: DraftOrder, record: PatientRecord, settings: ClinicalSettings
 ) -> list[Reason]:
-    """The order-side reasons of design.md §7 for one depression-treatment order."""
+    """The order-side reasons (docs/clinical-basis.md §8) for one depression-treatment order."""
     ordered = Evidence(
         order.reference or order.resource_type,
         order.recognition.product.token() if order.recognition.product else None,

@@ -1,12 +1,12 @@
 """The PHQ-9 the TRD rules read: the latest total within the window, and its band.
 
-Bands (clinical.md A8; CMS159): 10 or more, depression persists; 5-9, partial response;
-under 5, remission.
+Bands (docs/clinical-basis.md §2.5; Kroenke 2001; CMS159): 10 or more, depression persists;
+5-9, partial response; under 5, remission.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.record.observations import Reading
@@ -15,9 +15,14 @@ from cds_service.record.record import PatientRecord
 __all__ = ["latest_phq9", "phq9_band"]
 
 
-def latest_phq9(record: PatientRecord, settings: ClinicalSettings) -> Reading | None:
-    since = record.today - timedelta(days=settings.phq9_window_days)
-    recent = [r for r in record.observations.phq9 if since <= r.when <= record.today]
+def latest_phq9(
+    record: PatientRecord, settings: ClinicalSettings, *, before: date | None = None
+) -> Reading | None:
+    """The latest PHQ-9 within the window ending today, or ending on ``before`` (the first
+    session of a course: a PHQ-9 on that day is taken before the session)."""
+    end = before or record.today
+    since = end - timedelta(days=settings.phq9_window_days)
+    recent = [r for r in record.observations.phq9 if since <= r.when <= end]
     return recent[-1] if recent else None
 
 

@@ -1,10 +1,12 @@
-"""Every clinical threshold and window, with its rule and source. Defaults: clinical.md §C0.
+"""Every clinical threshold and window, with its rule and source (docs/clinical-basis.md §13).
 
 Operators override any of them with ``KETAMINE_CDS_CLINICAL__<NAME>`` (e.g.
 ``KETAMINE_CDS_CLINICAL__BP_WINDOW_DAYS=14``) or a ``[clinical]`` table in the TOML file.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,7 +16,7 @@ __all__ = ["ClinicalSettings"]
 class ClinicalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # R-TRD (clinical.md A1; design.md §7 "TRD details")
+    # TRD (docs/clinical-basis.md §2)
     trial_min_days: int = Field(42, ge=1, description="Adequate trial: at least 6 weeks.")
     trial_never_counts_below_days: int = Field(
         28, ge=0, description="Shorter completed trials never count (EU-PEARL Rec 10)."
@@ -35,29 +37,44 @@ class ClinicalSettings(BaseModel):
     )
     phq9_baseline_days: int = Field(90, ge=1, description="A baseline PHQ-9 this recent.")
 
-    # R-BP (clinical.md §C0; Spravato label 5.6)
+    # Blood pressure (docs/clinical-basis.md §4; Spravato label §2, §5; AHA/ACC 2025; ACOG 767)
     bp_window_days: int = Field(30, ge=1, description="The latest BP must be this recent.")
     bp_caution_above: tuple[int, int] = Field((140, 90), description="Above either: caution.")
     bp_defer_at: tuple[int, int] = Field((160, 100), description="At or above either: defer.")
     bp_crisis_at: tuple[int, int] = Field(
-        (180, 120), description="At or above either: hypertensive crisis (critical)."
+        (180, 120), description="At or above either: severe hypertension (AHA/ACC 2025)."
+    )
+    bp_severe_pregnancy_at: tuple[int, int] = Field(
+        (160, 110), description="In pregnancy or postpartum, at or above either: severe (ACOG)."
+    )
+    bp_urgent_hours: int = Field(
+        24, ge=1, description="A severe reading this recent gets the urgent wording."
     )
 
-    # R-AGE (Spravato label: not approved under 18; label 5.6: larger BP rises at 65+)
+    # R-AGE (Spravato label §8.4: not approved under 18; §8.5 and §5: larger BP rises at 65+)
     minimum_age: int = 18
     older_adult_age: int = 65
+    starting_dose_jurisdiction: Literal["US", "EU"] = Field(
+        "US", description="Whose esketamine starting dose to quote at 65+: US label or EU SmPC."
+    )
 
-    # R-CI-PREG (clinical.md §C0)
+    # Pregnancy, lactation, the postpartum (docs/clinical-basis.md §3.2)
     pregnancy_status_window_days: int = Field(90, ge=1)
     pregnancy_condition_window_days: int = Field(
         300, ge=1, description="A pregnancy Condition counts while its date is this recent."
     )
     hcg_window_days: int = Field(30, ge=1)
+    postpartum_days: int = Field(
+        42, ge=1, description="Postpartum: a delivery this recent (6 weeks; ACOG)."
+    )
+    reproductive_ages: tuple[int, int] = Field(
+        (12, 50), description="Female patients of these ages get the contraception advice."
+    )
 
-    # R-EXC-CVD (clinical.md B1.2: acute MI/ACS within 90 days)
+    # Acute cardiovascular disease: MI or ACS within 90 days (docs/clinical-basis.md §3.6)
     acute_cardiovascular_window_days: int = Field(90, ge=1)
 
-    # Depression-treatment ketamine and the IV dose check (design.md §7; clinical.md A2)
+    # Depression-treatment ketamine and the IV dose check (docs/clinical-basis.md §6, §8)
     ketamine_dose_band_mg_per_kg: tuple[float, float] = Field(
         (0.4, 1.0), description="dose-outside-band: an IV dose outside this band (0.5 studied)."
     )
@@ -71,8 +88,11 @@ class ClinicalSettings(BaseModel):
     treatment_min_infusion_minutes: float = Field(
         30, gt=0, description="... infused over at least this long (a bolus is anaesthesia)."
     )
+    treatment_max_infusion_minutes: float = Field(
+        120, gt=0, description="... and no longer than this (hours-long: sedation or pain)."
+    )
 
-    # R-MON: an ongoing course (design.md §7 "Course"; clinical.md A2, A4, A9)
+    # An ongoing course (docs/clinical-basis.md §7)
     course_gap_days: int = Field(60, ge=1, description="A longer gap starts a new course.")
     course_window_days: int = Field(
         60, ge=1, description="A course is shown while its last session is this recent."
@@ -84,7 +104,13 @@ class ClinicalSettings(BaseModel):
     iv_maintenance_interval_days: int = Field(28, ge=1, description="About monthly (seed).")
     esketamine_induction_days: int = Field(28, ge=1, description="Twice weekly, weeks 1-4.")
     esketamine_max_sessions_per_7_days: int = Field(2, ge=1)
+    course_overdue_grace_days: int = Field(
+        3, ge=0, description="A next session this many days past its due date is overdue."
+    )
+    prior_non_response_days: int = Field(
+        365, ge=1, description="A course that ended in non-response this recent still counts."
+    )
 
-    # R-SI (design.md §7 "Suicide risk"; clinical.md A8)
+    # Suicide risk (docs/clinical-basis.md §5)
     suicide_window_days: int = Field(30, ge=1)
     item9_urgent_at: int = Field(2, ge=1, description="PHQ-9 item 9 at or above: urgent.")

@@ -1,12 +1,13 @@
-"""Suicide-risk overlay (design.md §7 "Suicide risk"; clinical.md A8).
+"""Suicide-risk overlay (docs/clinical-basis.md §5).
 
 When  PHQ-9 item 9 >= 2 within 30 days, an active suicidal-ideation Condition recorded within
-      30 days, or a suicide attempt within 30 days -> suicide-risk-urgent (critical)
+      30 days, or a suicide attempt or intentional self-harm within 30 days
+      -> suicide-risk-urgent (critical)
       PHQ-9 item 9 = 1 within 30 days, or active suicidal ideation with no date on record
       -> suicide-risk-assessment-required (warning)
 It never changes the eligibility decision: esketamine is indicated, with an oral
-antidepressant, for MDD with acute suicidal ideation or behaviour (Spravato label), though it
-does not replace hospitalisation.
+antidepressant, for MDD with acute suicidal ideation or behaviour (Spravato label §1), though it
+does not replace hospitalisation; ECT is another option for severe suicidality (VA/DoD 2022).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def suicide_risk(
         _item9(r) for r in items if (r.value or 0) >= settings.item9_urgent_at
     ]
     undated: list[Evidence] = []
-    for vs_id, active_only in (("suicidal-ideation", True), ("suicide-attempt", False)):
+    for vs_id, active_only in (("suicidal-ideation", True), ("intentional-self-harm", False)):
         for condition, code in record.conditions_in(
             terminology.valueset(vs_id), active_only=active_only
         ):

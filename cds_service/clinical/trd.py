@@ -1,7 +1,7 @@
 """Treatment-resistant depression: antidepressant trials, adequacy, verdict.
 
-Sources: clinical.md A1 (FDA/EMA: at least two antidepressants of adequate dose and duration in
-the current episode; EU-PEARL Rec 3, 10, 15), A1.1 (minimum doses, configurable), design.md §7
+Sources: docs/clinical-basis.md §2 (FDA/EMA: at least two antidepressants of adequate dose and
+duration in the current episode; EU-PEARL Rec 3, 10, 15; MGH-ATRQ minimum doses)
 "TRD details".
 
 When  a qualifying MDD diagnosis is active (bipolar in any status -> not-applicable)
@@ -57,7 +57,7 @@ class TrdResult:
     failed: int
     required: int
     episode: Episode | None
-    phq9: Reading | None
+    phq9: Reading | None  # the latest, or during a course the latest before it
     phq9_state: str  # persisting | partial-response | remission | missing
     mdd: tuple[tuple[ConditionFact, Code], ...]
     remission_only: bool
@@ -91,14 +91,15 @@ def assess_trd(
     record: PatientRecord,
     terminology: Terminology,
     settings: ClinicalSettings,
-    phq9_at_course_start: Reading | None = None,
+    course_start: date | None = None,
 ) -> TrdResult:
     """The TRD verdict, with every antidepressant trial and why it counted or not.
 
-    During a ketamine/esketamine course the verdict reads the PHQ-9 from before the course (the
-    depression being treated), not one the treatment itself has lowered.
+    During a ketamine/esketamine course (``course_start``) the verdict reads the latest PHQ-9
+    within the window before the first session (the depression being treated), never one the
+    treatment itself has lowered; with none, the PHQ-9 is missing.
     """
-    phq9 = phq9_at_course_start or latest_phq9(record, settings)
+    phq9 = latest_phq9(record, settings, before=course_start)
     phq9_state = phq9_band(phq9, settings)
     required = settings.failed_trials_required
     if record.conditions_in(terminology.valueset("bipolar-disorder")):

@@ -1,6 +1,6 @@
 """One antidepressant trial per ingredient: dose adequacy, duration, and response.
 
-Sources: clinical.md A1 rules 1-6, A1.1 (minimum doses); design.md §7 "TRD details".
+Sources: docs/clinical-basis.md §2.2 (adequacy), §2.3 (minimum doses).
 
 Exposures at or above the minimum daily dose join into one trial when gaps are at most
 ``trial_gap_days``; the longest run is the ingredient's trial. A trial of at least
@@ -130,7 +130,7 @@ def _responded(
 
 
 def counts_as_antidepressant(exposure: MedicationExposure, ingredient: str) -> bool:
-    """Selegiline is an antidepressant only as the transdermal system (clinical.md A1.1)."""
+    """Selegiline is an antidepressant only as the transdermal system (clinical-basis §2.3)."""
     if ingredient != "selegiline":
         return True
     strength = exposure.recognition.strengths.get("selegiline")

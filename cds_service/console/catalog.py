@@ -1,7 +1,7 @@
 """What the console offers: fixture patients, draft orders, and the requests built from them.
 
 Every request is built from the bundled fixtures with their dates moved to ``today``
-(design.md §7 "Dates in fixtures"), so a demo patient's 30-day windows never lapse.
+(fixtures/README.md), so a demo patient's 30-day windows never lapse.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``ketamine-cds fhir-server [DIR]`` serves every ``*.json`` Bundle in DIR (default: the bundled
 ``fixtures/patients``), with dates moved to today so the demo patients never go stale
-(design.md §7). It is open and has CORS on every origin: it holds only synthetic data.
+(fixtures/README.md). It is open and has CORS on every origin: it holds only synthetic data.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Write one audit row per hook call, whatever its outcome (design.md §5; issue 5).
+"""Write one audit row per hook call, whatever its outcome (README, Audit trail).
 
 The route leaves what it learned in ``g`` (hook, hookInstance, patient id, cards); this writes
 the row after the response is built, so 4xx answers are audited too. Each card sent is also

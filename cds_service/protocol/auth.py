@@ -1,4 +1,4 @@
-"""Verify the JWT a calling EHR signs (CDS Hooks 2.0 §Trusting CDS Clients; checklist §8).
+"""Verify the JWT a calling EHR signs (CDS Hooks 2.0 §Trusting CDS Clients).
 
 1. ``Authorization: Bearer <JWT>``; the header's ``alg`` must be one of the configured
    asymmetric algorithms (never ``none`` or ``HS*``, so no algorithm confusion).

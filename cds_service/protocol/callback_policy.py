@@ -1,4 +1,4 @@
-"""May this service call the request's ``fhirServer``? (checklist §5 A-01..A-07; design.md §7)
+"""May this service call the request's ``fhirServer``? (README, Security)
 
 A hook request names the server to read from, so an unchecked callback would let any caller
 point this service at internal hosts (SSRF). A callback is made only to a server on the global

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HOOK_CONTEXTS", "Service", "ServiceRegistry"]
 
-# Context fields each hook marks "Prefetch Token: Yes" (CDS Hooks Library; spec checklist §10).
+# Context fields each hook marks "Prefetch Token: Yes" (the CDS Hooks hook definitions).
 HOOK_CONTEXT_TOKENS: dict[str, frozenset[str]] = {
     "patient-view": frozenset({"userId", "patientId", "encounterId"}),
     "order-select": frozenset({"userId", "patientId", "encounterId"}),

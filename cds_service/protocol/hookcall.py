@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from cds_service.protocol.models import HookRequest, PatientViewContext
@@ -23,3 +23,4 @@ class HookCall:
     data: PrefetchData
     settings: Settings
     today: date
+    now: datetime | None = None  # the service clock's moment; ``today`` is its date

@@ -1,4 +1,4 @@
-"""Caps on what one hook call may carry, beyond the body-size cap (issue 5; checklist §5).
+"""Caps on what one hook call may carry, beyond the body-size cap (README, Errors).
 
 A body under the byte cap can still hold tens of thousands of tiny entries or keys, each of
 which costs parsing and rule time; these answer 413 with the field and the limit.

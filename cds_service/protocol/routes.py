@@ -71,8 +71,8 @@ def call_service(service_id: str) -> Response:
     g.log_fields.update(hook=service.hook, hookInstance=loggable_uuid(hook_request.hookInstance))
     context = parse(service.context_model, hook_request.context, prefix="context")
     data = prefetch.resolve(service, hook_request, app_state.settings, g.get("client_iss"))
-    today = app_state.clock().date()
-    call = HookCall(service_id, hook_request, context, data, app_state.settings, today)
+    now = app_state.clock()
+    call = HookCall(service_id, hook_request, context, data, app_state.settings, now.date(), now)
     cards = service.handler(call)
     g.audit_cards = cards
     return json_response(CdsResponse(cards=cards).dump())

@@ -2,10 +2,11 @@
 
 An exposure knows its ingredients (via terminology), its daily dose per ingredient in mg where
 the record allows it, and its period. Where dose or dates cannot be known they are None and say
-why; they are never guessed (design.md §7 "Data that is not there").
+why; they are never guessed (docs/clinical-basis.md §2.4).
 
 Period of a request: ``timing.repeat.boundsPeriod``/``boundsDuration``; else ``authoredOn``
-plus ``dispenseRequest.expectedSupplyDuration x (1 + numberOfRepeatsAllowed)`` (design.md §7).
+plus ``dispenseRequest.expectedSupplyDuration x (1 + numberOfRepeatsAllowed)``
+(docs/clinical-basis.md §2.2).
 A *stopped* request ends at a recorded boundsPeriod end that is already past; otherwise its
 real end is unknown and its planned end is kept only as ``end_bound``. A titrating request
 becomes one exposure per step when every step is dated (boundsPeriod, or boundsDuration chained
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
 from cds_service.protocol.fhirjson import as_dict, as_list
 from cds_service.record.dosage import daily_doses, dose_per_administration, duration_days
+from cds_service.record.infusion import Delivery, delivery_of
 from cds_service.record.terminology import Code, Recognition, Terminology
 from cds_service.record.values import (
     codes_of,
@@ -64,8 +67,24 @@ class MedicationExposure:
     intent: str | None
     dosages: tuple[dict[str, Any], ...] = field(default_factory=tuple, repr=False)
     end_bound: date | None = None  # the latest the exposure can have ended (a planned end)
-    minutes: float | None = None  # an administration's length, from its effectivePeriod
     request_reference: str | None = None  # the MedicationRequest an administration fulfils
+    period_minutes: float | None = None  # an administration's length, from effectivePeriod
+
+    @cached_property
+    def delivery(self) -> Delivery:
+        """How each dose was given (record/infusion.py): an infusion's length, from the
+        effectivePeriod, duration, rate or text; a dose per kg; a bolus; an IM route. Read on
+        first use: the rules ask only about ketamine and esketamine."""
+        first = self.ingredients[0] if self.ingredients else ""
+        dosage = self.dosages[0] if self.dosages else {}
+        found = delivery_of(dosage, self.dose_mg_per_administration, self.recognition, first)
+        if self.period_minutes:
+            return found._replace(minutes=self.period_minutes, minutes_from="period")
+        return found
+
+    @property
+    def minutes(self) -> float | None:
+        return self.delivery.minutes
 
     @property
     def ingredients(self) -> tuple[str, ...]:
@@ -148,8 +167,8 @@ def exposures_from(
                 route=tuple(codes_of(dosage.get("route"))),
                 route_text=text_of(dosage.get("route")),
                 dosages=(dosage,),
-                minutes=_minutes(as_dict(resource.get("effectivePeriod"))),
                 request_reference=_tail(as_dict(resource.get("request")).get("reference")),
+                period_minutes=_minutes(as_dict(resource.get("effectivePeriod"))),
             )
         ]
 

@@ -9,15 +9,16 @@ infusion named in its text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from cds_service.protocol.fhirjson import as_dict, as_list
 from cds_service.record.dosage import daily_doses, dose_per_administration
+from cds_service.record.infusion import Delivery, delivery_of
 from cds_service.record.medications import medication_of, period_of
 from cds_service.record.terminology import Code, Recognition, Terminology
-from cds_service.record.values import codes_of, number, reference, scalar_text, text_of
+from cds_service.record.values import codes_of, reference, text_of
 
 __all__ = ["DraftOrder", "draft_orders"]
 
@@ -40,15 +41,23 @@ class DraftOrder:
     daily_doses: dict[str, float]
     route: tuple[Code, ...]
     route_text: str | None
-    infusion_minutes: float | None
     reason_codes: tuple[Code, ...]
     reason_references: tuple[str, ...]
     start: date | None
-    dose_mg_per_kg: float | None = None  # a dose ordered in mg/kg
+    # How the dose is to be given (record/infusion.py): infusion length, mg/kg, bolus, IM.
+    delivery: Delivery = field(default_factory=Delivery)
 
     @property
     def matched_by_name(self) -> bool:
         return self.recognition.by_name
+
+    @property
+    def infusion_minutes(self) -> float | None:
+        return self.delivery.minutes
+
+    @property
+    def dose_mg_per_kg(self) -> float | None:
+        return self.delivery.mg_per_kg
 
 
 def draft_orders(
@@ -114,31 +123,12 @@ def _reasons(resource: dict[str, Any]) -> tuple[tuple[Code, ...], tuple[str, ...
     return codes, refs
 
 
-def _infusion_minutes(dosage: dict[str, Any], dose_mg: float | None) -> float | None:
-    """From timing.repeat.duration, else the ordered dose over an mg/h or mg/min rate."""
-    repeat = as_dict(as_dict(dosage.get("timing")).get("repeat"))
-    duration = number(repeat.get("duration"))
-    unit = repeat.get("durationUnit")
-    if duration is not None and isinstance(unit, str) and unit in _MINUTES:
-        return duration * _MINUTES[unit]
-    for dose_and_rate in as_list(dosage.get("doseAndRate")):
-        rate = as_dict(as_dict(dose_and_rate).get("rateQuantity"))
-        value = number(rate.get("value"))
-        rate_unit = scalar_text(rate.get("code") or rate.get("unit")).lower().replace(" ", "")
-        per_minute = {"mg/h": 1 / 60, "mg/hr": 1 / 60, "mg/min": 1.0}.get(rate_unit)
-        if value and per_minute and dose_mg:
-            return dose_mg / (value * per_minute)
-    return None
-
-
-def _per_kg(dosages: list[dict[str, Any]]) -> float | None:
-    for dosage in dosages:
-        for dose_and_rate in as_list(dosage.get("doseAndRate")):
-            quantity = as_dict(as_dict(dose_and_rate).get("doseQuantity"))
-            unit = scalar_text(quantity.get("code") or quantity.get("unit")).lower()
-            if unit.replace(" ", "") in ("mg/kg", "mg/kg/dose"):
-                return number(quantity.get("value"))
-    return None
+def _delivery(
+    dosages: list[dict[str, Any]], dose_mg: float | None, recognition: Recognition, ingredient: str
+) -> Delivery:
+    """The first dosage that states an infusion length, else the first dosage."""
+    found = [delivery_of(d, dose_mg, recognition, ingredient) for d in dosages[:5]]
+    return next((d for d in found if d.minutes is not None), found[0] if found else Delivery())
 
 
 def _medication_order(
@@ -170,11 +160,10 @@ def _medication_order(
         daily_doses=daily_doses(dosages, recognition)[0],
         route=tuple(codes_of(first.get("route"))),
         route_text=text_of(first.get("route")),
-        infusion_minutes=next((m for d in dosages if (m := _infusion_minutes(d, dose_mg))), None),
         reason_codes=reason_codes,
         reason_references=reason_refs,
         start=start,
-        dose_mg_per_kg=_per_kg(dosages),
+        delivery=_delivery(dosages, dose_mg, recognition, ingredient),
     )
 
 
@@ -204,7 +193,6 @@ def _service_order(
         daily_doses={},
         route=(),
         route_text=None,
-        infusion_minutes=None,
         reason_codes=reason_codes,
         reason_references=reason_refs,
         start=None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from functools import cached_property
 from typing import Any
 
@@ -83,6 +83,7 @@ class ProcedureFact:
     text: str | None
     status: str | None
     when: date | None
+    categories: tuple[Code, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,12 @@ class PatientRecord:
     observations: Observations
     allergies: tuple[AllergyFact, ...]
     procedures: tuple[ProcedureFact, ...]
+    now: datetime | None = None  # the moment of the request, when the caller knows it
+
+    @property
+    def moment(self) -> datetime:
+        """The request's moment; the end of ``today`` (UTC) when it was not given."""
+        return self.now or datetime.combine(self.today, time.max, tzinfo=UTC)
 
     @property
     def age(self) -> int | None:
@@ -123,6 +130,19 @@ class PatientRecord:
         return [(c, code) for _, c, code in sorted(found, key=lambda hit: hit[0])]
 
     @cached_property
+    def conditions_by_reference(self) -> dict[str, ConditionFact]:
+        """Conditions by ``Type/id``, for reasonReference look-ups."""
+        return {c.reference: c for c in self.conditions}
+
+    @cached_property
+    def _requests(self) -> dict[str, MedicationExposure]:
+        return {e.reference: e for e in self.medications if e.resource_type == "MedicationRequest"}
+
+    def request(self, reference: str | None) -> MedicationExposure | None:
+        """The MedicationRequest with this ``Type/id``, if the record holds it."""
+        return self._requests.get(reference) if reference else None
+
+    @cached_property
     def _conditions_by_codes(self) -> dict[tuple[Code, ...], list[tuple[int, ConditionFact]]]:
         """Conditions grouped by their codings: a chart repeats a few codes many times, and
         the rules ask about a dozen value sets."""
@@ -139,6 +159,7 @@ class PatientRecord:
         today: date,
         terminology: Terminology,
         patient_id: str | None = None,
+        now: datetime | None = None,
     ) -> PatientRecord:
         """Build the record from FHIR R4 resources of any of the prefetched types."""
         by_type: dict[str, list[dict[str, Any]]] = {}
@@ -146,7 +167,7 @@ class PatientRecord:
             if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
                 by_type.setdefault(resource["resourceType"], []).append(resource)
         return cls.from_grouped(
-            by_type, today=today, terminology=terminology, patient_id=patient_id
+            by_type, today=today, terminology=terminology, patient_id=patient_id, now=now
         )
 
     @classmethod
@@ -157,6 +178,7 @@ class PatientRecord:
         today: date,
         terminology: Terminology,
         patient_id: str | None = None,
+        now: datetime | None = None,
     ) -> PatientRecord:
         """``from_resources`` for resources already grouped by their ``resourceType``."""
         patients = by_type.get("Patient", [])
@@ -180,6 +202,7 @@ class PatientRecord:
             observations=read_observations(by_type.get("Observation", [])),
             allergies=tuple(a for a in map(_allergy, by_type.get("AllergyIntolerance", [])) if a),
             procedures=tuple(map(_procedure, by_type.get("Procedure", []))),
+            now=now,
         )
 
 
@@ -233,4 +256,5 @@ def _procedure(resource: dict[str, Any]) -> ProcedureFact:
         status=resource.get("status") if isinstance(resource.get("status"), str) else None,
         when=parse_date(resource.get("performedDateTime"))
         or parse_date(as_dict(resource.get("performedPeriod")).get("start")),
+        categories=tuple(codes_of(resource.get("category"))),
     )

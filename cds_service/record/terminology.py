@@ -3,7 +3,7 @@
 Value sets list codes by system; ICD-10-CM entries are prefixes (``I71`` matches ``I71.2``).
 Medications are recognised by code first (RxNorm ingredient or product, NDC), then by a
 whole-word ingredient name in a coding display or the text, and such a match is flagged
-(design.md §7 "Medication recognition"). A site adds codes by naming an extra directory
+(docs/clinical-basis.md §12). A site adds codes by naming an extra directory
 with the same layout (``valuesets/*.json``, ``medications/rxnorm-products.json``).
 """
 
@@ -78,9 +78,14 @@ def _icd_key(code: str) -> str:
 
 @dataclass
 class _Rule:
+    """Membership in one system: listed codes, code prefixes (ICD-10-CM and -PCS), numeric
+    ranges (CPT), and patterns over the dotless code (an ICD-10-CM character position)."""
+
     system: str
     codes: set[str] = field(default_factory=set)
     prefixes: list[str] = field(default_factory=list)
+    ranges: list[tuple[int, int]] = field(default_factory=list)
+    patterns: list[re.Pattern[str]] = field(default_factory=list)
 
     def matches(self, code: Code) -> bool:
         if code.system != self.system:
@@ -88,7 +93,13 @@ class _Rule:
         if code.code in self.codes:
             return True
         key = _icd_key(code.code)
-        return any(key.startswith(p) for p in self.prefixes)
+        if any(key.startswith(p) for p in self.prefixes):
+            return True
+        if self.ranges and key.isascii() and key.isdigit() and len(key) == 5:
+            number = int(key)
+            if any(low <= number <= high for low, high in self.ranges):
+                return True
+        return any(p.match(key) for p in self.patterns)
 
 
 # Memo sizes: charts repeat the same few codes hundreds of times, but the codes come from
@@ -212,7 +223,9 @@ class Terminology:
                     _Rule(
                         system=system,
                         codes={c["code"] for c in item.get("codes", [])},
-                        prefixes=[_icd_key(p) for p in item.get("prefixes", [])],
+                        prefixes=[_icd_key(_code(p)) for p in item.get("prefixes", [])],
+                        ranges=[(int(r["low"]), int(r["high"])) for r in item.get("ranges", [])],
+                        patterns=[re.compile(p["pattern"]) for p in item.get("patterns", [])],
                     )
                 )
             return out
@@ -290,6 +303,11 @@ class Terminology:
             if part.get("strength") is not None and part.get("unit"):
                 strengths[name] = (float(part["strength"]), str(part["unit"]).upper())
         return Recognition(tuple(names), how, strengths, product=code)
+
+
+def _code(entry: str | dict[str, Any]) -> str:
+    """A prefix entry: a bare code, or ``{"code", "display"}`` as the value-set files give it."""
+    return entry if isinstance(entry, str) else str(entry["code"])
 
 
 def _ndc_key(code: str) -> str:

@@ -1,8 +1,10 @@
-"""The ketamine/esketamine CDS services (design.md §2), registered with their discovery entries.
+"""The ketamine/esketamine CDS services, registered with their discovery entries.
 
-patient-view assesses the chart and answers with the cards design.md §7 allows. The order
-hooks check depression-treatment ketamine and esketamine orders, and ECT/TMS orders
-(services/order_checks.py). A course under way adds a ketamine-course card to both.
+patient-view assesses the chart and answers with these cards: suicide-risk whenever its trigger
+holds; for a patient in scope (a depressive disorder, or a course under way), blood-pressure in
+the severe range, then ketamine-eligibility, or ketamine-course while a course is under way and
+no hard stop applies, with its drug interactions. The order hooks check depression-treatment
+ketamine and esketamine orders, and ECT/TMS orders (services/order_checks.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from cds_service.clinical.assessment import assess
 from cds_service.protocol.discovery import ServiceRegistry
 from cds_service.protocol.hookcall import HookCall
 from cds_service.protocol.models import Card
+from cds_service.services.blood_pressure_card import blood_pressure_card
 from cds_service.services.course_card import course_card
 from cds_service.services.eligibility import eligibility_card
 from cds_service.services.interaction_card import interaction_card
@@ -20,8 +23,9 @@ from cds_service.services.suicide_card import suicide_card
 
 __all__ = ["KETAMINE_PREFETCH", "REQUIRED_PREFETCH", "registry"]
 
-# LOINC codes the rules read (clinical.md §C4, B4): PHQ-9 total and item 9, blood pressure panel
-# and components, pregnancy status, hCG (urine and serum, qualitative and rapid), body weight.
+# LOINC codes the rules read (docs/clinical-basis.md §12): PHQ-9 total and item 9, blood
+# pressure panel and components, pregnancy status, hCG (urine and serum, qualitative and
+# rapid), body weight.
 _OBSERVATION_CODES = (
     "44261-6",
     "44260-8",
@@ -50,7 +54,7 @@ KETAMINE_PREFETCH: dict[str, str] = {
     "procedures": "Procedure?patient={{context.patientId}}",
 }
 
-# design.md §7 "Data that is not there": Patient, Conditions and medications are required.
+# Patient, Conditions and medications are required (docs/integration.md §2).
 REQUIRED_PREFETCH = (("patient",), ("conditions",), ("medicationRequests", "medicationStatements"))
 
 _USAGE = (
@@ -79,16 +83,18 @@ registry = ServiceRegistry()
     required=REQUIRED_PREFETCH,
 )
 def patient_view(call: HookCall) -> list[Card]:
-    """Suicide risk whenever it holds; eligibility when a depressive disorder is on record; the
-    course and its interactions while a ketamine/esketamine course is under way."""
+    """Suicide risk whenever it holds; for a patient in scope, severe blood pressure, then
+    eligibility (unless a course speaks for it), the course and its interactions."""
     record = record_for(call)
     settings = call.settings.clinical
     assessment = assess(record, terminology_for(call), settings)
     patient_id = call.context.patientId
+    in_scope = assessment.depressive_disorder or assessment.course is not None
     cards = [
         suicide_card(assessment, patient_id=patient_id, today=call.today),
+        blood_pressure_card(assessment) if in_scope else None,
         eligibility_card(assessment, settings, patient_id=patient_id, today=call.today)
-        if assessment.depressive_disorder
+        if assessment.depressive_disorder and assessment.decision != "monitoring"
         else None,
         course_card(assessment, settings, patient_id=patient_id, today=call.today),
         interaction_card(assessment, drug=assessment.course.drug if assessment.course else ""),

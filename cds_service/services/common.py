@@ -40,7 +40,8 @@ def reason_json(reason: Reason) -> dict[str, Any]:
 def extension(
     assessment: Assessment, reasons: list[Reason], *, trials: bool = False
 ) -> dict[str, Any]:
-    """The contract of design.md §7: decision, TRD status, this card's reasons (and trials)."""
+    """The assessment extension (docs/integration.md §3): decision, TRD status, this card's
+    reasons (and trials)."""
     body: dict[str, Any] = {
         "decision": assessment.decision,
         "trd": assessment.trd.status,

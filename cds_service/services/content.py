@@ -1,6 +1,6 @@
 """Card content from ``cards/`` (installed as ``cds_service.cards``): texts, links, templates.
 
-FHIR text is untrusted: ``md()`` escapes it before it enters Markdown (design.md §7).
+FHIR text is untrusted: ``md()`` escapes it before it enters Markdown (README, Security).
 """
 
 from __future__ import annotations

@@ -1,11 +1,14 @@
-"""The ketamine-eligibility card: the decision, its evidence, the trials, what is missing."""
+"""The ketamine-eligibility card: the decision, its evidence, the trials, what is missing.
+
+During a course with no hard stop the course card speaks instead (services/course_card.py).
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Literal
 
-from cds_service.clinical.assessment import DECISION_OF, Assessment
+from cds_service.clinical.assessment import BLOCKING, DECISION_OF, Assessment
 from cds_service.clinical.findings import Reason
 from cds_service.clinical.orders import intravenous, latest_weight
 from cds_service.clinical.settings import ClinicalSettings
@@ -24,22 +27,25 @@ from cds_service.services.common import (
 )
 from cds_service.services.content import md, template, texts
 
-__all__ = ["eligibility_card", "indicator_for"]
+__all__ = [
+    "alternatives",
+    "eligibility_card",
+    "indicator_for",
+    "psychotic_depression",
+    "reason_view",
+]
 
 Indicator = Literal["info", "warning", "critical"]
 
-BLOCKING = {"contraindicated", "not-indicated", "not-recommended", "defer"}
-VASCULAR = (
-    "aneurysmal-vascular-disease",
-    "arteriovenous-malformation",
-    "intracerebral-hemorrhage-history",
-)
+# Order-side reasons whose steps the order-checklist card gives (services/checklist_card.py).
+CHECKLIST_ONLY = ("rems-requirements", "off-label-consent")
+UNLISTED = (*CHECKLIST_ONLY, "missing-episode-onset")  # the episode line says it
 
 
 def indicator_for(assessment: Assessment, *, order_hook: bool) -> Indicator:
-    """design.md §7 "Indicators"."""
+    """The indicator for the decision (docs/integration.md §3)."""
     decision = assessment.decision
-    if decision == "contraindicated" or assessment.reason("bp-hypertensive-crisis"):
+    if decision == "contraindicated":
         return "critical"
     if decision in {"defer", "not-recommended", "not-indicated", "candidate-caution"}:
         return "warning"
@@ -62,26 +68,45 @@ def _summary(assessment: Assessment) -> str:
     )
     if assessment.decision == "not-trd" and trd.failed >= trd.required and trd.phq9:
         summary = decision_texts["summaryPhq9"].format(
-            score=f"{trd.phq9.value:g}", state=texts()["phq9Short"].get(trd.phq9_state, "")
+            label=_phq9_label(assessment),
+            score=f"{trd.phq9.value:g}",
+            state=texts()["phq9Short"].get(trd.phq9_state, ""),
         )
     else:
         summary = decision_texts["summary"].format(
-            reason=reason, failed=trd.failed, required=trd.required
+            reason=reason.lower() if assessment.decision != "candidate" else reason,
+            failed=trd.failed,
+            required=trd.required,
         )
-    crisis = assessment.reason("bp-hypertensive-crisis")
-    if crisis and assessment.decision not in ("defer", "contraindicated"):
-        shown = crisis.evidence[0].value if crisis.evidence else "latest reading"
-        summary = texts()["crisisSummary"].format(bp=shown, summary=summary)
     return summary_fit(summary)
 
 
-def _reason_view(reason: Reason) -> dict[str, object]:
-    notes = texts()["codeNotes"]
+def _phq9_label(assessment: Assessment) -> str:
+    labels = texts()["phq9Labels"]
+    return str(labels["before"] if assessment.course else labels["latest"])
+
+
+def _action(reason: Reason, assessment: Assessment, settings: ClinicalSettings) -> str:
+    """What to do about one reason, with its source (cards/text.json "reasonActions")."""
+    if reason.code == "age-65-plus":
+        return str(texts()["olderAdult"][settings.starting_dose_jurisdiction])
+    if reason.code == "postpartum" and assessment.reason("lactation"):
+        return ""  # the lactation advice covers it
+    return str(texts()["reasonActions"].get(reason.code, ""))
+
+
+def reason_view(
+    reason: Reason, assessment: Assessment, settings: ClinicalSettings
+) -> dict[str, object]:
+    notes = texts()["reasonNotes"]
     codes = {e.code.split("|")[-1] for e in reason.evidence if e.code}
+    note = " ".join(
+        [notes[c] for c in sorted(codes) if c in notes] + [_action(reason, assessment, settings)]
+    )
     return {
         "display": reason_concept(reason.code)["display"],
         "evidence": evidence_line(reason),
-        "note": " ".join(notes[c] for c in sorted(codes) if c in notes),
+        "note": note.strip(),
     }
 
 
@@ -145,19 +170,33 @@ def _still_needed(assessment: Assessment, settings: ClinicalSettings) -> str:
     if trd.status == "not-met" and trd.failed >= trd.required:
         items.append(needed["persisting-phq9"].format(days=settings.phq9_window_days))
     for reason in assessment.reasons:
-        if reason.code in ("bp-missing", "missing-phq9"):
-            days = (
-                settings.bp_window_days
-                if reason.code == "bp-missing"
-                else settings.phq9_window_days
-            )
-            items.append(needed[reason.code].format(days=days))
+        if reason.code == "bp-missing":
+            items.append(needed[reason.code].format(days=settings.bp_window_days))
+        elif reason.code == "missing-phq9":
+            key = "missing-phq9-before-course" if assessment.course else "missing-phq9"
+            items.append(needed[key].format(days=settings.phq9_window_days))
         elif reason.code in ("missing-trial-data", "trial-duration-indeterminate"):
             names = ", ".join(sorted({md(e.value or e.reference) for e in reason.evidence}))
             items.append(needed[reason.code].format(names=names, minimum=settings.trial_min_days))
         elif reason.code == "no-qualifying-mdd":
             items.append(needed[reason.code])
     return "; ".join(items) + ("." if items else "")
+
+
+def psychotic_depression(assessment: Assessment) -> bool:
+    """MDD with psychotic features: ECT, or an antidepressant with an antipsychotic, come
+    first, and TMS is not offered (docs/clinical-basis.md §10)."""
+    return assessment.reason("psychotic-features") is not None
+
+
+def alternatives(assessment: Assessment, patient_id: str, today: date) -> list[Suggestion]:
+    """TMS and ECT referrals that fit the patient, each with this patient's cautions."""
+    mdd_refs = [c.reference for c, _ in assessment.trd.mdd]
+    kinds = ["ect"] if psychotic_depression(assessment) else ["tms", "ect"]
+    return [
+        referral(kind, patient_id, today, reasons=mdd_refs, note=_cautions(assessment, kind))
+        for kind in kinds
+    ]
 
 
 def _suggestions(
@@ -178,38 +217,15 @@ def _suggestions(
                 )
             )
         if decision in BLOCKING - {"not-indicated"}:
-            out += [
-                referral(
-                    "tms", patient_id, today, reasons=mdd_refs, note=_cautions(assessment, "tms")
-                ),
-                referral(
-                    "ect", patient_id, today, reasons=mdd_refs, note=_cautions(assessment, "ect")
-                ),
-            ]
+            out += alternatives(assessment, patient_id, today)
         return out
     if decision in ("candidate", "candidate-caution"):
         return [
             referral("ketamine-evaluation", patient_id, today, reasons=mdd_refs, recommended=True),
-            referral("tms", patient_id, today, reasons=mdd_refs),
-            referral("ect", patient_id, today, reasons=mdd_refs),
+            *alternatives(assessment, patient_id, today),
         ]
     if trd_met and decision in BLOCKING - {"not-indicated"}:
-        return [
-            referral(
-                "tms",
-                patient_id,
-                today,
-                reasons=mdd_refs,
-                note=_cautions(assessment, "tms"),
-            ),
-            referral(
-                "ect",
-                patient_id,
-                today,
-                reasons=mdd_refs,
-                note=_cautions(assessment, "ect"),
-            ),
-        ]
+        return alternatives(assessment, patient_id, today)
     return []
 
 
@@ -256,7 +272,7 @@ def _order_lines(
 
 
 def _cautions(assessment: Assessment, therapy: str, exclude: tuple[str, ...] = ()) -> str | None:
-    """This patient's cautions for an alternative (clinical.md A6), as one note."""
+    """This patient's cautions for an alternative (docs/clinical-basis.md §10), as one note."""
     cautions = texts()["referralCautions"]
     notes = [
         cautions[r.code][therapy]
@@ -278,57 +294,61 @@ def eligibility_card(
     decision = assessment.decision
     trd = assessment.trd
     gated = decision == "not-trd"
+    # On a gated card the contraindications are hypothetical, but a severe BP is urgent now.
     urgent = [r for r in assessment.reasons if r.code == "bp-hypertensive-crisis"]
-    # On a gated card the contraindications are hypothetical, but a crisis is urgent now.
-    shown = (
-        urgent if gated else [r for r in assessment.reasons if r.code != "missing-episode-onset"]
-    )
+    shown = urgent if gated else [r for r in assessment.reasons if r.code not in UNLISTED]
     would_apply = (
         [r for r in assessment.reasons if DECISION_OF.get(r.code) in BLOCKING and r not in urgent]
         if gated
         else []
     )
-    vascular_names = [
-        reason_concept(r.code)["display"].lower() for r in assessment.reasons if r.code in VASCULAR
-    ]
-    vascular = " and ".join(vascular_names) or None
     bp = latest_blood_pressure(assessment.record, settings)
-    phq9_state = texts()["phq9"][trd.phq9_state].format(days=settings.phq9_window_days)
+    phq9_state = texts()["phq9"][
+        "missing-before-course"
+        if assessment.course and trd.phq9_state == "missing"
+        else trd.phq9_state
+    ].format(days=settings.phq9_window_days)
+    phq9_label = _phq9_label(assessment)
     phq9 = (
         f"{trd.phq9.value:g} on {trd.phq9.when.isoformat()} ({phq9_state})"
         if trd.phq9 and trd.phq9.value is not None
         else phq9_state
     )
+    psychotic = psychotic_depression(assessment)
+    words = texts()["alternatives"]
+    alternative_lines = (
+        [words["psychotic"], words["ect"]] if psychotic else [words["tms"], words["ect"]]
+    )
+    cautions = [
+        c
+        for c in (
+            _cautions(assessment, "ect"),
+            None if psychotic else _cautions(assessment, "tms"),
+        )
+        if c
+    ]
     detail = template("ketamine-eligibility.md.j2").render(
         decision_display=texts()["decisions"][decision]["display"],
         trd_sentence=texts()["trd"][trd.status],
         gate_note=texts()["gate"]["not-trd"] if would_apply else "",
-        reasons=[_reason_view(r) for r in shown],
-        would_apply=[_reason_view(r) for r in would_apply],
+        reasons=[reason_view(r, assessment, settings) for r in shown],
+        would_apply=[reason_view(r, assessment, settings) for r in would_apply],
         episode=_episode_text(assessment, settings),
         failed=trd.failed,
         required=trd.required,
         trials=[_trial_row(t, settings) for t in trd.trials],
+        phq9_label=phq9_label[0].upper() + phq9_label[1:],
         phq9=phq9,
         bp=f"{bp.shown()} on {bp.when.isoformat()}"
         if bp
         else f"none in the last {settings.bp_window_days} days",
         still_needed=_still_needed(assessment, settings),
-        show_protocol=order_hook
-        or decision in ("candidate", "candidate-caution", "defer")
-        or (decision == "indeterminate" and trd.status == "met"),
         order_name=md(order.name) if order else "",
         order_lines=_order_lines(assessment, order, settings) if order else [],
         show_alternatives=trd.status == "met" or order_hook,
-        vascular_lesion=vascular,
-        alternative_cautions=[
-            c
-            for c in (
-                _cautions(assessment, "ect", VASCULAR),
-                _cautions(assessment, "tms", VASCULAR),
-            )
-            if c
-        ],
+        alternatives_heading=words["heading"],
+        alternatives=alternative_lines,
+        alternative_cautions=cautions,
     )
     suggestions = _suggestions(assessment, patient_id, today, order)
     summary = _summary(assessment)
@@ -340,13 +360,10 @@ def eligibility_card(
         suggestions=suggestions or None,
         selectionBehavior="any" if suggestions else None,
         overrideReasons=override_reasons(),
-        links=links(
-            "spravato-label",
-            "spravato-rems",
-            "apa-consensus",
-            "eu-pearl-trd",
-            "liebrenz-2007",
-            "aan-het-rot-2012",
+        links=links("spravato-label", "apa-consensus", "eu-pearl-trd"),
+        extension=extension(
+            assessment,
+            [r for r in assessment.reasons if r.code not in CHECKLIST_ONLY],
+            trials=True,
         ),
-        extension=extension(assessment, list(assessment.reasons), trials=True),
     )

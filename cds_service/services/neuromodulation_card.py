@@ -1,10 +1,17 @@
-"""The neuromodulation-safety card for an ECT or TMS order: coded cautions, or none found."""
+"""The neuromodulation-safety card for an ECT or TMS order.
+
+Its indicator and text follow the neuromodulation status (clinical/neuromodulation.py), never
+the ketamine decision: hard-stop critical, high-risk and caution warning, no-concern info. A TMS
+hard stop offers to remove the draft order.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from cds_service.clinical.assessment import Assessment
-from cds_service.clinical.findings import Reason
-from cds_service.protocol.models import Card
+from cds_service.clinical.neuromodulation import STATUS_OF, NeuromodulationCheck
+from cds_service.protocol.models import Action, Card, Suggestion
 from cds_service.record.orders import DraftOrder
 from cds_service.services.codes import override_reasons, reason_concept
 from cds_service.services.common import evidence_line, extension, source, summary_fit
@@ -12,43 +19,64 @@ from cds_service.services.content import md, template, texts
 
 __all__ = ["neuromodulation_card"]
 
-VASCULAR_REASONS = (
-    "aneurysmal-vascular-disease",
-    "arteriovenous-malformation",
-    "intracerebral-hemorrhage-history",
-)
+INDICATOR: dict[str, Literal["info", "warning", "critical"]] = {
+    "hard-stop": "critical",
+    "high-risk": "warning",
+    "caution": "warning",
+    "no-concern": "info",
+}
 
 
-def neuromodulation_card(order: DraftOrder, cautions: list[Reason], assessment: Assessment) -> Card:
+def neuromodulation_card(
+    order: DraftOrder, check: NeuromodulationCheck, assessment: Assessment
+) -> Card:
     words = texts()["neuromodulation"]
-    label = words["labels"][order.kind]
-    vascular = [r for r in assessment.reasons if r.code in VASCULAR_REASONS]
-    if cautions:
-        names = ", ".join(reason_concept(r.code)["display"] for r in cautions)
-        summary = words["summaryCautions"].format(label=label, cautions=names)
-    elif order.kind == "tms" and vascular:
-        summary = words["summaryVascular"].format(
-            label=label, lesion=reason_concept(vascular[0].code)["display"].lower()
-        )
-    else:
-        summary = words["summaryClear"].format(label=label)
-    aneurysm = order.kind == "tms" and bool(vascular)
+    label = words["labels"][check.procedure]
+    names = ", ".join(
+        reason_concept(r.code)["display"].lower()
+        for r in check.reasons
+        if STATUS_OF[r.code] == check.status
+    )
+    summary = words["summary"][check.status].format(label=label, reasons=names)
     detail = template("neuromodulation-safety.md.j2").render(
         label=label,
         order_name=md(order.name),
-        cautions=[
-            {"display": reason_concept(r.code)["display"], "evidence": evidence_line(r)}
-            for r in cautions
+        do=words["do"][check.status],
+        reasons=[
+            {
+                "display": reason_concept(r.code)["display"],
+                "evidence": evidence_line(r),
+                "action": words["actions"].get(r.code, ""),
+            }
+            for r in check.reasons
         ],
-        clear=words["clearDetail"].format(label_lower=label.split()[0]),
-        aneurysm=bool(aneurysm),
-        note=words["notes"][order.kind],
+        source=words["source"][check.procedure],
     )
+    suggestions = []
+    if check.status == "hard-stop" and order.reference:
+        suggestions.append(
+            Suggestion(
+                label=words["deleteLabel"],
+                isRecommended=True,
+                actions=[
+                    Action(
+                        type="delete", description=words["deleteLabel"], resourceId=order.reference
+                    )
+                ],
+            )
+        )
+    body = extension(assessment, list(check.reasons))
+    next(iter(body.values()))["neuromodulation"] = {
+        "procedure": check.procedure,
+        "status": check.status,
+    }
     return Card(
         summary=summary_fit(summary),
         detail=detail.strip(),
-        indicator="warning" if cautions or aneurysm else "info",
+        indicator=INDICATOR[check.status],
         source=source("neuromodulation-safety"),
+        suggestions=suggestions or None,
+        selectionBehavior="at-most-one" if suggestions else None,
         overrideReasons=override_reasons(),
-        extension=extension(assessment, cautions),
+        extension=body,
     )

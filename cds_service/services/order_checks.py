@@ -1,20 +1,24 @@
 """order-select and order-sign: checks for the orders this service knows.
 
 order-select focuses on the drafts that ``selections`` names, with the other drafts as context;
-order-sign checks every draft. Depression-treatment ketamine and esketamine orders get the
-eligibility card framed for the order and any drug-interaction card; ECT and TMS orders get a
-neuromodulation-safety card. Other orders (anaesthesia, sedation, pain, ordinary drugs) get no
-cards (design.md §7).
+order-sign checks every draft. A depression-treatment ketamine or esketamine order gets the
+eligibility card framed for the order (or, during a course with no hard stop, the course card
+in its place), the order checklist unless a hard stop applies, and any drug-interaction card.
+ECT and TMS orders get a neuromodulation-safety card. A severe BP adds the blood-pressure card.
+Other orders (anaesthesia, sedation, pain, ordinary drugs) get no cards
+(docs/clinical-basis.md §6).
 """
 
 from __future__ import annotations
 
 from cds_service.clinical.assessment import assess
-from cds_service.clinical.neuromodulation import neuromodulation_cautions
+from cds_service.clinical.neuromodulation import neuromodulation_check
 from cds_service.clinical.orders import is_depression_treatment
 from cds_service.protocol.hookcall import HookCall
 from cds_service.protocol.models import Card, OrderSelectContext, OrderSignContext
 from cds_service.record.orders import DraftOrder, draft_orders
+from cds_service.services.blood_pressure_card import blood_pressure_card
+from cds_service.services.checklist_card import checklist_card
 from cds_service.services.course_card import course_card
 from cds_service.services.eligibility import eligibility_card
 from cds_service.services.interaction_card import interaction_card
@@ -42,36 +46,39 @@ def order_cards(call: HookCall) -> list[Card]:
         return []
     record = record_for(call)
     settings = call.settings.clinical
+    patient_id = context.patientId
+    plain = assess(record, terminology, settings)
     cards: list[Card] = []
     framed = None  # the order-framed assessment, so that every card states the same decision
     for order in relevant:
         if order.kind in NEUROMODULATION_KINDS:
-            cautions = neuromodulation_cautions(order.kind, record, terminology, settings)
-            cards.append(
-                neuromodulation_card(order, cautions, assess(record, terminology, settings))
-            )
+            check = neuromodulation_check(order.kind, record, terminology, settings)
+            cards.append(neuromodulation_card(order, check, plain))
             continue
         if not is_depression_treatment(order, record, terminology, settings):
             continue  # anaesthesia, sedation or pain: not ours
         others = tuple(o for o in orders if o is not order)
         assessment = assess(record, terminology, settings, order=order, other_orders=others)
         framed = framed or assessment
-        cards.append(
-            eligibility_card(
-                assessment, settings, patient_id=context.patientId, today=call.today, order=order
+        if assessment.decision != "monitoring":
+            cards.append(
+                eligibility_card(
+                    assessment, settings, patient_id=patient_id, today=call.today, order=order
+                )
             )
-        )
+        checklist = checklist_card(assessment, order, settings)
+        if checklist:
+            cards.append(checklist)
         drug = "esketamine" if order.kind == "esketamine" else "ketamine"
         interaction = interaction_card(assessment, drug=drug)
         if interaction:
             cards.append(interaction)
     if cards:
-        course = course_card(
-            framed or assess(record, terminology, settings),
-            settings,
-            patient_id=context.patientId,
-            today=call.today,
-        )
+        context_assessment = framed or plain
+        course = course_card(context_assessment, settings, patient_id=patient_id, today=call.today)
         if course:
             cards.append(course)
+        pressure = blood_pressure_card(context_assessment)
+        if pressure:
+            cards.insert(0, pressure)
     return cards

@@ -34,6 +34,7 @@ def record_for(call: HookCall) -> PatientRecord:
     return PatientRecord.from_grouped(
         call.data.by_type(lambda resource: _about_patient(resource, own)),
         today=call.today,
+        now=call.now,
         terminology=terminology_for(call),
         patient_id=patient_id,
     )

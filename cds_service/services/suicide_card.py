@@ -1,4 +1,5 @@
-"""The suicide-risk card (design.md §7): critical when urgent, a warning when assessment is due."""
+"""The suicide-risk card (clinical-basis §5): critical when urgent, a warning when assessment is
+due."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The audit trail: one row per hook call, with the patient id hashed (design.md §5).
+"""The audit trail: one row per hook call, with the patient id hashed (README, Audit trail).
 
 The hash is HMAC-SHA256 under a site salt, so the same patient links across rows while the id
 itself cannot be recovered by hashing candidate ids without the salt. The salt is

@@ -59,7 +59,7 @@ class UsedTokenId(Base):
 
 
 class AuditRecord(Base):
-    """One hook call: who called, about which (hashed) patient, what was answered (design.md §5).
+    """One hook call: who called, about which (hashed) patient, what was answered.
 
     No PHI in clear and never a token: the patient id is an HMAC under a site salt.
     """

@@ -258,7 +258,8 @@ def test_continuing_a_working_course_is_not_flagged_as_not_trd(client) -> None:
     ]
     resources = [r for r in resources if not r["id"].endswith("phq9-recent")]
     cards = sign(client, resources, [f.iv_ketamine_draft("d1", P, 35)])
-    assessment = cards[0]["extension"]["org.ketamine-cds.assessment"]
-    assert (assessment["trd"], assessment["decision"]) == ("met", "candidate")
+    assert "ketamine-eligibility" not in [c["source"]["topic"]["code"] for c in cards]
     course = next(c for c in cards if c["source"]["topic"]["code"] == "ketamine-course")
+    assessment = course["extension"]["org.ketamine-cds.assessment"]
+    assert (assessment["trd"], assessment["decision"]) == ("met", "monitoring")
     assert "response" in course["summary"]

@@ -1,4 +1,4 @@
-"""TRD rules (clinical.md A1; design.md §7): adequacy, duration boundaries, response, verdict."""
+"""TRD rules (docs/clinical-basis.md §2): adequacy, duration boundaries, response, verdict."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One audit row per hook call, with the patient id hashed under a site salt (design.md §5)."""
+"""One audit row per hook call, with the patient id hashed under a site salt."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""fhirServer callbacks only to allowlisted https servers: no SSRF (checklist §5, design.md §7)."""
+"""fhirServer callbacks only to allowlisted https servers: no SSRF (README, Security)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /cds-services lists the three services of design.md §2."""
+"""GET /cds-services lists the three services of the README."""
 
 from __future__ import annotations
 

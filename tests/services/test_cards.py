@@ -19,7 +19,7 @@ def test_markdown_and_html_in_fhir_text_are_escaped(client) -> None:
     body = hook_request("patient-view", f.bundle(P, resources))
     [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
     detail = card["detail"]
-    assert not re.search(r"(?<!\\)<img|(?<!\\)\*\*Aneurysm\b|(?<!\\)\]\(", detail)
+    assert not re.search(r"(?<!\\)<img|(?<!\\)\*\*Aneurysm\*\*|(?<!\\)\]\(", detail)
     assert r"\*\*Aneurysm\*\* \[click\](https://evil.example) \<img" in detail
 
 
@@ -79,11 +79,14 @@ def test_recent_mi_and_pregnancy_cautions_reach_the_referrals(client) -> None:
 def test_a_crisis_on_a_gated_card_is_urgent_not_hypothetical(client) -> None:
     resources = trd_base(P, second_trial=False, blood_pressure=(200, 125))
     body = hook_request("patient-view", f.bundle(P, resources))
-    [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
-    assert card["indicator"] == "critical"
-    assert card["summary"].startswith("Urgent: blood pressure in hypertensive crisis range")
+    pressure, card = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
+    assert (pressure["source"]["topic"]["code"], pressure["indicator"]) == (
+        "blood-pressure",
+        "critical",
+    )
+    assert card["indicator"] == "info" and card["summary"].startswith("TRD criteria not met")
     why, _, would = card["detail"].partition("Would apply")
-    assert "Hypertensive crisis range" in why and "Hypertensive crisis" not in would
+    assert "Severe hypertension" in why and "Severe hypertension" not in would
 
 
 def test_partial_response_summary_names_the_phq9(client) -> None:
@@ -100,7 +103,7 @@ def test_other_cautions_stay_beside_a_vascular_lesion(client) -> None:
     ]
     body = hook_request("patient-view", f.bundle(P, resources))
     [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
-    assert "ECT would be high risk" in card["detail"]
+    assert "Aneurysm on record: ECT is high risk" in card["detail"]
     assert "Recent myocardial infarction or unstable cardiac disease" in card["detail"]
 
 
@@ -110,6 +113,6 @@ def test_an_augmenter_row_says_it_is_not_counted(client) -> None:
         "patient-view", f.bundle(P, [*trd_base(P, second_trial=False), aripiprazole])
     )
     [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
-    assert "Not counted: augmentation" in card["detail"]
+    assert "Not counted: an augmenting drug, not an antidepressant" in card["detail"]
     trials = card["extension"]["org.ketamine-cds.assessment"]["trials"]
     assert {t["medication"]: t.get("augmentation") for t in trials}["aripiprazole"] is True

@@ -13,7 +13,7 @@ DESIGN_TOPICS = [
     "drug-interaction",
     "ketamine-course",
     "neuromodulation-safety",
-]  # design.md §3 "Card topics"
+]  # the topics of docs/integration.md §3
 
 
 def test_code_system_is_valid_fhir_with_unique_documented_codes() -> None:

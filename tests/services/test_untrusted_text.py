@@ -1,6 +1,6 @@
 """FHIR text reaching card Markdown is inert when rendered, even with raw HTML allowed.
 
-The Sandbox renders ``detail`` with raw HTML enabled (peers.md), so the check renders each card
+The CDS Hooks Sandbox renders ``detail`` with raw HTML enabled, so the check renders each card
 with markdown-it in the same permissive mode and looks at the HTML a browser would get.
 """
 

@@ -1,0 +1,180 @@
+"""How an infusion or injection was given, read from a Dosage as EHRs record it.
+
+The length of an infusion comes, in this order, from:
+
+- ``timing.repeat.duration`` (an order);
+- the dose over its rate: ``rateRatio`` (35 mg per 40 min), or ``rateQuantity`` in mg/h or
+  mg/min, or in mL/h or mL/min through the product's mg/mL strength;
+- the text (``dosage.text`` or ``dosageInstruction.text``): "infused over 40 minutes",
+  "over 40 min", "40-minute infusion", "over 1 hour".
+
+An administration's ``effectivePeriod`` is read by the caller, before any of these. A dose
+stated per kilogram, an intramuscular route and a bolus ("push", "bolus") are read here too,
+because they tell an anaesthetic or sedative dose from an antidepressant infusion.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+from cds_service.protocol.fhirjson import as_dict, as_list
+from cds_service.record.terminology import Code, Recognition
+from cds_service.record.values import codes_of, number, scalar_text, text_of
+
+__all__ = ["Delivery", "delivery_of", "text_minutes"]
+
+INTRAMUSCULAR_ROUTE = "78421000"  # SNOMED CT: intramuscular route
+_MINUTES_PER = {
+    "s": 1 / 60,
+    "sec": 1 / 60,
+    "min": 1.0,
+    "mins": 1.0,
+    "minute": 1.0,
+    "minutes": 1.0,
+    "h": 60.0,
+    "hr": 60.0,
+    "hrs": 60.0,
+    "hour": 60.0,
+    "hours": 60.0,
+    "d": 1440.0,
+}
+_MASS_MG = {"mg": 1.0, "g": 1000.0, "mcg": 0.001, "ug": 0.001}
+_VOLUME_ML = {"ml": 1.0, "l": 1000.0}
+# A number is matched from its first digit only (see dosage._TEXT_AMOUNT): linear on any text.
+_NUMBER = r"(?<![\d.])(\d{1,4}(?:\.\d{1,2})?)"
+_UNIT = r"(minutes?|mins?|hours?|hrs?|h)\b"
+_OVER = re.compile(
+    r"\bover\s{1,3}(?:about\s|approximately\s|~)?\s{0,2}" + _NUMBER + r"\s{0,2}" + _UNIT, re.I
+)
+_LONG = re.compile(_NUMBER + r"[\s-]{0,3}" + _UNIT + r"[\s-]{0,3}(?:iv\s{1,3})?infusion\b", re.I)
+_BOLUS = re.compile(r"\b(bolus|push)\b", re.I)
+_IM_TEXT = re.compile(r"\bintramuscular|\bIM\b", re.I)
+
+
+class Delivery(NamedTuple):
+    """What a dosage says about how a dose was given; None where it does not say."""
+
+    minutes: float | None = None
+    minutes_from: str | None = None  # duration | rate | text
+    mg_per_kg: float | None = None
+    bolus: bool = False
+    intramuscular: bool = False
+
+
+def text_minutes(text: str | None) -> float | None:
+    """The infusion length a free-text dosage states, in minutes.
+
+    Usage: ``text_minutes("35 mg IV infused over 40 minutes")  # 40.0``
+    """
+    if not text:
+        return None
+    match = _OVER.search(text) or _LONG.search(text)
+    if not match:
+        return None
+    unit = match.group(2).lower()
+    per = _MINUTES_PER.get(unit, _MINUTES_PER.get(unit.rstrip("s"), 0.0))
+    minutes = float(match.group(1)) * per
+    return minutes if minutes > 0 else None
+
+
+def _unit(quantity: dict[str, Any]) -> str:
+    unit = scalar_text(quantity.get("code") or quantity.get("unit"))
+    return unit.strip().lower().replace(" ", "")
+
+
+def _rates(dosage: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rate elements of a request's doseAndRate entries or of an administration's dosage."""
+    holders = [as_dict(d) for d in as_list(dosage.get("doseAndRate"))] + [dosage]
+    return [h for h in holders if h.get("rateRatio") or h.get("rateQuantity")]
+
+
+def _mg_per_minute(holder: dict[str, Any], mg_per_ml: float | None) -> float | None:
+    """A rate in mg per minute, from a rateRatio or a rateQuantity."""
+    ratio = as_dict(holder.get("rateRatio"))
+    if ratio:
+        top, bottom = as_dict(ratio.get("numerator")), as_dict(ratio.get("denominator"))
+        amount, per = number(top.get("value")), number(bottom.get("value"))
+        if per is None and not bottom.get("value"):
+            per = 1.0  # "35 mg per min" may leave the denominator's value out
+        per_minutes = _MINUTES_PER.get(_unit(bottom))
+        mg = _amount_mg(amount, _unit(top), mg_per_ml)
+        if mg is None or not per or per_minutes is None:
+            return None
+        return mg / (per * per_minutes)
+    quantity = as_dict(holder.get("rateQuantity"))
+    value = number(quantity.get("value"))
+    amount_unit, _, time_unit = _unit(quantity).partition("/")
+    per_minutes = _MINUTES_PER.get(time_unit)
+    mg = _amount_mg(value, amount_unit, mg_per_ml)
+    if mg is None or per_minutes is None:
+        return None
+    return mg / per_minutes
+
+
+def _amount_mg(value: float | None, unit: str, mg_per_ml: float | None) -> float | None:
+    if value is None or value <= 0:
+        return None
+    if unit in _MASS_MG:
+        return value * _MASS_MG[unit]
+    if unit in _VOLUME_ML and mg_per_ml:
+        return value * _VOLUME_ML[unit] * mg_per_ml
+    return None
+
+
+def _duration_minutes(dosage: dict[str, Any]) -> float | None:
+    repeat = as_dict(as_dict(dosage.get("timing")).get("repeat"))
+    duration = number(repeat.get("duration"))
+    unit = repeat.get("durationUnit")
+    if duration is not None and duration > 0 and isinstance(unit, str) and unit in _MINUTES_PER:
+        return duration * _MINUTES_PER[unit]
+    return None
+
+
+def _per_kg(dosage: dict[str, Any]) -> float | None:
+    quantities = [
+        as_dict(as_dict(d).get("doseQuantity")) for d in as_list(dosage.get("doseAndRate"))
+    ]
+    quantities += [as_dict(dosage.get(key)) for key in ("dose", "doseQuantity")]
+    for quantity in quantities:
+        if _unit(quantity) in ("mg/kg", "mg/kg/dose", "mg/{kg}"):
+            value = number(quantity.get("value"))
+            if value is not None and value >= 0:
+                return value
+    return None
+
+
+def _texts(dosage: dict[str, Any]) -> list[str]:
+    texts = [dosage.get("text"), text_of(dosage.get("method")), text_of(dosage.get("route"))]
+    return [t for t in texts if isinstance(t, str) and t]
+
+
+def delivery_of(
+    dosage: dict[str, Any], dose_mg: float | None, recognition: Recognition, ingredient: str
+) -> Delivery:
+    """How one Dosage says the dose was given.
+
+    ``dose_mg`` is the dose per administration already read from the dosage; the product's
+    strength (``recognition``) converts a volume rate to mg.
+    """
+    strength = recognition.strengths.get(ingredient)
+    mg_per_ml = strength[0] if strength and strength[1] == "MG/ML" else None
+    texts = _texts(dosage)
+    minutes, source = _duration_minutes(dosage), "duration"
+    if minutes is None and dose_mg:
+        rates = [r for r in (_mg_per_minute(h, mg_per_ml) for h in _rates(dosage)) if r]
+        if rates:
+            minutes, source = dose_mg / rates[0], "rate"
+    if minutes is None:
+        text = dosage.get("text")
+        minutes, source = text_minutes(text if isinstance(text, str) else None), "text"
+    route: list[Code] = codes_of(dosage.get("route"))
+    route_text = text_of(dosage.get("route")) or ""
+    return Delivery(
+        minutes=minutes,
+        minutes_from=source if minutes is not None else None,
+        mg_per_kg=_per_kg(dosage),
+        bolus=any(_BOLUS.search(t) for t in texts),
+        intramuscular=any(c.code == INTRAMUSCULAR_ROUTE for c in route)
+        or bool(_IM_TEXT.search(route_text)),
+    )

@@ -1,0 +1,90 @@
+"""The order-checklist card: the steps an esketamine or IV ketamine order needs.
+
+Esketamine: the Spravato label and REMS. IV ketamine: the APA consensus statement (Sanacora et
+al. 2017) and the Ketalar label. Shown for a depression-treatment order that no hard stop
+blocks (docs/clinical-basis.md §8); the steps are data in ``cards/text.json``.
+"""
+
+from __future__ import annotations
+
+from cds_service.clinical.assessment import Assessment
+from cds_service.clinical.orders import intravenous, latest_weight
+from cds_service.clinical.settings import ClinicalSettings
+from cds_service.protocol.models import Card
+from cds_service.record.orders import DraftOrder
+from cds_service.services.codes import override_reasons
+from cds_service.services.common import extension, links, source, summary_fit
+from cds_service.services.content import template, texts
+
+__all__ = ["checklist_card"]
+
+ORDER_REASONS = ("rems-requirements", "off-label-consent", "dose-outside-band", "weight-missing")
+
+
+def _could_become_pregnant(assessment: Assessment, settings: ClinicalSettings) -> bool:
+    record = assessment.record
+    low, high = settings.reproductive_ages
+    return (
+        record.sex == "female"
+        and record.age is not None
+        and low <= record.age <= high
+        and assessment.reason("pregnancy") is None
+    )
+
+
+def _order_dose(assessment: Assessment, order: DraftOrder, settings: ClinicalSettings) -> str:
+    low, high = settings.ketamine_dose_band_mg_per_kg
+    band = f"band {low:g}-{high:g} mg/kg"
+    if order.dose_mg_per_kg is not None:
+        return f"{order.dose_mg_per_kg:g} mg/kg ({band})."
+    if order.dose_mg is None:
+        return "No dose in mg: the mg/kg dose cannot be checked."
+    weight = latest_weight(assessment.record, settings)
+    if weight is None or not weight.value:
+        return (
+            f"{order.dose_mg:g} mg; no weight in the last {settings.weight_window_days} days: "
+            "weigh the patient to check the mg/kg dose."
+        )
+    per_kg = order.dose_mg / weight.value
+    inside = "within" if low <= per_kg <= high else "outside"
+    minutes = f" over {order.infusion_minutes:g} minutes" if order.infusion_minutes else ""
+    return (
+        f"{order.dose_mg:g} mg{minutes} = {per_kg:.2f} mg/kg of {weight.value:g} kg "
+        f"({weight.when.isoformat()}): {inside} the {band}."
+    )
+
+
+def checklist_card(
+    assessment: Assessment, order: DraftOrder, settings: ClinicalSettings
+) -> Card | None:
+    if assessment.hard_stop:
+        return None
+    words = texts()["checklist"]
+    if order.kind == "esketamine":
+        kind = "esketamine"
+        rows = [list(row) for row in words["esketamine"]]
+        record = assessment.record
+        older = record.age is not None and record.age >= settings.older_adult_age
+        if older and settings.starting_dose_jurisdiction == "EU":
+            rows[1][1] += " " + words["esketamineOlderEU"]
+    elif order.kind == "ketamine-infusion" or intravenous(order):
+        kind = "ketamine"
+        dose = _order_dose(assessment, order, settings)
+        rows = [[cell.format(order_dose=dose) for cell in row] for row in words["ketamine"]]
+    else:
+        return None
+    if _could_become_pregnant(assessment, settings):
+        rows.append(list(words["contraception"]))
+    detail = template("order-checklist.md.j2").render(intro=words["intro"][kind], rows=rows)
+    reasons = [r for r in assessment.reasons if r.code in ORDER_REASONS]
+    return Card(
+        summary=summary_fit(words["summary"][kind]),
+        detail=detail.strip(),
+        indicator="info",
+        source=source("order-checklist"),
+        overrideReasons=override_reasons(),
+        links=links("spravato-label", "spravato-rems")
+        if kind == "esketamine"
+        else links("apa-consensus"),
+        extension=extension(assessment, reasons),
+    )
