@@ -753,7 +753,7 @@ UNSUPPORTED = (
     "$300",
     "sex drive",
     "7% of Americans",
-    "clinical.md",
+    "clinical" + ".md",  # a card once cited a file outside the repository
 )
 
 

@@ -45,7 +45,6 @@ DEPRESSIVE_SETS = (
     "other-depressive-disorder",
     "depressive-disorder-in-remission",
 )
-INTRAVENOUS_ROUTE = "47625008"  # SNOMED CT: intravenous route
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,6 @@ class Course:
     drug: str
     sessions: tuple[Session, ...]
     baseline: Reading | None  # the PHQ-9 within course_baseline_days before session 1
-    before: Reading | None  # the latest PHQ-9 before the course, within the TRD PHQ-9 window
     latest: Reading | None  # the latest PHQ-9 after session 1
     induction_complete: bool
     next_due: date | None
@@ -298,9 +296,7 @@ def _course(sessions: list[Session], record: PatientRecord, settings: ClinicalSe
     phq9 = record.observations.phq9
     # A PHQ-9 on the day of the first session is taken before it, as the protocol asks.
     baseline_from = first - timedelta(days=settings.course_baseline_days)
-    before_from = first - timedelta(days=settings.phq9_window_days)
     baseline = next((r for r in reversed(phq9) if baseline_from <= r.when <= first), None)
-    before = next((r for r in reversed(phq9) if before_from <= r.when <= first), None)
     latest = next((r for r in reversed(phq9) if first < r.when <= today), None)
 
     def session_evidence(items: list[Session]) -> tuple[Evidence, ...]:
@@ -356,7 +352,6 @@ def _course(sessions: list[Session], record: PatientRecord, settings: ClinicalSe
         drug,
         tuple(sessions),
         baseline,
-        before,
         latest,
         complete,
         next_due,

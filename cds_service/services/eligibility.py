@@ -74,11 +74,16 @@ def _summary(assessment: Assessment) -> str:
         )
     else:
         summary = decision_texts["summary"].format(
-            reason=reason.lower() if assessment.decision != "candidate" else reason,
+            reason=_sentence_case(reason),
             failed=trd.failed,
             required=trd.required,
         )
     return summary_fit(summary)
+
+
+def _sentence_case(text: str) -> str:
+    """A display inside a sentence: "Pregnant" -> "pregnant", "MDD with ..." unchanged."""
+    return text[0].lower() + text[1:] if len(text) > 1 and text[1].islower() else text
 
 
 def _phq9_label(assessment: Assessment) -> str:
@@ -271,13 +276,11 @@ def _order_lines(
     return out
 
 
-def _cautions(assessment: Assessment, therapy: str, exclude: tuple[str, ...] = ()) -> str | None:
+def _cautions(assessment: Assessment, therapy: str) -> str | None:
     """This patient's cautions for an alternative (docs/clinical-basis.md §10), as one note."""
     cautions = texts()["referralCautions"]
     notes = [
-        cautions[r.code][therapy]
-        for r in assessment.reasons
-        if therapy in cautions.get(r.code, {}) and r.code not in exclude
+        cautions[r.code][therapy] for r in assessment.reasons if therapy in cautions.get(r.code, {})
     ]
     return " ".join(dict.fromkeys(notes)) or None
 
