@@ -26,7 +26,7 @@ def test_a_development_setup_passes_with_warnings(env, capsys) -> None:
     code, lines = check(capsys)
     assert code == 0
     assert "ok: settings are valid" in lines
-    assert any(line.startswith("ok: 35 value sets and 77 ingredients load") for line in lines)
+    assert any(line.startswith("ok: 36 value sets and 77 ingredients load") for line in lines)
     assert "warning: authentication is off: for local development only" in lines
     assert any(line.startswith("ok: database sqlite:///") for line in lines)
 

@@ -809,3 +809,289 @@ def test_the_clinical_basis_covers_every_value_set_and_setting() -> None:
     missing = [v for v in default_terminology().valuesets if f"`{v}`" not in basis]
     missing += [s for s in ClinicalSettings.model_fields if f"`{s}`" not in basis]
     assert missing == []
+
+
+# 7. Cases a second, independent clinical review found ---------------------------------------
+
+ESK_DAYS = (20, 17, 13, 10, 6, 3)  # twice weekly, still in induction
+
+
+def esketamine_course(p: str = P, days=ESK_DAYS, **kw: Any) -> list[dict[str, Any]]:
+    return [
+        *patient(**kw),
+        before_course(days=days[0] + 2),
+        *(f.esketamine_administration(f"s{i}", p, f.ago(d)) for i, d in enumerate(days)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "hard_stop",
+    [
+        pytest.param(lambda: f.pregnancy_status("preg", P, True, f.ago(1)), id="pregnant"),
+        pytest.param(
+            lambda: f.condition(
+                "an", P, ("I67.1", "Cerebral aneurysm, nonruptured"), recorded=f.ago(5)
+            ),
+            id="aneurysm",
+        ),
+    ],
+)
+def test_a_hard_stop_during_a_course_shows_whatever_the_trd_status(client, hard_stop) -> None:
+    """Esketamine for acute suicidal ideation after one failed trial: TRD is not met, and a
+    pregnancy or aneurysm found mid-course must still stop it."""
+    resources = [*esketamine_course(second_trial=False), hard_stop()]
+    cards = call(client, resources)
+    eligibility = card(cards, "ketamine-eligibility")
+    assert (eligibility["indicator"], assessment(eligibility)["decision"]) == (
+        "critical",
+        "contraindicated",
+    )
+    assert eligibility["summary"].startswith("Stop ketamine or esketamine")
+    course = card(cards, "ketamine-course")
+    assert course["indicator"] == "warning" and "Next session due" not in text(course)
+    assert "give no further session" in text(course)
+
+
+def test_asphyxiation_as_intentional_self_harm_is_urgent(client) -> None:
+    hanging = f.condition(
+        "sh",
+        P,
+        ("T71.162A", "Asphyxiation due to hanging, intentional self-harm, initial encounter"),
+        onset=f.ago(6),
+        status="resolved",
+    )
+    suicide = card(call(client, [*patient(), hanging]), "suicide-risk")
+    assert suicide["indicator"] == "critical"
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        lambda: f.iv_ketamine_draft("d1", P, 35, reason=MDD),
+        lambda: f.neuromodulation_draft("d1", P, "tms"),
+    ],
+)
+def test_the_order_hooks_show_the_suicide_card(client, draft) -> None:
+    cards = call(client, [*patient(), f.item9("i9", P, 3, f.ago(0))], "order-sign", [draft()])
+    assert topics(cards)[0] == "suicide-risk" and cards[0]["indicator"] == "critical"
+
+
+def aneurysm() -> dict[str, Any]:
+    return f.condition("an", P, ("I67.1", "Cerebral aneurysm, nonruptured"), recorded="2024-03-25")
+
+
+def iv_order(text: str, dose: dict[str, Any], rate: dict[str, Any] | None) -> dict[str, Any]:
+    order = f.iv_ketamine_draft("d1", P, 35, minutes=None)
+    dosage = order["dosageInstruction"][0]
+    dosage["text"] = text
+    dosage["timing"] = {"repeat": {"count": 1}}
+    dosage["doseAndRate"] = [{"doseQuantity": dose, **({"rateQuantity": rate} if rate else {})}]
+    return order
+
+
+@pytest.mark.parametrize(
+    ("order", "length_unknown"),
+    [
+        pytest.param(
+            lambda: iv_order(
+                "Ketamine 35 mg in sodium chloride 0.9% 100 mL IV, infuse at 150 mL/h",
+                {"value": 35, "unit": "mg", "code": "mg"},
+                {"value": 150, "unit": "mL/h", "code": "mL/h"},
+            ),
+            False,
+            id="bag-in-ml-per-hour",
+        ),
+        pytest.param(
+            lambda: iv_order(
+                "Ketamine 0.5 mg/kg IV at 0.75 mg/kg/h",
+                {"value": 0.5, "unit": "mg/kg", "code": "mg/kg"},
+                {"value": 0.75, "unit": "mg/kg/h", "code": "mg/kg/h"},
+            ),
+            False,
+            id="mg-per-kg-per-hour",
+        ),
+        pytest.param(
+            lambda: iv_order("Ketamine 35 mg IV", {"value": 35, "unit": "mg", "code": "mg"}, None),
+            True,
+            id="no-length",
+        ),
+    ],
+)
+def test_common_iv_order_shapes_get_their_hard_stop(client, order, length_unknown) -> None:
+    cards = call(client, [*patient(), aneurysm()], "order-sign", [order()])
+    eligibility = card(cards, "ketamine-eligibility")
+    assert assessment(eligibility)["decision"] == "contraindicated"
+    assert ("infusion-length-unknown" in reasons(eligibility)) is length_unknown
+
+
+def test_an_iv_course_charted_per_kg_is_a_course_and_its_non_response_counts(client) -> None:
+    def session(i: int, d: int) -> dict[str, Any]:
+        out = f.ketamine_session(f"k{i}", P, f.ago(d), dose_mg=None)
+        out["dosage"]["dose"] = {"value": 0.5, "unit": "mg/kg", "code": "mg/kg"}
+        out["dosage"]["rateQuantity"] = {"value": 0.75, "unit": "mg/kg/h", "code": "mg/kg/h"}
+        return out
+
+    resources = [
+        *no_recent_phq9(patient()),
+        before_course(),
+        *(session(i, d) for i, d in enumerate(IV_DAYS)),
+        f.phq9("after", P, 18, f.ago(3)),
+    ]
+    cards = call(client, resources)
+    assert "non-response" in reasons(card(cards, "ketamine-course"))
+    assert "ketamine-evaluation" not in suggested_codes(cards)
+
+
+def test_an_interrupted_esketamine_induction_is_overdue_not_a_non_response(client) -> None:
+    resources = [
+        *patient(),
+        f.phq9("before", P, 18, f.ago(42)),
+        f.esketamine_administration("s1", P, f.ago(40)),
+        f.esketamine_administration("s2", P, f.ago(37)),
+        f.phq9("after", P, 17, f.ago(5)),
+    ]
+    course = card(call(client, resources), "ketamine-course")
+    assert {"induction-in-progress", "session-overdue"} <= reasons(course)
+    assert "non-response" not in reasons(course)
+    cards = call(client, resources, "order-sign", [f.spravato_draft("d1", P)])
+    assert "non-response" not in {
+        r["code"] for c in cards for r in assessment(c).get("reasons", [])
+    }
+
+
+@pytest.mark.parametrize("days_ago", [25, 100])
+def test_a_delivery_ends_the_pregnancy_evidence(client, days_ago) -> None:
+    when = f.ago(days_ago)
+    delivery = [
+        f.condition(
+            "o80", P, ("O80", "Encounter for full-term uncomplicated delivery"), recorded=when
+        ),
+        f.condition("z3a", P, ("Z3A.39", "39 weeks gestation of pregnancy"), recorded=when),
+        f.condition("z37", P, ("Z37.0", "Single live birth"), recorded=when),
+        f.condition(
+            "z34",
+            P,
+            ("Z34.83", "Encounter for supervision of other normal pregnancy, third trimester"),
+            recorded=f.ago(days_ago + 60),
+        ),
+    ]
+    cards = call(
+        client,
+        [*patient(blood_pressure=None), *delivery, f.bp_at("bp", P, 162, 98, f.ago(0), "08:00:00")],
+    )
+    eligibility = card(cards, "ketamine-eligibility")
+    assert "pregnancy" not in reasons(eligibility)
+    pressure = [c for c in cards if c["source"]["topic"]["code"] == "blood-pressure"]
+    assert [reasons(c) for c in pressure] == ([{"bp-severe-pregnancy"}] if days_ago <= 42 else [])
+
+
+def test_ketamine_given_for_pain_is_not_a_course(client) -> None:
+    dose = f.ketamine_administration("k1", P, f.ago(20), dose_mg=21, minutes=30)
+    dose["dosage"]["text"] = "ketamine 0.3 mg/kg (21 mg) IV in 100 mL NS over 30 minutes for pain"
+    assert topics(call(client, [*patient(), dose])) == ["ketamine-eligibility"]
+
+
+def test_a_switch_from_iv_ketamine_to_esketamine_is_two_courses(client) -> None:
+    resources = [
+        *patient(),
+        f.phq9("before-iv", P, 20, f.ago(52)),
+        *(
+            f.ketamine_session(f"k{i}", P, f.ago(d + 26), rate_ratio_minutes=40)
+            for i, d in enumerate(IV_DAYS)
+        ),
+        f.phq9("after-iv", P, 19, f.ago(30)),
+        *(
+            f.esketamine_administration(f"s{i}", P, f.ago(d))
+            for i, d in enumerate((16, 13, 9, 6, 2))
+        ),
+    ]
+    course = card(call(client, resources), "ketamine-course")
+    assert course["summary"].startswith("Esketamine course: 5 sessions")
+    assert "off-protocol-frequency" not in reasons(course)
+
+
+def test_esketamine_charted_per_device_is_one_session_a_visit(client) -> None:
+    devices = []
+    for i, d in enumerate(ESK_DAYS):
+        for n in (1, 2):
+            one = f.esketamine_administration(f"s{i}-{n}", P, f.ago(d))
+            one["medicationCodeableConcept"] = {"text": "esketamine 28 MG nasal spray device"}
+            devices.append(one)
+    course = card(
+        call(client, [*patient(), before_course(days=ESK_DAYS[0] + 2), *devices]), "ketamine-course"
+    )
+    assert "6 sessions" in course["summary"] and "off-protocol-frequency" not in reasons(course)
+
+
+def test_a_baseline_without_a_later_phq9_is_named(client) -> None:
+    course = card(call(client, no_recent_phq9(esketamine_course())), "ketamine-course")
+    assert "PHQ-9 before the course: 20 on" in text(course)
+    assert "No baseline" not in text(course)
+
+
+def test_a_completed_induction_without_a_phq9_since_asks_for_one(client) -> None:
+    resources = iv_course(latest=None, extra=[f.phq9("mid", P, 17, f.ago(18))])
+    course = card(call(client, resources), "ketamine-course")
+    assert "response-unmeasured" in reasons(course) and course["indicator"] == "warning"
+    assert "measure one before the next session" in text(course)
+
+
+def test_esketamine_for_acute_suicidal_ideation_does_not_need_trd(client) -> None:
+    resources = [
+        *patient(second_trial=False),
+        f.med_request("esc", P, *f.ESCITALOPRAM_20, start=f.ago(20), status="active"),
+        f.item9("i9", P, 3, f.ago(0)),
+    ]
+    cards = call(client, resources, "order-sign", [f.spravato_draft("d1", P)])
+    eligibility = card(cards, "ketamine-eligibility")
+    assert assessment(eligibility)["decision"] == "candidate"
+    assert "indication-suicidal-ideation" in reasons(eligibility)
+    assert "MDD with acute suicidal ideation" in eligibility["summary"]
+    without = call(
+        client,
+        [r for r in resources if r["id"] != "esc"],
+        "order-sign",
+        [f.spravato_draft("d1", P)],
+    )
+    assert "oral-antidepressant-needed" in reasons(card(without, "ketamine-eligibility"))
+
+
+def test_an_iv_push_for_depression_is_flagged(client) -> None:
+    cards = call(
+        client,
+        patient(),
+        "order-sign",
+        [f.iv_ketamine_draft("d1", P, 35, minutes=None, reason=MDD)],
+    )
+    eligibility = card(cards, "ketamine-eligibility")
+    assert "infusion-too-fast" in reasons(eligibility) and eligibility["indicator"] == "warning"
+
+
+def test_an_im_ketamine_order_for_depression_is_named_for_its_route(client) -> None:
+    order = f.iv_ketamine_draft("d1", P, 35, minutes=None, reason=MDD)
+    order["dosageInstruction"][0]["route"] = {
+        "coding": [{"system": f.SCT, "code": "78421000", "display": "Intramuscular route"}]
+    }
+    order["dosageInstruction"][0]["text"] = "35 mg IM"
+    cards = call(client, patient(), "order-sign", [order])
+    assert card(cards, "ketamine-eligibility")["summary"].startswith("Ketamine order:")
+    assert "Not IV: the studied regimen is IV" in text(card(cards, "order-checklist"))
+
+
+def test_cirrhosis_says_not_recommended_is_the_services_rule(client) -> None:
+    cirrhosis = f.condition(
+        "cir", P, ("K74.60", "Unspecified cirrhosis of liver"), onset="2023-05-01"
+    )
+    [eligibility] = call(client, [*patient(), cirrhosis])
+    assert "this service's own rule" in text(eligibility)
+
+
+def test_course_interactions_and_psychotic_alternatives_say_what_is_true(client) -> None:
+    lorazepam = f.med_request(
+        "lor", P, "197901", "lorazepam 1 MG Oral Tablet", start=f.ago(90), status="active"
+    )
+    interaction = card(call(client, iv_course(extra=[lorazepam])), "drug-interaction")
+    assert "course under way" in text(interaction) and "being ordered" not in text(interaction)
+    [eligibility] = call(client, psychotic_patient())
+    assert "ECT can be considered first" in text(eligibility)
+    assert "ECT or TMS can be considered first" not in text(eligibility)

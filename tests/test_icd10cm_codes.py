@@ -62,20 +62,22 @@ def test_every_icd_entry_cites_the_tabular() -> None:
         assert "ICD-10-CM tabular, April 1 2026" in item["source"], vs_id
 
 
-def test_the_self_harm_pattern_matches_only_intentional_self_harm() -> None:
+def test_the_self_harm_set_holds_every_intentional_self_harm_code() -> None:
+    """Every leaf code whose description says "intentional self-harm" is in the set, and the
+    pattern matches nothing else."""
+    from cds_service.record.terminology import ICD10CM as SYSTEM
+    from cds_service.record.terminology import Code, default_terminology
+
+    harm = default_terminology().valueset("intentional-self-harm")
     [item] = [i for v, i in _icd_items() if v == "intentional-self-harm"]
     [pattern] = item["patterns"]
     regex = re.compile(pattern["pattern"])
-    low, high = pattern["categories"]
-    leaves = [
-        code
-        for code in cm.get_all_codes(with_dots=True)
-        if low <= code[:3] <= high and cm.is_leaf(code)
-    ]
-    matched = {code for code in leaves if regex.match(code.replace(".", ""))}
-    described = {code for code in leaves if "intentional self-harm" in cm.get_description(code)}
-    assert len(matched) > 500
-    assert matched == described
+    leaves = [code for code in cm.get_all_codes(with_dots=True) if cm.is_leaf(code)]
+    described = {c for c in leaves if "intentional self-harm" in cm.get_description(c).lower()}
+    assert len(described) > 1000
+    assert {c for c in described if not harm.contains(Code(SYSTEM, c))} == set()
+    matched = {c for c in leaves if regex.match(c.replace(".", ""))}
+    assert matched <= described
 
 
 def test_the_self_harm_set_names_x71_to_x83() -> None:

@@ -12,10 +12,15 @@ through the ladder. With an order in play the ladder always applies, the order-s
 (clinical/orders.py) join the reasons, and drug interactions (clinical/interactions.py) are
 assessed as an overlay.
 
-Course: while one is under way (clinical/course.py) and no hard stop applies, the decision is
-``monitoring`` on every hook. TRD then reads the PHQ-9 from before the course. After
+Course: while one is under way (clinical/course.py) every hard stop applies, whatever the TRD
+status (treatment has started); when none does, the decision is ``monitoring`` on every hook.
+TRD then reads the PHQ-9 from before the course. After
 documented non-response, an order for another session is ``not-recommended`` (non-response);
 so is any ketamine or esketamine once that course is over, for ``prior_non_response_days``.
+
+Esketamine for MDD with acute suicidal ideation or behaviour (urgent suicide risk on record, or
+an order whose reason is suicidal ideation) does not need TRD (Spravato label §1):
+indication-suicidal-ideation; without an oral antidepressant -> oral-antidepressant-needed.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from datetime import timedelta
 
 from cds_service.clinical.contraindications import contraindications, pregnant_or_postpartum
 from cds_service.clinical.course import Course, courses
-from cds_service.clinical.findings import Reason
+from cds_service.clinical.findings import Evidence, Reason
 from cds_service.clinical.interactions import interactions
 from cds_service.clinical.orders import order_reasons
 from cds_service.clinical.settings import ClinicalSettings
@@ -88,6 +93,9 @@ DECISION_OF = {
     "liver-disease-other": "candidate-caution",
     "lactation": "candidate-caution",
     "dose-outside-band": "candidate-caution",
+    "infusion-too-fast": "candidate-caution",
+    "infusion-length-unknown": "candidate-caution",
+    "oral-antidepressant-needed": "candidate-caution",
     "weight-missing": "candidate-caution",
 }
 BLOCKING = {"contraindicated", "not-indicated", "not-recommended", "defer"}
@@ -126,6 +134,47 @@ def _ladder(decisions: list[str]) -> str:
     return min(decisions, key=PRECEDENCE.index) if decisions else "candidate"
 
 
+def _suicidal_ideation_indication(
+    order: DraftOrder, suicide: Reason | None, terminology: Terminology
+) -> Reason | None:
+    """Esketamine ordered for MDD with acute suicidal ideation or behaviour (label §1): urgent
+    suicide risk on record, or the order's reason names suicidal ideation."""
+    if order.kind != "esketamine":
+        return None
+    if suicide is not None and suicide.code == "suicide-risk-urgent":
+        return Reason("indication-suicidal-ideation", suicide.evidence)
+    code = terminology.valueset("suicidal-ideation").match(order.reason_codes)
+    if code is not None:
+        evidence = Evidence(
+            order.reference or order.resource_type,
+            code.token(),
+            order.start,
+            code.display or code.code,
+        )
+        return Reason("indication-suicidal-ideation", (evidence,))
+    return None
+
+
+def _oral_antidepressant(
+    record: PatientRecord, other_orders: tuple[DraftOrder, ...], terminology: Terminology
+) -> bool:
+    """An oral antidepressant taken now, or drafted beside the order."""
+
+    def antidepressant(ingredients: tuple[str, ...]) -> bool:
+        return any(terminology.in_group(i, "antidepressant") for i in ingredients)
+
+    current = any(
+        antidepressant(e.ingredients)
+        and e.resource_type != "MedicationAdministration"
+        and (
+            e.ongoing
+            or (e.status in ("active", "on-hold") and (e.end is None or e.end >= record.today))
+        )
+        for e in record.medications
+    )
+    return current or any(antidepressant(o.recognition.ingredients) for o in other_orders)
+
+
 def assess(
     record: PatientRecord,
     terminology: Terminology,
@@ -150,8 +199,15 @@ def assess(
         reasons.append(bp)
     reasons += age_reasons(record, settings)
     reasons += trd.reasons
+    suicide = suicide_risk(record, terminology, settings)
+    indication = None
     if order is not None:
         reasons += order_reasons(order, record, settings)
+        indication = _suicidal_ideation_indication(order, suicide, terminology)
+    if indication is not None:
+        reasons.append(indication)
+        if not _oral_antidepressant(record, other_orders, terminology):
+            reasons.append(Reason("oral-antidepressant-needed", indication.evidence[:1]))
     reasons.sort(key=lambda r: (PRECEDENCE.index(DECISION_OF.get(r.code, "candidate")), r.code))
 
     depressive = bool(
@@ -163,8 +219,10 @@ def assess(
 
     ladder = [DECISION_OF[r.code] for r in reasons if r.code in DECISION_OF]
     if order is not None:
-        decision = _ladder([*ladder, _TRD_DECISION.get(trd.status, "candidate")])
-    elif trd.status == "met":
+        # TRD is not required for esketamine in MDD with acute suicidal ideation (label §1).
+        trd_decision = "candidate" if indication else _TRD_DECISION.get(trd.status, "candidate")
+        decision = _ladder([*ladder, trd_decision])
+    elif trd.status == "met" or course is not None:  # a course: the hard stops, whatever TRD
         decision = _ladder(ladder)
     else:
         decision = _TRD_DECISION[trd.status]
@@ -182,7 +240,7 @@ def assess(
         decision,
         trd,
         tuple(reasons),
-        suicide_risk(record, terminology, settings),
+        suicide,
         depressive,
         record,
         overlay,

@@ -14,7 +14,8 @@ Then  any history of aneurysm                    -> aneurysmal-vascular-disease 
                                                     ICD code that names no drug is not enough)
       pregnant: an active pregnancy Condition (dated within 300 days or undated), pregnancy
       status "pregnant" within 90 days, or a positive hCG within 30 days, unless a later
-      negative result                            -> pregnancy (the service's hard stop; label
+      negative result or a delivery supersedes it
+                                                 -> pregnancy (the service's hard stop; label
                                                     §8.1 does not recommend use)
       an active lactation Condition              -> lactation (caution: advise against
                                                     breastfeeding, label §8.2)
@@ -152,7 +153,9 @@ def _reading_evidence(reading: Reading) -> Evidence:
 def _pregnancy(
     record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
 ) -> list[Reason]:
-    """Pregnant unless a later negative hCG or 'not pregnant' status supersedes the evidence."""
+    """Pregnant unless a later negative hCG or 'not pregnant' status, or a delivery, supersedes
+    the evidence. Codes recorded on the day of the delivery (weeks of gestation, the delivery's
+    own O-codes) belong to it, and an undated code cannot be shown to be newer than it."""
     today = record.today
     obs = record.observations
     positives: list[tuple[Evidence, date | None]] = []
@@ -178,10 +181,17 @@ def _pregnancy(
         r.when for r in (*obs.pregnancy_status, *obs.hcg) if r.value == 0 and r.when <= today
     ]
     latest_negative = max(negatives) if negatives else None
+    deliveries = [
+        c.date
+        for c, _ in record.conditions_in(terminology.valueset("postpartum"))
+        if c.date is not None and c.date <= today
+    ]
+    delivered = max(deliveries) if deliveries else None
     current = [
         ev
         for ev, when in positives
-        if latest_negative is None or when is None or when >= latest_negative
+        if (latest_negative is None or when is None or when >= latest_negative)
+        and (delivered is None or (when is not None and when > delivered))
     ]
     return [Reason("pregnancy", tuple(current))] if current else []
 

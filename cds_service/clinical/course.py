@@ -5,23 +5,26 @@ Sessions
   IV ketamine       a depression-treatment session, recognised by, in order:
     reason          reasonCode or reasonReference (its own or its request's) names a depressive
                     disorder; any other reason (anaesthesia, sedation, pain) excludes it
-    contrary        an intramuscular route, a bolus or push, more than 1 mg/kg (100 mg with no
-                    weight), or a surgical procedure the same day excludes it
+    contrary        an intramuscular route, a bolus or push, a text naming pain, analgesia,
+                    sedation or anaesthesia, more than 1 mg/kg (100 mg with no weight), or a
+                    surgical procedure the same day excludes it
     duration        infused over 30-120 minutes: effectivePeriod, rateRatio, rateQuantity
                     (mg/h, or mL/h with a known mg/mL strength), or the dosage text
     series          a date-only session with a dose, no duration and nothing contrary counts
                     when it belongs to a series (gaps under ``course_gap_days``) holding a
                     session recognised by reason or duration
 Courses
-  sessions with gaps under ``course_gap_days``; the current course is shown while its last
-  session is within ``course_window_days``
+  sessions of one drug with gaps under ``course_gap_days`` (a switch between IV ketamine and
+  esketamine starts a new course); the current course is shown while its last session is
+  within ``course_window_days``; esketamine charted per device is one session a day
   IV ketamine: induction of 6 infusions over about 3 weeks (3, 2, then 1), then about monthly;
     off-protocol-frequency: two infusions on one day, or more than 3 in the first 7 days
   esketamine (Spravato label §2): twice weekly in weeks 1-4, weekly in weeks 5-8, then every
     1-2 weeks; off-protocol-frequency: more than 2 sessions in any 7 days
+  induction complete: 6 IV infusions, or 8 esketamine sessions (twice weekly for 4 weeks)
   response: PHQ-9 down >= 50 % from the baseline (the latest PHQ-9 within 14 days before the
-    first session); remission: PHQ-9 under 5 (both can hold); non-response: neither, once
-    induction is complete
+    first session); remission: PHQ-9 under 5 (both can hold); non-response: neither, on a PHQ-9
+    taken after induction; response-unmeasured: induction complete with no PHQ-9 since
   session-overdue: the next session's due date is more than ``course_overdue_grace_days`` past
 """
 
@@ -68,9 +71,9 @@ class Course:
     reasons: tuple[Reason, ...]
     current: bool  # the last session is within course_window_days
 
-    @property
-    def week(self) -> int:
-        return (self.sessions[-1].when - self.sessions[0].when).days // 7 + 1
+    def week(self, today: date) -> int:
+        """The course's week as of ``today`` (week 1 starts with the first session)."""
+        return (today - self.sessions[0].when).days // 7 + 1
 
     @property
     def start(self) -> date:
@@ -144,7 +147,7 @@ class _Sessions:
         """Signs of an anaesthetic, sedative or analgesic dose. A recorded infusion length
         outweighs the word "push" or "bolus" in the text."""
         delivery = exposure.delivery
-        if delivery.intramuscular or when in self.surgery_days:
+        if delivery.intramuscular or delivery.other_purpose or when in self.surgery_days:
             return True
         if delivery.bolus and delivery.minutes is None:
             return True
@@ -217,6 +220,14 @@ class _Sessions:
                 others.append(
                     Session(procedure.reference, procedure.when, "esketamine", shown, "esketamine")
                 )
+        # Esketamine is given as 28 mg devices 5 minutes apart: one visit, charted per device,
+        # is one session. Two IV infusions on one day stay two (off-protocol-frequency).
+        administered = [
+            s
+            for i, s in enumerate(administered)
+            if s.drug != "esketamine"
+            or not any(o.drug == s.drug and o.when == s.when for o in administered[:i])
+        ]
         recorded = {(s.drug, s.when) for s in administered}
         unique_others = {(s.drug, s.when): s for s in others if (s.drug, s.when) not in recorded}
         everything = sorted(
@@ -273,8 +284,9 @@ def _next_due(
         if induction_complete:
             return last + timedelta(days=settings.iv_maintenance_interval_days)
         return last + timedelta(days=2 if count < 3 else 3 if count < 5 else 7)
-    week = (last - sessions[0].when).days // 7 + 1
-    return last + timedelta(days=3 if week <= 4 else 7 if week <= 8 else 14)
+    days = (last - sessions[0].when).days  # twice weekly, then weekly for as long, then 2-weekly
+    induction = settings.esketamine_induction_days
+    return last + timedelta(days=3 if days < induction else 7 if days < 2 * induction else 14)
 
 
 def _phq9_evidence(reading: Reading, label: str) -> Evidence:
@@ -291,8 +303,10 @@ def _course(sessions: list[Session], record: PatientRecord, settings: ClinicalSe
         complete = len(sessions) >= settings.iv_induction_sessions
         induction_end = sessions[settings.iv_induction_sessions - 1].when if complete else None
     else:
-        complete = (today - first).days >= settings.esketamine_induction_days
-        induction_end = first + timedelta(days=settings.esketamine_induction_days)
+        complete = len(sessions) >= settings.esketamine_induction_sessions
+        induction_end = (
+            sessions[settings.esketamine_induction_sessions - 1].when if complete else None
+        )
     phq9 = record.observations.phq9
     # A PHQ-9 on the day of the first session is taken before it, as the protocol asks.
     baseline_from = first - timedelta(days=settings.course_baseline_days)
@@ -327,6 +341,18 @@ def _course(sessions: list[Session], record: PatientRecord, settings: ClinicalSe
         if complete and judged_after_induction and not responded and not remitted:
             reasons.append(Reason("non-response", trend))
             non_response = True
+    if (
+        complete
+        and baseline
+        and not non_response
+        and not (latest and induction_end and latest.when >= induction_end)
+    ):
+        reasons.append(
+            Reason(
+                "response-unmeasured",
+                (_phq9_evidence(baseline, "PHQ-9 before the course"),),
+            )
+        )
     next_due = None if non_response else _next_due(drug, sessions, complete, settings)
     overdue = None
     if next_due is not None:
@@ -368,7 +394,12 @@ def courses(
     sessions = [s for s in _Sessions(record, terminology, settings).all() if s.when <= record.today]
     found: list[list[Session]] = []
     for session in sessions:
-        if not found or (session.when - found[-1][-1].when).days >= settings.course_gap_days:
+        previous = found[-1][-1] if found else None
+        if (
+            previous is None
+            or previous.drug != session.drug
+            or (session.when - previous.when).days >= settings.course_gap_days
+        ):
             found.append([])
         found[-1].append(session)
     return [_course(group, record, settings) for group in found]

@@ -23,11 +23,15 @@ Then  a device or metal in the head or neck: cochlear implant, aneurysm clip or 
                                                     not established)
 When  an ECT order is in play
 Then  a myocardial infarction within 90 days (or undated and active) -> ect-recent-mi
+      active unstable angina or acute heart failure, recent or undated -> ect-unstable-cardiac
+      a cerebral infarction within 90 days                          -> ect-recent-stroke
       an aneurysm, AVM or intracerebral hemorrhage, any status      -> ect-vascular-lesion
       raised intracranial pressure or a space-occupying lesion      -> ect-raised-icp
                                                  (each high-risk: anaesthesia and specialist
                                                     review)
       a cardiac pacemaker, defibrillator or assist device -> cardiac-implanted-device (caution)
+When  either order is in play and the patient is pregnant -> neuromodulation-pregnancy (caution:
+      ECT needs obstetric and anaesthesia input; TMS safety in pregnancy is not established)
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ STATUS_OF = {
     "ect-recent-mi": "high-risk",
     "ect-vascular-lesion": "high-risk",
     "ect-raised-icp": "high-risk",
+    "ect-unstable-cardiac": "high-risk",
+    "ect-recent-stroke": "high-risk",
+    "neuromodulation-pregnancy": "caution",
     "tms-device-site-unknown": "caution",
     "tms-aneurysm-screen": "caution",
     "tms-seizure-risk": "caution",
@@ -69,9 +76,15 @@ class NeuromodulationCheck:
 
 
 def neuromodulation_check(
-    procedure: str, record: PatientRecord, terminology: Terminology, settings: ClinicalSettings
+    procedure: str,
+    record: PatientRecord,
+    terminology: Terminology,
+    settings: ClinicalSettings,
+    *,
+    pregnancy: Reason | None = None,
 ) -> NeuromodulationCheck:
-    """The reasons on record against an ``ect`` or ``tms`` order, and the status they set."""
+    """The reasons on record against an ``ect`` or ``tms`` order, and the status they set.
+    ``pregnancy`` is the assessment's pregnancy reason, if any."""
 
     def found(
         code: str,
@@ -90,16 +103,17 @@ def neuromodulation_check(
         return Reason(code, tuple(evidence)) if evidence else None
 
     cardiac = found("cardiac-implanted-device", ("cardiac-implanted-device",))
+    pregnant = Reason("neuromodulation-pregnancy", pregnancy.evidence) if pregnancy else None
+    window = settings.acute_cardiovascular_window_days
     if procedure == "ect":
         candidates = [
-            found(
-                "ect-recent-mi",
-                ("acute-myocardial-infarction",),
-                since_days=settings.acute_cardiovascular_window_days,
-            ),
+            found("ect-recent-mi", ("acute-myocardial-infarction",), since_days=window),
+            _unstable_cardiac(record, terminology, window),
+            found("ect-recent-stroke", ("cerebral-infarction",), since_days=window),
             found("ect-vascular-lesion", _VASCULAR_SETS),
             found("ect-raised-icp", ("raised-intracranial-pressure",), active_only=True),
             cardiac,
+            pregnant,
         ]
     else:
         implant = _head_implant(record, terminology)
@@ -111,10 +125,27 @@ def neuromodulation_check(
             cardiac,
             found("tms-seizure-risk", ("seizure-disorder",)),
             found("tms-psychotic-features", ("mdd-psychotic-features",)),
+            pregnant,
         ]
     reasons = tuple(r for r in candidates if r is not None)
     status = min((STATUS_OF[r.code] for r in reasons), key=STATUSES.index, default="no-concern")
     return NeuromodulationCheck(procedure, status, reasons)
+
+
+def _unstable_cardiac(
+    record: PatientRecord, terminology: Terminology, window_days: int
+) -> Reason | None:
+    """Active unstable angina or acute heart failure, recent or undated (an MI is ect-recent-mi)."""
+    since = record.today - timedelta(days=window_days)
+    infarction = terminology.valueset("acute-myocardial-infarction")
+    evidence = [
+        condition_evidence(c, m)
+        for c, m in record.conditions_in(
+            terminology.valueset("acute-cardiovascular-disease"), active_only=True
+        )
+        if not infarction.contains(m) and (c.date is None or c.date >= since)
+    ]
+    return Reason("ect-unstable-cardiac", tuple(evidence)) if evidence else None
 
 
 def _head_implant(record: PatientRecord, terminology: Terminology) -> Reason | None:

@@ -8,11 +8,14 @@ When  esketamine (a drug order, or HCPCS G2082/G2083) -> always depression treat
       ketamine -> depression treatment when its reason is a depressive disorder, or it is a
       ServiceRequest for a ketamine infusion, or it is IV at <= 1 mg/kg (<= 100 mg without a
       weight) infused over 30-120 minutes (from timing.repeat.duration, a rateRatio, a
-      rateQuantity or the dosage text); any other reason, an IM route, or no infusion length
-      (a bolus) makes it anaesthesia, sedation or pain, which get no cards
+      rateQuantity or the dosage text), or IV with no length stated and nothing contrary; any
+      other reason, an IM route, a bolus or a text naming pain, sedation or anaesthesia makes it
+      anaesthesia, sedation or pain, which get no cards
 Then  esketamine -> rems-requirements
-      IV ketamine -> off-label-consent; no weight within 90 days -> weight-missing; a dose
-      outside 0.4-1.0 mg/kg of the latest weight -> dose-outside-band
+      ketamine -> off-label-consent
+      IV ketamine -> no length stated -> infusion-length-unknown; a push or under 30 minutes
+      -> infusion-too-fast; no weight within 90 days -> weight-missing; a dose outside
+      0.4-1.0 mg/kg of the latest weight -> dose-outside-band
 """
 
 from __future__ import annotations
@@ -78,10 +81,16 @@ def is_depression_treatment(
         return False  # given for something else: pain, sedation, anaesthesia
     if order.kind == "ketamine-infusion":
         return True
-    if not intravenous(order) or order.delivery.intramuscular:
+    delivery = order.delivery
+    if not intravenous(order) or delivery.intramuscular or delivery.other_purpose:
         return False
-    minutes = order.infusion_minutes or 0
-    if not (
+    minutes = order.infusion_minutes
+    if minutes is None:
+        if delivery.bolus:
+            return False
+        # No length stated and nothing contrary: presumed treatment, so that the hard stops and
+        # the dose checks are not skipped; the card asks for the length (infusion-length-unknown).
+    elif not (
         settings.treatment_min_infusion_minutes
         <= minutes
         <= settings.treatment_max_infusion_minutes
@@ -112,8 +121,17 @@ def order_reasons(
     )
     if order.kind == "esketamine":
         return [Reason("rems-requirements", (ordered,))]
+    reasons = [Reason("off-label-consent", (ordered,))]
     if order.kind == "ketamine-infusion" or intravenous(order):
-        reasons = [Reason("off-label-consent", (ordered,))]
+        minutes = order.infusion_minutes
+        if minutes is None and order.kind == "ketamine" and not order.delivery.bolus:
+            reasons.append(Reason("infusion-length-unknown", (ordered,)))
+        elif (minutes is None and order.delivery.bolus) or (
+            minutes is not None and minutes < settings.treatment_min_infusion_minutes
+        ):
+            shown = f"{minutes:g} minutes" if minutes is not None else "a push or bolus"
+            fast = Evidence(ordered.reference, ordered.code, ordered.date, shown)
+            reasons.append(Reason("infusion-too-fast", (fast,)))
         weight = latest_weight(record, settings)
         if weight is None or not weight.value:
             reasons.append(Reason("weight-missing", (ordered,)))
@@ -134,5 +152,4 @@ def order_reasons(
                     )
                 )
             reasons.append(Reason("dose-outside-band", tuple(evidence)))
-        return reasons
-    return []
+    return reasons

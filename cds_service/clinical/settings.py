@@ -103,6 +103,9 @@ class ClinicalSettings(BaseModel):
     iv_first_week_max_sessions: int = Field(3, ge=1)
     iv_maintenance_interval_days: int = Field(28, ge=1, description="About monthly (seed).")
     esketamine_induction_days: int = Field(28, ge=1, description="Twice weekly, weeks 1-4.")
+    esketamine_induction_sessions: int = Field(
+        8, ge=1, description="Induction is complete after this many sessions (2 a week, 4 weeks)."
+    )
     esketamine_max_sessions_per_7_days: int = Field(2, ge=1)
     course_overdue_grace_days: int = Field(
         3, ge=0, description="A next session this many days past its due date is overdue."

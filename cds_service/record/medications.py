@@ -75,9 +75,8 @@ class MedicationExposure:
         """How each dose was given (record/infusion.py): an infusion's length, from the
         effectivePeriod, duration, rate or text; a dose per kg; a bolus; an IM route. Read on
         first use: the rules ask only about ketamine and esketamine."""
-        first = self.ingredients[0] if self.ingredients else ""
         dosage = self.dosages[0] if self.dosages else {}
-        found = delivery_of(dosage, self.dose_mg_per_administration, self.recognition, first)
+        found = delivery_of(dosage, self.dose_mg_per_administration)
         if self.period_minutes:
             return found._replace(minutes=self.period_minutes, minutes_from="period")
         return found

@@ -123,11 +123,9 @@ def _reasons(resource: dict[str, Any]) -> tuple[tuple[Code, ...], tuple[str, ...
     return codes, refs
 
 
-def _delivery(
-    dosages: list[dict[str, Any]], dose_mg: float | None, recognition: Recognition, ingredient: str
-) -> Delivery:
+def _delivery(dosages: list[dict[str, Any]], dose_mg: float | None) -> Delivery:
     """The first dosage that states an infusion length, else the first dosage."""
-    found = [delivery_of(d, dose_mg, recognition, ingredient) for d in dosages[:5]]
+    found = [delivery_of(d, dose_mg) for d in dosages[:5]]
     return next((d for d in found if d.minutes is not None), found[0] if found else Delivery())
 
 
@@ -163,7 +161,7 @@ def _medication_order(
         reason_codes=reason_codes,
         reason_references=reason_refs,
         start=start,
-        delivery=_delivery(dosages, dose_mg, recognition, ingredient),
+        delivery=_delivery(dosages, dose_mg),
     )
 
 

@@ -97,7 +97,11 @@ def patient_view(call: HookCall) -> list[Card]:
         if assessment.depressive_disorder and assessment.decision != "monitoring"
         else None,
         course_card(assessment, settings, patient_id=patient_id, today=call.today),
-        interaction_card(assessment, drug=assessment.course.drug if assessment.course else ""),
+        interaction_card(
+            assessment,
+            drug=assessment.course.drug if assessment.course else "",
+            ordered=False,
+        ),
     ]
     return [card for card in cards if card is not None]
 

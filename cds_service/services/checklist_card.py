@@ -18,7 +18,14 @@ from cds_service.services.content import template, texts
 
 __all__ = ["checklist_card"]
 
-ORDER_REASONS = ("rems-requirements", "off-label-consent", "dose-outside-band", "weight-missing")
+ORDER_REASONS = (
+    "rems-requirements",
+    "off-label-consent",
+    "dose-outside-band",
+    "weight-missing",
+    "infusion-too-fast",
+    "infusion-length-unknown",
+)
 
 
 def _could_become_pregnant(assessment: Assessment, settings: ClinicalSettings) -> bool:
@@ -36,7 +43,9 @@ def _order_dose(assessment: Assessment, order: DraftOrder, settings: ClinicalSet
     low, high = settings.ketamine_dose_band_mg_per_kg
     band = f"band {low:g}-{high:g} mg/kg"
     if order.dose_mg_per_kg is not None:
-        return f"{order.dose_mg_per_kg:g} mg/kg ({band})."
+        minutes = f" over {order.infusion_minutes:g} minutes" if order.infusion_minutes else ""
+        inside = "within" if low <= order.dose_mg_per_kg <= high else "outside"
+        return f"{order.dose_mg_per_kg:g} mg/kg{minutes}: {inside} the {band}."
     if order.dose_mg is None:
         return "No dose in mg: the mg/kg dose cannot be checked."
     weight = latest_weight(assessment.record, settings)
@@ -47,7 +56,13 @@ def _order_dose(assessment: Assessment, order: DraftOrder, settings: ClinicalSet
         )
     per_kg = order.dose_mg / weight.value
     inside = "within" if low <= per_kg <= high else "outside"
-    minutes = f" over {order.infusion_minutes:g} minutes" if order.infusion_minutes else ""
+    minutes = (
+        f" over {order.infusion_minutes:g} minutes"
+        if order.infusion_minutes
+        else " (no infusion length stated)"
+        if intravenous(order)
+        else ""
+    )
     return (
         f"{order.dose_mg:g} mg{minutes} = {per_kg:.2f} mg/kg of {weight.value:g} kg "
         f"({weight.when.isoformat()}): {inside} the {band}."
@@ -67,14 +82,14 @@ def checklist_card(
         older = record.age is not None and record.age >= settings.older_adult_age
         if older and settings.starting_dose_jurisdiction == "EU":
             rows[1][1] += " " + words["esketamineOlderEU"]
-    elif order.kind == "ketamine-infusion" or intravenous(order):
+    else:
         kind = "ketamine"
         dose = _order_dose(assessment, order, settings)
         rows = [[cell.format(order_dose=dose) for cell in row] for row in words["ketamine"]]
-    else:
-        return None
+        if order.kind == "ketamine" and not intravenous(order):
+            rows[1] = list(words["ketamineIvOnly"])
     if _could_become_pregnant(assessment, settings):
-        rows.append(list(words["contraception"]))
+        rows.append(list(words["contraception"][kind]))
     detail = template("order-checklist.md.j2").render(intro=words["intro"][kind], rows=rows)
     reasons = [r for r in assessment.reasons if r.code in ORDER_REASONS]
     return Card(

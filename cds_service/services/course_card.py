@@ -18,7 +18,7 @@ from cds_service.services.eligibility import alternatives, psychotic_depression,
 
 __all__ = ["course_card"]
 
-WARNING_CODES = {"non-response", "off-protocol-frequency", "session-overdue"}
+WARNING_CODES = {"non-response", "off-protocol-frequency", "session-overdue", "response-unmeasured"}
 
 
 def course_card(
@@ -41,6 +41,16 @@ def course_card(
             "open" if course.baseline and course.latest else "none",
         )
     trend = ""
+    if course.baseline and not course.latest:
+        trend = (
+            words["noLatest"]
+            .format(
+                before_label=labels["before"],
+                before=f"{course.baseline.value:g}",
+                before_date=course.baseline.when.isoformat(),
+            )
+            .rstrip(".")
+        )
     if course.baseline and course.latest:
         trend = words["trendLine"].format(
             before_label=labels["before"],
@@ -52,6 +62,7 @@ def course_card(
             trend=words["trend"][trend_key],
         )
     crowded = next((r for r in course.reasons if r.code == "off-protocol-frequency"), None)
+    hard_stop = assessment.hard_stop  # the eligibility card beside this one says what and why
     non_response = ""
     if "non-response" in codes:
         non_response = words[
@@ -70,7 +81,7 @@ def course_card(
         drug=words["drugs"][course.drug],
         count=len(course.sessions),
         first=course.start.isoformat(),
-        week=course.week,
+        week=course.week(today),
         phase=phase,
         sessions=[{"when": s.when.isoformat(), "shown": md(s.shown)} for s in course.sessions],
         trend=trend,
@@ -81,25 +92,27 @@ def course_card(
         )
         if crowded
         else "",
+        hard_stop=words["hardStop"] if hard_stop else "",
+        unmeasured=words["responseUnmeasured"] if "response-unmeasured" in codes else "",
         overdue=words["overdue"].format(
             days=course.overdue_days,
             due=course.next_due.isoformat() if course.next_due else "",
         )
-        if course.overdue_days
+        if course.overdue_days and not hard_stop
         else "",
-        next_due=course.next_due.isoformat() if course.next_due else "",
+        next_due=course.next_due.isoformat() if course.next_due and not hard_stop else "",
         cautions=cautions,
         schedule=words["schedule"][course.drug],
         monitoring=words["monitoring"],
     )
-    summary = words["summary"].format(
+    summary = words["summaryHardStop" if hard_stop else "summary"].format(
         drug=words["drugs"][course.drug],
         count=len(course.sessions),
         first=course.start.isoformat(),
         phase=phase,
         trend=words["trend"][trend_key],
     )
-    if course.overdue_days:
+    if course.overdue_days and not hard_stop:
         summary = f"{summary}; next session {course.overdue_days} days overdue"
     suggestions = alternatives(assessment, patient_id, today) if "non-response" in codes else []
     shown_reasons = list(course.reasons)
@@ -108,7 +121,7 @@ def course_card(
     return Card(
         summary=summary_fit(summary),
         detail=detail.strip(),
-        indicator="warning" if WARNING_CODES & codes or cautions else "info",
+        indicator="warning" if WARNING_CODES & codes or cautions or hard_stop else "info",
         source=source("ketamine-course"),
         suggestions=suggestions or None,
         selectionBehavior="any" if suggestions else None,

@@ -66,7 +66,12 @@ def _summary(assessment: Assessment) -> str:
         ", ".join(reason_concept(r.code)["display"] for r in deciding[:2])
         or texts()["trd"][trd.status]
     )
-    if assessment.decision == "not-trd" and trd.failed >= trd.required and trd.phq9:
+    indication = assessment.reason("indication-suicidal-ideation") is not None
+    if assessment.course is not None and "summaryCourse" in decision_texts:
+        summary = decision_texts["summaryCourse"].format(reason=_sentence_case(reason))
+    elif indication and "summaryIndication" in decision_texts:
+        summary = decision_texts["summaryIndication"].format(reason=_sentence_case(reason))
+    elif assessment.decision == "not-trd" and trd.failed >= trd.required and trd.phq9:
         summary = decision_texts["summaryPhq9"].format(
             label=_phq9_label(assessment),
             score=f"{trd.phq9.value:g}",
@@ -237,7 +242,7 @@ def _suggestions(
 def _order_label(order: DraftOrder | None) -> str:
     if order is None:
         return ""
-    kind = "ketamine" if order.kind == "ketamine" and intravenous(order) else order.kind
+    kind = "ketamine-iv" if order.kind == "ketamine" and intravenous(order) else order.kind
     return str(texts()["orderLabels"].get(kind, "Ketamine order"))
 
 
@@ -331,7 +336,11 @@ def eligibility_card(
         if c
     ]
     detail = template("ketamine-eligibility.md.j2").render(
-        decision_display=texts()["decisions"][decision]["display"],
+        decision_display=texts()["decisions"][decision][
+            "displayCourse"
+            if assessment.course and "displayCourse" in texts()["decisions"][decision]
+            else "display"
+        ],
         trd_sentence=texts()["trd"][trd.status],
         gate_note=texts()["gate"]["not-trd"] if would_apply else "",
         reasons=[reason_view(r, assessment, settings) for r in shown],
@@ -349,7 +358,7 @@ def eligibility_card(
         order_name=md(order.name) if order else "",
         order_lines=_order_lines(assessment, order, settings) if order else [],
         show_alternatives=trd.status == "met" or order_hook,
-        alternatives_heading=words["heading"],
+        alternatives_heading=words["headingPsychotic" if psychotic else "heading"],
         alternatives=alternative_lines,
         alternative_cautions=cautions,
     )

@@ -11,7 +11,8 @@ from cds_service.services.content import md, template, texts
 __all__ = ["interaction_card"]
 
 
-def interaction_card(assessment: Assessment, *, drug: str) -> Card | None:
+def interaction_card(assessment: Assessment, *, drug: str, ordered: bool) -> Card | None:
+    """``ordered``: the drug is being ordered (an order hook), not a course under way."""
     reasons = list(assessment.interactions)
     if not reasons:
         return None
@@ -20,7 +21,7 @@ def interaction_card(assessment: Assessment, *, drug: str) -> Card | None:
         dict.fromkeys(md((e.value or "").split(",")[0]) for r in reasons for e in r.evidence)
     )
     detail = template("drug-interaction.md.j2").render(
-        drug=drug,
+        heading=words["heading"]["order" if ordered else "course"].format(drug=drug),
         items=[
             {
                 "display": reason_concept(r.code)["display"],

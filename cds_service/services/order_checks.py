@@ -4,7 +4,8 @@ order-select focuses on the drafts that ``selections`` names, with the other dra
 order-sign checks every draft. A depression-treatment ketamine or esketamine order gets the
 eligibility card framed for the order (or, during a course with no hard stop, the course card
 in its place), the order checklist unless a hard stop applies, and any drug-interaction card.
-ECT and TMS orders get a neuromodulation-safety card. A severe BP adds the blood-pressure card.
+ECT and TMS orders get a neuromodulation-safety card. Suicide risk and a severe BP add their
+cards, first.
 Other orders (anaesthesia, sedation, pain, ordinary drugs) get no cards
 (docs/clinical-basis.md §6).
 """
@@ -24,6 +25,7 @@ from cds_service.services.eligibility import eligibility_card
 from cds_service.services.interaction_card import interaction_card
 from cds_service.services.neuromodulation_card import neuromodulation_card
 from cds_service.services.records import record_for, terminology_for
+from cds_service.services.suicide_card import suicide_card
 
 __all__ = ["order_cards"]
 
@@ -52,7 +54,9 @@ def order_cards(call: HookCall) -> list[Card]:
     framed = None  # the order-framed assessment, so that every card states the same decision
     for order in relevant:
         if order.kind in NEUROMODULATION_KINDS:
-            check = neuromodulation_check(order.kind, record, terminology, settings)
+            check = neuromodulation_check(
+                order.kind, record, terminology, settings, pregnancy=plain.reason("pregnancy")
+            )
             cards.append(neuromodulation_card(order, check, plain))
             continue
         if not is_depression_treatment(order, record, terminology, settings):
@@ -70,7 +74,7 @@ def order_cards(call: HookCall) -> list[Card]:
         if checklist:
             cards.append(checklist)
         drug = "esketamine" if order.kind == "esketamine" else "ketamine"
-        interaction = interaction_card(assessment, drug=drug)
+        interaction = interaction_card(assessment, drug=drug, ordered=True)
         if interaction:
             cards.append(interaction)
     if cards:
@@ -78,7 +82,9 @@ def order_cards(call: HookCall) -> list[Card]:
         course = course_card(context_assessment, settings, patient_id=patient_id, today=call.today)
         if course:
             cards.append(course)
-        pressure = blood_pressure_card(context_assessment)
-        if pressure:
-            cards.insert(0, pressure)
+        first = [
+            suicide_card(context_assessment, patient_id=patient_id, today=call.today),
+            blood_pressure_card(context_assessment),
+        ]
+        cards[:0] = [card for card in first if card is not None]
     return cards
