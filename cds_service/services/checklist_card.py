@@ -93,7 +93,9 @@ def checklist_card(
     detail = template("order-checklist.md.j2").render(intro=words["intro"][kind], rows=rows)
     reasons = [r for r in assessment.reasons if r.code in ORDER_REASONS]
     return Card(
-        summary=summary_fit(words["summary"][kind]),
+        summary=summary_fit(
+            words["summary"]["ketamine-iv" if kind == "ketamine" and intravenous(order) else kind]
+        ),
         detail=detail.strip(),
         indicator="info",
         source=source("order-checklist"),

@@ -38,7 +38,11 @@ def course_card(
     else:
         trend_key = next(
             (k for k in ("response", "remission", "non-response") if k in codes),
-            "open" if course.baseline and course.latest else "none",
+            "unmeasured"
+            if "response-unmeasured" in codes
+            else "open"
+            if course.baseline and course.latest
+            else "none",
         )
     trend = ""
     if course.baseline and not course.latest:
