@@ -995,10 +995,7 @@ def test_a_switch_from_iv_ketamine_to_esketamine_is_two_courses(client) -> None:
     resources = [
         *patient(),
         f.phq9("before-iv", P, 20, f.ago(52)),
-        *(
-            f.ketamine_session(f"k{i}", P, f.ago(d + 26), rate_ratio_minutes=40)
-            for i, d in enumerate(IV_DAYS)
-        ),
+        *(f.ketamine_administration(f"k{i}", P, f.ago(d + 26)) for i, d in enumerate(IV_DAYS)),
         f.phq9("after-iv", P, 19, f.ago(30)),
         *(
             f.esketamine_administration(f"s{i}", P, f.ago(d))
