@@ -443,6 +443,8 @@ def test_the_starting_dose_at_65_follows_the_sites_jurisdiction(make_app) -> Non
     client = make_app(clinical={"starting_dose_jurisdiction": "EU"}).test_client()
     [eligibility] = call(client, patient(birth="1958-05-11"))
     assert "The EU SmPC starts patients of 65 and over at 28 mg" in text(eligibility)
+    cards = call(client, patient(birth="1958-05-11"), "order-sign", [f.spravato_draft("d1", P)])
+    assert "65 or over: the EU SmPC starts at 28 mg" in text(card(cards, "order-checklist"))
 
 
 # 3. Dangerous blood pressure ----------------------------------------------------------------

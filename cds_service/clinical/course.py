@@ -5,9 +5,9 @@ Sessions
   IV ketamine       a depression-treatment session, recognised by, in order:
     reason          reasonCode or reasonReference (its own or its request's) names a depressive
                     disorder; any other reason (anaesthesia, sedation, pain) excludes it
-    contrary        an intramuscular route, a bolus or push, a text naming pain, analgesia,
-                    sedation or anaesthesia, more than 1 mg/kg (100 mg with no weight), or a
-                    surgical procedure the same day excludes it
+    contrary        an intramuscular route, a bolus or push, a text stating another purpose
+                    ("for pain", "procedural sedation"), more than 1 mg/kg (100 mg with no
+                    weight), or a surgical procedure the same day excludes it
     duration        infused over 30-120 minutes: effectivePeriod, rateRatio, rateQuantity
                     (mg/h, or mL/h with a known mg/mL strength), or the dosage text
     series          a date-only session with a dose, no duration and nothing contrary counts

@@ -9,7 +9,7 @@ When  esketamine (a drug order, or HCPCS G2082/G2083) -> always depression treat
       ServiceRequest for a ketamine infusion, or it is IV at <= 1 mg/kg (<= 100 mg without a
       weight) infused over 30-120 minutes (from timing.repeat.duration, a rateRatio, a
       rateQuantity or the dosage text), or IV with no length stated and nothing contrary; any
-      other reason, an IM route, a bolus or a text naming pain, sedation or anaesthesia makes it
+      other reason, an IM route, a bolus or a text stating another purpose ("for pain") makes it
       anaesthesia, sedation or pain, which get no cards
 Then  esketamine -> rems-requirements
       ketamine -> off-label-consent

@@ -11,8 +11,9 @@ The length of an infusion comes, in this order, from:
 
 An administration's ``effectivePeriod`` is read by the caller, before any of these. A dose
 stated per kilogram, an intramuscular route, a bolus ("push", "bolus") and a text that names
-another purpose (pain, analgesia, sedation, a procedure, anaesthesia) are read here too, because
-they tell an anaesthetic, sedative or analgesic dose from an antidepressant infusion.
+another purpose (pain, analgesia, procedural sedation, a procedure, anaesthesia) are read here
+too, because they tell an anaesthetic, sedative or analgesic dose from an antidepressant
+infusion.
 """
 
 from __future__ import annotations
@@ -54,7 +55,14 @@ _LONG = re.compile(_NUMBER + r"[\s-]{0,3}" + _UNIT + r"[\s-]{0,3}(?:iv\s{1,3})?i
 _BOLUS = re.compile(r"\b(bolus|push)\b", re.I)
 # A bag volume: "in 100 mL", "in sodium chloride 0.9% 100 mL" (bounded, so linear on any text).
 _BAG = re.compile(r"\bin\b[^;,\n]{0,40}?(?<![\d.])(\d{1,4}(?:\.\d{1,2})?)\s{0,2}ml\b", re.I)
-_PURPOSE = re.compile(r"\b(pain|analges\w*|sedat\w*|procedur\w*|an(?:a)?esthe\w*|intubat\w*)", re.I)
+# A stated purpose other than depression: "for pain", "for acute pain", "for the procedure",
+# "procedural sedation". Not "monitor for sedation", which an antidepressant infusion asks too.
+_PURPOSE = re.compile(
+    r"\bfor\s{1,3}(?:[a-z-]{1,20}\s{1,3})?"
+    r"(?:pain|analgesia|an(?:a)?esthesia|procedure|surgery|intubation)\b"
+    r"|\bprocedural\s{1,3}sedation\b",
+    re.I,
+)
 _IM_TEXT = re.compile(r"\bintramuscular|\bIM\b", re.I)
 
 

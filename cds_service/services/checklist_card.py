@@ -81,13 +81,15 @@ def checklist_card(
         record = assessment.record
         older = record.age is not None and record.age >= settings.older_adult_age
         if older and settings.starting_dose_jurisdiction == "EU":
-            rows[1][1] += " " + words["esketamineOlderEU"]
+            for row in rows:
+                if row[0] == "Day-1 dose":
+                    row[1] += " " + words["esketamineOlderEU"]
     else:
         kind = "ketamine"
         dose = _order_dose(assessment, order, settings)
         rows = [[cell.format(order_dose=dose) for cell in row] for row in words["ketamine"]]
-        if order.kind == "ketamine" and not intravenous(order):
-            rows[1] = list(words["ketamineIvOnly"])
+        if order.kind == "ketamine" and not intravenous(order):  # the IV dose row does not apply
+            rows = [list(words["ketamineIvOnly"]) if row[0] == "Dose" else row for row in rows]
     if _could_become_pregnant(assessment, settings):
         rows.append(list(words["contraception"][kind]))
     detail = template("order-checklist.md.j2").render(intro=words["intro"][kind], rows=rows)
