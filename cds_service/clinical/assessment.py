@@ -14,9 +14,9 @@ assessed as an overlay.
 
 Course: while one is under way (clinical/course.py) every hard stop applies, whatever the TRD
 status (treatment has started); when none does, the decision is ``monitoring`` on every hook.
-TRD then reads the PHQ-9 from before the course. After
-documented non-response, an order for another session is ``not-recommended`` (non-response);
-so is any ketamine or esketamine once that course is over, for ``prior_non_response_days``.
+TRD then reads the PHQ-9 from before the course. After documented non-response, an order for
+another session is ``not-recommended`` (non-response); so is any ketamine or esketamine once
+that course is over, for ``prior_non_response_days``.
 
 Esketamine for MDD with acute suicidal ideation or behaviour (urgent suicide risk on record, or
 an order whose reason is suicidal ideation) does not need TRD (Spravato label §1):
@@ -31,7 +31,7 @@ from datetime import timedelta
 from cds_service.clinical.contraindications import contraindications, pregnant_or_postpartum
 from cds_service.clinical.course import Course, courses
 from cds_service.clinical.findings import Evidence, Reason
-from cds_service.clinical.interactions import interactions
+from cds_service.clinical.interactions import current_medications, interactions
 from cds_service.clinical.orders import order_reasons
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.clinical.suicide import suicide_risk
@@ -163,16 +163,9 @@ def _oral_antidepressant(
     def antidepressant(ingredients: tuple[str, ...]) -> bool:
         return any(terminology.in_group(i, "antidepressant") for i in ingredients)
 
-    current = any(
-        antidepressant(e.ingredients)
-        and e.resource_type != "MedicationAdministration"
-        and (
-            e.ongoing
-            or (e.status in ("active", "on-hold") and (e.end is None or e.end >= record.today))
-        )
-        for e in record.medications
+    return any(antidepressant(e.ingredients) for e in current_medications(record)) or any(
+        antidepressant(o.recognition.ingredients) for o in other_orders
     )
-    return current or any(antidepressant(o.recognition.ingredients) for o in other_orders)
 
 
 def assess(

@@ -35,6 +35,7 @@ from datetime import date, timedelta
 from functools import cached_property
 
 from cds_service.clinical.findings import Evidence, Reason
+from cds_service.clinical.orders import names_depressive_disorder
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.record.medications import MedicationExposure
 from cds_service.record.observations import Reading
@@ -42,12 +43,6 @@ from cds_service.record.record import PatientRecord
 from cds_service.record.terminology import LOINC, Terminology
 
 __all__ = ["Course", "Session", "courses", "current_course", "depressive_reason"]
-
-DEPRESSIVE_SETS = (
-    "major-depressive-disorder",
-    "other-depressive-disorder",
-    "depressive-disorder-in-remission",
-)
 
 
 @dataclass(frozen=True)
@@ -89,29 +84,16 @@ def depressive_reason(
 ) -> bool | None:
     """True when the exposure's reason (or its request's) is a depressive disorder, False when
     it states another reason, None when it states none."""
-    sets = [terminology.valueset(v) for v in DEPRESSIVE_SETS]
-    conditions = record.conditions_by_reference
-
-    def depressive(item: MedicationExposure) -> bool:
-        if any(vs.match(item.reason_codes) for vs in sets):
-            return True
-        return any(
-            (condition := conditions.get(_tail(ref))) is not None
-            and any(vs.match(condition.codes) for vs in sets)
-            for ref in item.reason_references
-        )
-
+    items = [exposure]
     request = record.request(exposure.request_reference)
-    if depressive(exposure) or (request is not None and depressive(request)):
+    if request is not None:
+        items.append(request)
+    if any(
+        names_depressive_disorder(i.reason_codes, i.reason_references, record, terminology)
+        for i in items
+    ):
         return True
-    stated = exposure.reason_codes or exposure.reason_references
-    if stated or (request is not None and (request.reason_codes or request.reason_references)):
-        return False
-    return None
-
-
-def _tail(ref: str) -> str:
-    return "/".join(ref.split("/_history")[0].split("/")[-2:])
+    return False if any(i.reason_codes or i.reason_references for i in items) else None
 
 
 class _Sessions:
@@ -222,12 +204,15 @@ class _Sessions:
                 )
         # Esketamine is given as 28 mg devices 5 minutes apart: one visit, charted per device,
         # is one session. Two IV infusions on one day stay two (off-protocol-frequency).
-        administered = [
-            s
-            for i, s in enumerate(administered)
-            if s.drug != "esketamine"
-            or not any(o.drug == s.drug and o.when == s.when for o in administered[:i])
-        ]
+        visit_days: set[date] = set()
+        kept = []
+        for s in administered:
+            if s.drug == "esketamine":
+                if s.when in visit_days:
+                    continue
+                visit_days.add(s.when)
+            kept.append(s)
+        administered = kept
         recorded = {(s.drug, s.when) for s in administered}
         unique_others = {(s.drug, s.when): s for s in others if (s.drug, s.when) not in recorded}
         everything = sorted(

@@ -15,11 +15,12 @@ from __future__ import annotations
 from datetime import date
 
 from cds_service.clinical.findings import Evidence, Reason
+from cds_service.record.medications import MedicationExposure
 from cds_service.record.orders import DraftOrder
 from cds_service.record.record import PatientRecord
 from cds_service.record.terminology import Terminology
 
-__all__ = ["INTERACTION_GROUPS", "interactions"]
+__all__ = ["INTERACTION_GROUPS", "current_medications", "interactions"]
 
 CURRENT_STATUSES = {"active", "in-progress", "on-hold"}  # while not past their end
 INTERACTION_GROUPS = (  # (ingredient group, reason), most serious first
@@ -34,12 +35,10 @@ def _shown(name: str, daily: float | None) -> str:
     return f"{name}, {daily:g} mg/day" if daily is not None else f"{name}, dose not recorded"
 
 
-def interactions(
-    record: PatientRecord, other_orders: list[DraftOrder], terminology: Terminology
-) -> list[Reason]:
-    """Interaction reasons, each naming the medication, its dose and its start date."""
-    found: dict[str, list[Evidence]] = {}
-    current = [
+def current_medications(record: PatientRecord) -> list[MedicationExposure]:
+    """The medications taken now: ongoing, or an active order or statement not yet past its
+    end (an administration is a moment, not a current medication)."""
+    return [
         e
         for e in record.medications
         if e.ongoing
@@ -49,6 +48,14 @@ def interactions(
             and (e.end is None or e.end >= record.today)
         )
     ]
+
+
+def interactions(
+    record: PatientRecord, other_orders: list[DraftOrder], terminology: Terminology
+) -> list[Reason]:
+    """Interaction reasons, each naming the medication, its dose and its start date."""
+    found: dict[str, list[Evidence]] = {}
+    current = current_medications(record)
     sources: list[tuple[str, tuple[str, ...], str | None, date | None, str, dict[str, float]]]
     sources = [
         (

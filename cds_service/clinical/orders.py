@@ -28,9 +28,15 @@ from cds_service.clinical.settings import ClinicalSettings
 from cds_service.record.observations import Reading
 from cds_service.record.orders import DraftOrder
 from cds_service.record.record import PatientRecord
-from cds_service.record.terminology import LOINC, Terminology
+from cds_service.record.terminology import LOINC, Code, Terminology
 
-__all__ = ["intravenous", "is_depression_treatment", "latest_weight", "order_reasons"]
+__all__ = [
+    "intravenous",
+    "is_depression_treatment",
+    "latest_weight",
+    "names_depressive_disorder",
+    "order_reasons",
+]
 
 INTRAVENOUS_ROUTE = "47625008"  # SNOMED CT: intravenous route
 _IV_TEXT = re.compile(r"\bintravenous|\bIV\b", re.I)
@@ -53,17 +59,20 @@ def intravenous(order: DraftOrder) -> bool:
     )
 
 
-def _reason_is_depression(
-    order: DraftOrder, record: PatientRecord, terminology: Terminology
+def names_depressive_disorder(
+    codes: tuple[Code, ...],
+    references: tuple[str, ...],
+    record: PatientRecord,
+    terminology: Terminology,
 ) -> bool:
+    """Whether a reasonCode, or a Condition a reasonReference names, is a depressive disorder."""
     sets = [terminology.valueset(v) for v in DEPRESSIVE_SETS]
-    if any(vs.match(order.reason_codes) for vs in sets):
+    if any(vs.match(codes) for vs in sets):
         return True
-    by_ref = {c.reference: c for c in record.conditions}
     return any(
-        ref.split("/_history")[0].endswith(cond_ref) and any(vs.match(cond.codes) for vs in sets)
-        for ref in order.reason_references
-        for cond_ref, cond in by_ref.items()
+        (condition := record.condition(ref)) is not None
+        and any(vs.match(condition.codes) for vs in sets)
+        for ref in references
     )
 
 
@@ -75,7 +84,7 @@ def is_depression_treatment(
         return True
     if order.kind not in ("ketamine", "ketamine-infusion"):
         return False
-    if _reason_is_depression(order, record, terminology):
+    if names_depressive_disorder(order.reason_codes, order.reason_references, record, terminology):
         return True
     if order.reason_codes or order.reason_references:
         return False  # given for something else: pain, sedation, anaesthesia

@@ -32,6 +32,7 @@ from cds_service.record.values import (
     parse_date,
     parse_instant,
     reference,
+    reference_tail,
     text_of,
 )
 
@@ -166,7 +167,7 @@ def exposures_from(
                 route=tuple(codes_of(dosage.get("route"))),
                 route_text=text_of(dosage.get("route")),
                 dosages=(dosage,),
-                request_reference=_tail(as_dict(resource.get("request")).get("reference")),
+                request_reference=reference_tail(as_dict(resource.get("request")).get("reference")),
                 period_minutes=_minutes(as_dict(resource.get("effectivePeriod"))),
             )
         ]
@@ -238,8 +239,7 @@ def medication_of(
                 {},
             )
         else:  # "Medication/123", or an absolute URL ending in it
-            tail = "/".join(ref.split("/_history")[0].rstrip("/").split("/")[-2:])
-            medication = medications.get(tail, {})
+            medication = medications.get(reference_tail(ref) or ref, {})  # or a urn:uuid
     display = as_dict(resource.get("medicationReference")).get("display")
     codes = codes_of(medication.get("code"))
     texts: list[str | None] = [
@@ -251,13 +251,6 @@ def medication_of(
         codes += codes_of(part.get("itemCodeableConcept"))
         texts.append(text_of(part.get("itemCodeableConcept")))
     return codes, texts
-
-
-def _tail(ref: Any) -> str | None:
-    """``Type/id`` of a relative or absolute reference."""
-    if not isinstance(ref, str) or "/" not in ref:
-        return None
-    return "/".join(ref.split("/_history")[0].rstrip("/").split("/")[-2:])
 
 
 def _minutes(period: dict[str, Any]) -> float | None:

@@ -12,7 +12,7 @@ from cds_service.protocol.fhirjson import as_dict, as_list
 from cds_service.record.medications import MedicationExposure, exposures_from
 from cds_service.record.observations import Observations, read_observations
 from cds_service.record.terminology import Code, Terminology, ValueSet
-from cds_service.record.values import codes_of, parse_date, reference, text_of
+from cds_service.record.values import codes_of, parse_date, reference, reference_tail, text_of
 
 __all__ = ["AllergyFact", "ConditionFact", "PatientRecord", "ProcedureFact"]
 
@@ -130,9 +130,12 @@ class PatientRecord:
         return [(c, code) for _, c, code in sorted(found, key=lambda hit: hit[0])]
 
     @cached_property
-    def conditions_by_reference(self) -> dict[str, ConditionFact]:
-        """Conditions by ``Type/id``, for reasonReference look-ups."""
+    def _conditions_by_reference(self) -> dict[str, ConditionFact]:
         return {c.reference: c for c in self.conditions}
+
+    def condition(self, reference: str) -> ConditionFact | None:
+        """The Condition a relative or absolute reference names, if the record holds it."""
+        return self._conditions_by_reference.get(reference_tail(reference) or "")
 
     @cached_property
     def _requests(self) -> dict[str, MedicationExposure]:

@@ -17,6 +17,7 @@ __all__ = [
     "parse_date_and_instant",
     "parse_instant",
     "reference",
+    "reference_tail",
     "scalar_text",
     "text_of",
 ]
@@ -141,6 +142,16 @@ def parse_date_and_instant(value: Any) -> tuple[date | None, datetime | None]:
             instant = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
             return parsed.date(), instant.astimezone(UTC)
     return parse_date(value), parse_instant(value)
+
+
+def reference_tail(ref: Any) -> str | None:
+    """``Type/id`` of a relative or absolute reference (``_history`` dropped), or None.
+
+    Usage: ``reference_tail("https://ehr/r4/Condition/c1/_history/2")  # "Condition/c1"``
+    """
+    if not isinstance(ref, str) or "/" not in ref:
+        return None
+    return "/".join(ref.split("/_history")[0].rstrip("/").split("/")[-2:])
 
 
 def reference(resource: dict[str, Any]) -> str:
