@@ -210,7 +210,12 @@ SCENARIOS = [
                 "warning",
                 "met",
                 ["age-65-plus", "substance-use-in-remission"],
-                ["F10.21", "age 67", "Watch for sedation and falls", "monitor for misuse"],
+                [
+                    "Alcohol dependence, in remission (2015-03-01)",
+                    "age 67",
+                    "Watch for sedation and falls",
+                    "monitor for misuse",
+                ],
             )
         ],
     ),
@@ -235,8 +240,7 @@ SCENARIOS = [
                 ["aneurysmal-vascular-disease"],
                 [
                     "Do not start ketamine or esketamine: aneurysmal vascular disease",
-                    "I67.1",
-                    "2023-06-19",
+                    "Cerebral aneurysm, nonruptured (2023-06-19)",
                     "A contraindication (Spravato label §4)",
                     "Aneurysm on record: ECT is high risk",
                 ],
@@ -297,7 +301,7 @@ SCENARIOS = [
                 "critical",
                 "met",
                 ["intracerebral-hemorrhage-history", "ketamine-hypersensitivity"],
-                ["S06.340A", "ketamine (6130, 2021-09-30)"],
+                ["Traumatic hemorrhage of right cerebrum", "ketamine (2021-09-30)"],
             )
         ],
     ),
@@ -316,7 +320,11 @@ SCENARIOS = [
         ],
         [
             eligibility(
-                "contraindicated", "critical", "met", ["arteriovenous-malformation"], ["Q28.2"]
+                "contraindicated",
+                "critical",
+                "met",
+                ["arteriovenous-malformation"],
+                ["Arteriovenous malformation of cerebral vessels"],
             )
         ],
     ),
@@ -351,7 +359,7 @@ SCENARIOS = [
                 "warning",
                 "not-applicable",
                 ["bipolar-disorder", "psychosis-history"],
-                ["Bipolar disorder", "F23"],
+                ["Bipolar disorder", "Brief psychotic disorder (2018-07-01)"],
             )
         ],
     ),
@@ -396,7 +404,7 @@ SCENARIOS = [
                 "warning",
                 "met",
                 ["psychotic-features", "stroke-history"],
-                ["Z86.73 is a personal history of TIA"],
+                ["a personal history of TIA or cerebral infarction without residual deficits"],
             )
         ],
     ),
@@ -421,7 +429,11 @@ SCENARIOS = [
                 "warning",
                 "met",
                 ["active-substance-use", "liver-disease"],
-                ["F10.20", "K70.30", "Confirm the Child-Pugh class"],
+                [
+                    "Alcohol dependence, uncomplicated",
+                    "Alcoholic cirrhosis of liver without ascites",
+                    "Confirm the Child-Pugh class",
+                ],
             )
         ],
     ),
@@ -443,7 +455,10 @@ SCENARIOS = [
                 "warning",
                 "met",
                 ["lactation"],
-                ["Z39.1", "Advise against breastfeeding during treatment"],
+                [
+                    "Encounter for care and examination of lactating mother",
+                    "Advise against breastfeeding during treatment",
+                ],
             )
         ],
     ),
@@ -479,7 +494,10 @@ SCENARIOS = [
                 "warning",
                 "met",
                 ["fatty-liver-disease"],
-                ["K76.0", "May need longer monitoring after each dose (Spravato label §8.6)"],
+                [
+                    "Fatty (change of) liver, not elsewhere classified",
+                    "May need longer monitoring after each dose (Spravato label §8.6)",
+                ],
             )
         ],
     ),
@@ -501,7 +519,7 @@ SCENARIOS = [
                 "warning",
                 "met",
                 ["uncontrolled-cardiovascular-disease", "age-65-plus"],
-                ["I21.4"],
+                ["Non-ST elevation (NSTEMI) myocardial infarction"],
             )
         ],
     ),
@@ -677,7 +695,9 @@ SCENARIOS = [
             ),
         ],
         [
-            suicide("suicide-risk-urgent", "critical", "not-trd", "not-met", ["R45.851"]),
+            suicide(
+                "suicide-risk-urgent", "critical", "not-trd", "not-met", ["Suicidal ideations"]
+            ),
             eligibility("not-trd", "info", "not-met", []),
         ],
     ),
@@ -1046,7 +1066,12 @@ SCENARIOS += [
                 "contraindicated",
                 "met",
                 ["ect-recent-mi", "ect-vascular-lesion"],
-                ["I21.4", "I67.1", "ECT has no absolute contraindications", "anaesthesia"],
+                [
+                    "Non-ST elevation (NSTEMI) myocardial infarction",
+                    "Cerebral aneurysm, nonruptured",
+                    "ECT has no absolute contraindications",
+                    "anaesthesia",
+                ],
             )
         ],
     ),
@@ -1061,7 +1086,15 @@ SCENARIOS += [
         ],
         hook="order-select",
         drafts=lambda p: [f.neuromodulation_draft(f"{p}-ect", p, "ect")],
-        cards=[neuromodulation("high-risk", "candidate", "met", ["ect-raised-icp"], ["G93.2"])],
+        cards=[
+            neuromodulation(
+                "high-risk",
+                "candidate",
+                "met",
+                ["ect-raised-icp"],
+                ["Benign intracranial hypertension"],
+            )
+        ],
     ),
     Scenario(
         "order-sign-tms-implant-and-seizures",
@@ -1084,7 +1117,11 @@ SCENARIOS += [
                 "candidate",
                 "met",
                 ["tms-metal-implant", "tms-seizure-risk"],
-                ["Do not start TMS: device or metal in the head or neck", "Z96.21", "G40.909"],
+                [
+                    "Do not start TMS: device or metal in the head or neck",
+                    "Cochlear implant status",
+                    "Epilepsy, unspecified",
+                ],
                 [["delete", "ServiceRequest/pat-order-sign-tms-implant-and-seizures-tms"]],
             )
         ],

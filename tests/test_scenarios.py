@@ -56,6 +56,9 @@ def test_fixture_gives_its_expected_cards(client, name: str) -> None:
             assert phrase in text, f"{phrase!r} not in the {want['topic']} card"
         for reason in assessment.get("reasons", []):
             assert reason.get("evidence") or reason["code"] in ("bp-missing", "missing-phq9")
+            for evidence in reason.get("evidence", []):  # codes stay in the extension
+                code = evidence.get("code", "").split("|")[-1]
+                assert not code or code not in text, (code, card["summary"])
         if "suggestions" in want:
             got_actions = [
                 [a["type"], a.get("resourceId") or a["resource"]["resourceType"]]

@@ -57,7 +57,8 @@ def suicide_risk(
 
 
 def _item9(reading: Reading) -> Evidence:
-    answer = f" ({reading.answer.display})" if reading.answer and reading.answer.display else ""
+    display = reading.answer.display if reading.answer else None
+    answer = f", {display.lower()}" if display else ""
     return Evidence(
         reading.reference,
         f"{LOINC}|44260-8",

@@ -75,7 +75,7 @@ class Reading(NamedTuple):
 
     def shown(self) -> str:
         if self.answer:
-            return f"{self.answer.code} {self.answer.display or ''}".strip()
+            return self.answer.display or self.answer.code
         if self.value is not None:
             return f"{self.value:g}"
         return self.text or "no value"

@@ -53,20 +53,12 @@ def extension(
 
 
 def evidence_line(reason: Reason) -> list[str]:
-    """Each piece of evidence as 'value (code, date)', escaped for Markdown."""
-    lines = []
-    for e in reason.evidence:
-        parts = [
-            p
-            for p in (
-                e.code.split("|")[-1] if e.code else None,
-                e.date.isoformat() if e.date else None,
-            )
-            if p
-        ]
-        shown = f" ({md(', '.join(parts))})" if parts else ""
-        lines.append(f"{md(e.value or e.reference)}{shown}")
-    return lines
+    """Each piece of evidence in plain words, 'value (date)', escaped for Markdown. Codes stay in
+    the assessment extension, where software reads them."""
+    return [
+        md(e.value or e.reference) + (f" ({e.date.isoformat()})" if e.date else "")
+        for e in reason.evidence
+    ]
 
 
 def referral(
