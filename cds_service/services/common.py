@@ -17,6 +17,7 @@ __all__ = [
     "extension",
     "links",
     "referral",
+    "sentence_case",
     "source",
     "summary_fit",
 ]
@@ -98,6 +99,11 @@ def links(*ids: str) -> list[Link]:
     return [
         Link(label=catalogue[i]["label"], url=catalogue[i]["url"], type="absolute") for i in ids
     ]
+
+
+def sentence_case(text: str) -> str:
+    """A display inside a sentence: "Pregnant" -> "pregnant"; "AVM ..." and "MDD ..." unchanged."""
+    return text[0].lower() + text[1:] if len(text) > 1 and text[1].islower() else text
 
 
 def summary_fit(text: str) -> str:

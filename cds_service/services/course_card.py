@@ -118,7 +118,9 @@ def course_card(
     )
     if course.overdue_days and not hard_stop:
         summary = f"{summary}; next session {course.overdue_days} days overdue"
-    suggestions = alternatives(assessment, patient_id, today) if "non-response" in codes else []
+    # Under a hard stop the eligibility card beside this one offers the alternatives.
+    offer = "non-response" in codes and not hard_stop
+    suggestions = alternatives(assessment, patient_id, today) if offer else []
     shown_reasons = list(course.reasons)
     if assessment.decision == "monitoring":  # this card speaks for the eligibility card
         shown_reasons += [r for r in assessment.reasons if r.code not in codes]

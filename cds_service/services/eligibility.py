@@ -22,6 +22,7 @@ from cds_service.services.common import (
     extension,
     links,
     referral,
+    sentence_case,
     source,
     summary_fit,
 )
@@ -68,9 +69,9 @@ def _summary(assessment: Assessment) -> str:
     )
     indication = assessment.reason("indication-suicidal-ideation") is not None
     if assessment.course is not None and "summaryCourse" in decision_texts:
-        summary = decision_texts["summaryCourse"].format(reason=_sentence_case(reason))
+        summary = decision_texts["summaryCourse"].format(reason=sentence_case(reason))
     elif indication and "summaryIndication" in decision_texts:
-        summary = decision_texts["summaryIndication"].format(reason=_sentence_case(reason))
+        summary = decision_texts["summaryIndication"].format(reason=sentence_case(reason))
     elif assessment.decision == "not-trd" and trd.failed >= trd.required and trd.phq9:
         summary = decision_texts["summaryPhq9"].format(
             label=_phq9_label(assessment),
@@ -79,16 +80,11 @@ def _summary(assessment: Assessment) -> str:
         )
     else:
         summary = decision_texts["summary"].format(
-            reason=_sentence_case(reason),
+            reason=sentence_case(reason),
             failed=trd.failed,
             required=trd.required,
         )
     return summary_fit(summary)
-
-
-def _sentence_case(text: str) -> str:
-    """A display inside a sentence: "Pregnant" -> "pregnant", "MDD with ..." unchanged."""
-    return text[0].lower() + text[1:] if len(text) > 1 and text[1].islower() else text
 
 
 def _phq9_label(assessment: Assessment) -> str:

@@ -14,7 +14,7 @@ from cds_service.clinical.neuromodulation import STATUS_OF, NeuromodulationCheck
 from cds_service.protocol.models import Action, Card, Suggestion
 from cds_service.record.orders import DraftOrder
 from cds_service.services.codes import override_reasons, reason_concept
-from cds_service.services.common import evidence_line, extension, source, summary_fit
+from cds_service.services.common import evidence_line, extension, sentence_case, source, summary_fit
 from cds_service.services.content import md, template, texts
 
 __all__ = ["neuromodulation_card"]
@@ -33,7 +33,7 @@ def neuromodulation_card(
     words = texts()["neuromodulation"]
     label = words["labels"][check.procedure]
     names = ", ".join(
-        reason_concept(r.code)["display"].lower()
+        sentence_case(reason_concept(r.code)["display"])
         for r in check.reasons
         if STATUS_OF[r.code] == check.status
     )
