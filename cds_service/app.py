@@ -15,7 +15,7 @@ from flask_cors import CORS
 from sqlalchemy.engine import make_url
 from werkzeug.exceptions import HTTPException
 
-from cds_service import console
+from cds_service import console, handouts
 from cds_service.config import Settings
 from cds_service.errors import CdsError, issue, operation_outcome
 from cds_service.logs import configure_logging, request_id_var
@@ -38,7 +38,8 @@ _SLASHES = re.compile(r"/{2,}")
 _HTTP_ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-costly"}
 CORS_HEADERS = ["Authorization", "Content-Type", "Accept", "X-Request-ID"]
 # A JSON API: nothing to render, frame, sniff, cache or refer from (OWASP REST Security).
-# The console page sets its own Content-Security-Policy; these fill in whatever a route left unset.
+# The console and the handouts set their own Content-Security-Policy; these fill in whatever a
+# route left unset.
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
@@ -106,6 +107,7 @@ def _assemble(app: Flask, settings: Settings, registry: ServiceRegistry, db: Dat
     )
     app.register_blueprint(routes.bp)
     app.register_blueprint(console.bp)
+    app.register_blueprint(handouts.bp)
     app.wsgi_app = _TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
     _register_request_hooks(app)
     _register_authentication(app, settings, db)

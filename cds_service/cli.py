@@ -181,6 +181,7 @@ def _serve(settings: Any, args: argparse.Namespace) -> int:
     from cds_service.app import create_app
 
     bind = args.bind or gunicorn_conf.bind
+    settings = settings.model_copy(update={"bind": bind})
     print(
         f"ketamine-cds: serving on http://{bind}/cds-services (pid {os.getpid()})",
         file=sys.stderr,

@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     auth_enabled: bool = Field(
         default=True, description="Verify the CDS Hooks JWT of calling EHRs (spec §8)."
     )
+    bind: str = Field(
+        default="127.0.0.1:8080",
+        pattern=r"^.+:[0-9]{1,5}$",
+        description="host:port gunicorn listens on (`ketamine-cds serve --bind` too). Cards "
+        "link to the patient handouts here when no public base URL is set.",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="This service's public base URL; a token's aud must be it plus "
@@ -181,6 +187,16 @@ class Settings(BaseSettings):
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir.resolve() / 'ketamine-cds.sqlite3'}"
         return self
+
+    def links_base_url(self) -> str:
+        """Where cards link to this service (the patient handouts): the public base URL, or under
+        ``make run`` the bind address. Never the request's Host header, which a caller sets."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host, _, port = self.bind.rpartition(":")
+        if host in ("", "0.0.0.0", "::", "[::]"):
+            host = "localhost"
+        return f"http://{host}:{port}"
 
     @classmethod
     def settings_customise_sources(

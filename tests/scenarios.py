@@ -172,7 +172,7 @@ SCENARIOS = [
                 [
                     "Ketamine or esketamine is a reasonable next step: TRD, 2 failed trials",
                     *TRIAL_NAMES,
-                    "Counted: adequate dose and duration, no response",
+                    "Yes: adequate, no response",
                 ],
             )
         ],
@@ -211,9 +211,9 @@ SCENARIOS = [
                 "met",
                 ["age-65-plus", "substance-use-in-remission"],
                 [
-                    "Alcohol dependence, in remission (2015-03-01)",
+                    "Alcohol dependence, in remission, recorded 1 Mar 2015",
                     "age 67",
-                    "Watch for sedation and falls",
+                    "Watch for sedation, falls and larger BP rises",
                     "monitor for misuse",
                 ],
             )
@@ -240,9 +240,9 @@ SCENARIOS = [
                 ["aneurysmal-vascular-disease"],
                 [
                     "Do not start ketamine or esketamine: aneurysmal vascular disease",
-                    "Cerebral aneurysm, nonruptured (2023-06-19)",
-                    "A contraindication (Spravato label §4)",
-                    "Aneurysm on record: ECT is high risk",
+                    "Cerebral aneurysm, nonruptured, recorded 19 Jun 2023",
+                    "Source: Spravato label §4",
+                    "ECT: high risk with an aneurysm",
                 ],
             )
         ],
@@ -268,7 +268,7 @@ SCENARIOS = [
                 ["pregnancy", "bp-poorly-controlled"],
                 [
                     "Do not start ketamine or esketamine: pregnant",
-                    "Not recommended in pregnancy (Spravato label §8.1)",
+                    "Not recommended in pregnancy; this service's own hard stop",
                     "not a label contraindication",
                     "164/98 mmHg",
                 ],
@@ -301,7 +301,7 @@ SCENARIOS = [
                 "critical",
                 "met",
                 ["intracerebral-hemorrhage-history", "ketamine-hypersensitivity"],
-                ["Traumatic hemorrhage of right cerebrum", "ketamine (2021-09-30)"],
+                ["Traumatic hemorrhage of right cerebrum", "ketamine, recorded 30 Sep 2021"],
             )
         ],
     ),
@@ -359,7 +359,7 @@ SCENARIOS = [
                 "warning",
                 "not-applicable",
                 ["bipolar-disorder", "psychosis-history"],
-                ["Bipolar disorder", "Brief psychotic disorder (2018-07-01)"],
+                ["Bipolar disorder", "Brief psychotic disorder, recorded 1 Jul 2018"],
             )
         ],
     ),
@@ -404,7 +404,7 @@ SCENARIOS = [
                 "warning",
                 "met",
                 ["psychotic-features", "stroke-history"],
-                ["a personal history of TIA or cerebral infarction without residual deficits"],
+                ["A personal history of TIA or cerebral infarction without residual deficits"],
             )
         ],
     ),
@@ -496,7 +496,7 @@ SCENARIOS = [
                 ["fatty-liver-disease"],
                 [
                     "Fatty (change of) liver, not elsewhere classified",
-                    "May need longer monitoring after each dose (Spravato label §8.6)",
+                    "May need longer monitoring after each dose.",
                 ],
             )
         ],
@@ -566,7 +566,7 @@ SCENARIOS = [
                 "info",
                 "indeterminate",
                 ["missing-trial-data", "missing-episode-onset"],
-                ["Uncertain: dates unknown", "24-month lookback"],
+                ["Uncertain: dates unknown", "no onset recorded, so the last 24 months"],
             )
         ],
     ),
@@ -623,7 +623,7 @@ SCENARIOS = [
                 "info",
                 "not-met",
                 ["aneurysmal-vascular-disease"],
-                ["would apply", "1 more failed adequate antidepressant trial"],
+                ["Also on record: aneurysmal vascular disease", "1 more failed adequate antidepressant trial"],
             )
         ],
     ),
@@ -659,7 +659,7 @@ SCENARIOS = [
                 "critical",
                 "candidate",
                 "met",
-                ["PHQ-9 item 9 = 2", "does not exclude esketamine"],
+                ["PHQ-9 item 9 = 2", "does not rule out esketamine"],
             ),
             eligibility("candidate", "info", "met", []),
         ],
@@ -749,7 +749,7 @@ SCENARIOS += [
         hook="order-sign",
         drafts=lambda p: [f.spravato_draft(f"{p}-spravato", p)],
         cards=[
-            eligibility("candidate", "info", "met", [], ["Esketamine order"], []),
+            eligibility("candidate", "info", "met", [], ["Esketamine is a reasonable next step: TRD, 2 failed trials"], []),
             checklist(
                 "candidate",
                 "met",
@@ -801,7 +801,7 @@ SCENARIOS += [
                 "critical",
                 "met",
                 ["pregnancy"],
-                ["pregnant", "Not recommended in pregnancy (Spravato label §8.1)"],
+                ["pregnant", "Not recommended in pregnancy; this service's own hard stop"],
                 [
                     [
                         "delete",
@@ -833,7 +833,7 @@ SCENARIOS += [
                 "critical",
                 "met",
                 ["aneurysmal-vascular-disease"],
-                ["IV ketamine order", "Aneurysm on record: ECT is high risk"],
+                ["Do not order IV ketamine", "ECT: high risk with an aneurysm"],
                 [
                     [
                         "delete",
@@ -857,7 +857,7 @@ SCENARIOS += [
                 "warning",
                 "met",
                 ["dose-outside-band"],
-                ["1.43 mg/kg", "IV ketamine order", "0.5 mg/kg over about 40 minutes"],
+                ["1.43 mg/kg", "Order IV ketamine with caution", "0.5 mg/kg over about 40 minutes"],
                 [],
             ),
             checklist(
@@ -880,14 +880,14 @@ SCENARIOS += [
                 "warning",
                 "met",
                 ["weight-missing"],
-                ["weigh the patient"],
+                ["Weigh the patient to check the mg/kg dose"],
                 [],
             ),
             checklist(
                 "candidate-caution",
                 "met",
                 ["off-label-consent", "weight-missing"],
-                ["Informed consent that covers off-label use", "weigh the patient"],
+                ["Informed consent that covers off-label use", "weigh the patient to check the mg/kg dose"],
             ),
         ],
     ),
@@ -942,7 +942,7 @@ SCENARIOS += [
                 [
                     "lisdexamfetamine",
                     "phenelzine 15 MG Oral Tablet, 15 mg/day",
-                    "monitor BP closely",
+                    "check BP before and after dosing",
                 ],
             ),
         ],
@@ -989,7 +989,7 @@ SCENARIOS += [
                 "warning",
                 "met",
                 ["bp-missing"],
-                ["a blood pressure within 30 days (required before dosing)"],
+                ["Before ordering esketamine, record a blood pressure within 30 days"],
             ),
             checklist("indeterminate", "met", ["rems-requirements"]),
         ],
@@ -1132,7 +1132,7 @@ SCENARIOS += [
         lambda p: trd_base(p),
         hook="order-sign",
         drafts=lambda p: [f.neuromodulation_draft(f"{p}-tms", p, "tms")],
-        cards=[neuromodulation("no-concern", "candidate", "met", [], ["no coded concerns found"])],
+        cards=[neuromodulation("no-concern", "candidate", "met", [], ["no coded concerns in the record"])],
     ),
 ]
 
@@ -1185,10 +1185,10 @@ SCENARIOS += [
                 ["induction-complete", "response"],
                 [
                     "6 sessions",
-                    "PHQ-9 before the course: 20 on",
-                    "latest PHQ-9: 8 on",
+                    "PHQ-9 20 on 3 Feb 2026 before the course",
+                    "8 on 27 Feb 2026: response",
                     "response",
-                    "about monthly",
+                    "next session due around 20 Mar 2026",
                 ],
             ),
         ],
@@ -1211,7 +1211,7 @@ SCENARIOS += [
                 "monitoring",
                 "met",
                 ["induction-complete", "response", "remission"],
-                ["response and remission", f"Next session due around {f.ago(-5)}"],
+                ["response and remission", "next session due around 7 Mar 2026"],
             ),
         ],
     ),
@@ -1225,7 +1225,7 @@ SCENARIOS += [
                 "monitoring",
                 "met",
                 ["induction-complete", "non-response"],
-                ["another session is not recommended", "Consider ECT or TMS"],
+                ["Give no further sessions: no response after induction", "Consider ECT or TMS"],
             ),
         ],
     ),
@@ -1249,7 +1249,7 @@ SCENARIOS += [
                 "monitoring",
                 "met",
                 ["induction-in-progress", "off-protocol-frequency", "session-overdue"],
-                ["closer together than the protocol allows", "overdue by 4 days"],
+                ["Space the sessions as the schedule sets: 23 Feb 2026 came too close", "Next session 4 days overdue"],
             ),
             interaction(
                 "warning",
@@ -1309,7 +1309,7 @@ SCENARIOS += [
         lambda p: _charted_course(
             p, lambda i, d: f.ketamine_session(i, p, d, rate_ratio_minutes=40)
         ),
-        [course("info", "monitoring", "met", RESPONDER, ["6 sessions", "latest PHQ-9: 8 on"])],
+        [course("info", "monitoring", "met", RESPONDER, ["6 sessions", "8 on 27 Feb 2026: response"])],
     ),
     Scenario(
         "course-iv-ketamine-text-duration",
@@ -1353,7 +1353,7 @@ SCENARIOS += [
                 "warning",
                 "met",
                 ["non-response"],
-                ["No response to the last course", "consider ECT or TMS"],
+                ["No response to the last course", "Consider ECT or TMS"],
                 [["create", "ServiceRequest"], ["create", "ServiceRequest"]],
             ),
             course(
@@ -1361,7 +1361,7 @@ SCENARIOS += [
                 "not-recommended",
                 "met",
                 ["induction-complete", "non-response"],
-                ["another session is not recommended"],
+                ["Give no further sessions: no response"],
             ),
         ],
     ),
@@ -1405,7 +1405,7 @@ SCENARIOS += [
                 "warning",
                 "met",
                 ["psychotic-features"],
-                ["an antidepressant with an antipsychotic", "TMS is not offered"],
+                ["an antidepressant with an antipsychotic", "and for TMS, is in depression without psychotic features"],
                 [["create", "ServiceRequest"]],
             )
         ],

@@ -18,6 +18,10 @@ class ClinicalSettings(BaseModel):
 
     # TRD (docs/clinical-basis.md §2)
     trial_min_days: int = Field(42, ge=1, description="Adequate trial: at least 6 weeks.")
+    not_trd_card: bool = Field(
+        True,
+        description="Show the short not-trd info card on patient-view; order hooks always show it.",
+    )
     trial_never_counts_below_days: int = Field(
         28, ge=0, description="Shorter completed trials never count (EU-PEARL Rec 10)."
     )

@@ -87,16 +87,22 @@ def patient_view(call: HookCall) -> list[Card]:
     eligibility (unless a course speaks for it), the course and its interactions."""
     record = record_for(call)
     settings = call.settings.clinical
+    base_url = call.settings.links_base_url()
     assessment = assess(record, terminology_for(call), settings)
     patient_id = call.context.patientId
     in_scope = assessment.depressive_disorder or assessment.course is not None
+    quiet = assessment.decision == "not-trd" and not settings.not_trd_card
     cards = [
         suicide_card(assessment, patient_id=patient_id, today=call.today),
-        blood_pressure_card(assessment) if in_scope else None,
-        eligibility_card(assessment, settings, patient_id=patient_id, today=call.today)
-        if assessment.depressive_disorder and assessment.decision != "monitoring"
+        blood_pressure_card(assessment, today=call.today) if in_scope else None,
+        eligibility_card(
+            assessment, settings, patient_id=patient_id, today=call.today, base_url=base_url
+        )
+        if assessment.depressive_disorder and assessment.decision != "monitoring" and not quiet
         else None,
-        course_card(assessment, settings, patient_id=patient_id, today=call.today),
+        course_card(
+            assessment, settings, patient_id=patient_id, today=call.today, base_url=base_url
+        ),
         interaction_card(
             assessment,
             drug=assessment.course.drug if assessment.course else "",

@@ -13,8 +13,9 @@ from cds_service.clinical.settings import ClinicalSettings
 from cds_service.protocol.models import Card
 from cds_service.record.orders import DraftOrder
 from cds_service.services.codes import override_reasons
-from cds_service.services.common import extension, links, source, summary_fit
-from cds_service.services.content import template, texts
+from cds_service.services.common import extension, handout, links, source, summary_fit
+from cds_service.services.content import texts
+from cds_service.services.detail import Detail, Table, day
 
 __all__ = ["checklist_card"]
 
@@ -65,12 +66,12 @@ def _order_dose(assessment: Assessment, order: DraftOrder, settings: ClinicalSet
     )
     return (
         f"{order.dose_mg:g} mg{minutes} = {per_kg:.2f} mg/kg of {weight.value:g} kg "
-        f"({weight.when.isoformat()}): {inside} the {band}."
+        f"on {day(weight.when)}: {inside} the {band}."
     )
 
 
 def checklist_card(
-    assessment: Assessment, order: DraftOrder, settings: ClinicalSettings
+    assessment: Assessment, order: DraftOrder, settings: ClinicalSettings, *, base_url: str
 ) -> Card | None:
     if assessment.hard_stop:
         return None
@@ -92,18 +93,23 @@ def checklist_card(
             rows = [list(words["ketamineIvOnly"]) if row[0] == "Dose" else row for row in rows]
     if _could_become_pregnant(assessment, settings):
         rows.append(list(words["contraception"][kind]))
-    detail = template("order-checklist.md.j2").render(intro=words["intro"][kind], rows=rows)
+    detail = Detail(
+        do=words["do"][kind],
+        why=[words["intro"][kind]],
+        table=Table(header=words["header"], rows=rows),
+        source=words["source"][kind],
+    )
     reasons = [r for r in assessment.reasons if r.code in ORDER_REASONS]
     return Card(
         summary=summary_fit(
             words["summary"]["ketamine-iv" if kind == "ketamine" and intravenous(order) else kind]
         ),
-        detail=detail.strip(),
+        detail=detail.markdown(),
         indicator="info",
         source=source("order-checklist"),
-        overrideReasons=override_reasons(),
-        links=links("spravato-label", "spravato-rems")
+        overrideReasons=override_reasons("order-checklist"),
+        links=links("spravato-rems", "spravato-label", handouts=(handout(kind, base_url),))
         if kind == "esketamine"
-        else links("apa-consensus"),
+        else links("apa-consensus", handouts=(handout(kind, base_url),)),
         extension=extension(assessment, reasons),
     )

@@ -43,11 +43,18 @@ def topic(code: str) -> Coding:
     return Coding(system=CODE_SYSTEM_URL, code=code, display=concepts[code]["display"])
 
 
-def override_reasons() -> list[OverrideReason]:
-    """Every override reason, in file order, for ``card.overrideReasons``."""
+def override_reasons(topic_code: str) -> list[OverrideReason]:
+    """The override reasons a card of this topic offers, in file order: each override-reason
+    concept names its topics (``property`` ``topic``).
+
+    Usage: ``[r.code for r in override_reasons("suicide-risk")][0]  # "record-inaccurate"``
+    """
+    topic(topic_code)  # an unknown topic is a programming error, not an empty list
+    wanted = {"code": "topic", "valueCode": topic_code}
     return [
         OverrideReason(system=CODE_SYSTEM_URL, code=code, display=concept["display"])
         for code, concept in _concepts("override-reason").items()
+        if wanted in concept.get("property", [])
     ]
 
 

@@ -9,12 +9,14 @@ from cds_service.clinical.assessment import Assessment
 from cds_service.clinical.findings import Reason
 from cds_service.protocol.models import Action, Link, Source, Suggestion
 from cds_service.services.codes import reason_concept, topic
-from cds_service.services.content import evidence_links, md, referrals
+from cds_service.services.content import evidence_links, referrals
 
 __all__ = [
+    "HANDOUT_LABELS",
     "SOURCE_LABEL",
-    "evidence_line",
+    "capital",
     "extension",
+    "handout",
     "links",
     "referral",
     "sentence_case",
@@ -53,15 +55,6 @@ def extension(
     return {EXTENSION_KEY: body}
 
 
-def evidence_line(reason: Reason) -> list[str]:
-    """Each piece of evidence in plain words, 'value (date)', escaped for Markdown. Codes stay in
-    the assessment extension, where software reads them."""
-    return [
-        md(e.value or e.reference) + (f" ({e.date.isoformat()})" if e.date else "")
-        for e in reason.evidence
-    ]
-
-
 def referral(
     kind: str,
     patient_id: str,
@@ -94,11 +87,35 @@ def referral(
     )
 
 
-def links(*ids: str) -> list[Link]:
+HANDOUT_LABELS = {
+    "esketamine": "Patient handout: esketamine (Spravato)",
+    "ketamine": "Patient handout: ketamine infusions",
+}
+MAX_LINKS = 3
+
+
+def handout(drug: str, base_url: str) -> Link:
+    """The patient handout for ``ketamine`` or ``esketamine``, served by this service."""
+    return Link(
+        label=HANDOUT_LABELS[drug], url=f"{base_url.rstrip('/')}/handouts/{drug}", type="absolute"
+    )
+
+
+def links(*ids: str, handouts: tuple[Link, ...] = ()) -> list[Link]:
+    """The card's links: the catalogue entries named (``cards/evidence.json``), then its
+    handouts, at most three in all."""
     catalogue = evidence_links()
-    return [
+    chosen = [
         Link(label=catalogue[i]["label"], url=catalogue[i]["url"], type="absolute") for i in ids
-    ]
+    ] + list(handouts)
+    if len(chosen) > MAX_LINKS:
+        raise ValueError(f"a card carries at most {MAX_LINKS} links, not {len(chosen)}")
+    return chosen
+
+
+def capital(text: str) -> str:
+    """The first letter in capitals, the rest unchanged: "esketamine" -> "Esketamine"."""
+    return text[:1].upper() + text[1:]
 
 
 def sentence_case(text: str) -> str:

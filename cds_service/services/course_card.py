@@ -1,7 +1,9 @@
-"""The ketamine-course card: where the patient is in the course and whether it is working.
+"""The ketamine-course card: where the patient is in the course, and the one thing to do next.
 
 While a course is under way and no hard stop applies, it replaces the eligibility card on every
-hook (decision ``monitoring``), so it also lists the cautions that still apply.
+hook (decision ``monitoring``), so it also names the cautions that still apply. The do-sentence
+is the most pressing of: a hard stop, non-response, sessions too close together, an unmeasured
+response, an overdue session, no baseline PHQ-9; else "continue", with the next due date.
 """
 
 from __future__ import annotations
@@ -9,129 +11,182 @@ from __future__ import annotations
 from datetime import date
 
 from cds_service.clinical.assessment import DECISION_OF, Assessment
+from cds_service.clinical.course import Course
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.protocol.models import Card
+from cds_service.services.alternatives import alternatives, psychotic_depression
 from cds_service.services.codes import override_reasons
-from cds_service.services.common import extension, links, source, summary_fit
-from cds_service.services.content import md, template, texts
-from cds_service.services.eligibility import alternatives, psychotic_depression, reason_view
+from cds_service.services.common import (
+    capital,
+    extension,
+    handout,
+    links,
+    sentence_case,
+    source,
+    summary_fit,
+)
+from cds_service.services.content import texts
+from cds_service.services.detail import Detail, day, short_day
+from cds_service.services.reasons import display, reason_line
 
 __all__ = ["course_card"]
 
 WARNING_CODES = {"non-response", "off-protocol-frequency", "session-overdue", "response-unmeasured"}
 
 
+def _trend_key(course: Course) -> str:
+    codes = course.codes
+    if {"response", "remission"} <= codes:
+        return "response+remission"
+    for key in ("response", "remission", "non-response"):
+        if key in codes:
+            return key
+    if "response-unmeasured" in codes:
+        return "unmeasured"
+    return "open" if course.baseline and course.latest else "none"
+
+
+def _trend(course: Course, trend: str) -> str:
+    words = texts()["course"]
+    if course.baseline and course.latest:
+        return str(
+            words["trendLine"].format(
+                before=f"{course.baseline.value:g}",
+                before_date=day(course.baseline.when),
+                latest=f"{course.latest.value:g}",
+                latest_date=day(course.latest.when),
+                trend=words["trend"][trend],
+            )
+        )
+    if course.baseline:
+        return str(
+            words["noLatest"].format(
+                before=f"{course.baseline.value:g}", before_date=day(course.baseline.when)
+            )
+        )
+    return ""
+
+
+def _stop_reason(assessment: Assessment) -> str:
+    deciding = [r for r in assessment.reasons if DECISION_OF.get(r.code) == assessment.decision]
+    return sentence_case(display(deciding[0])) if deciding else ""
+
+
+def _next_step(assessment: Assessment, course: Course) -> tuple[str, dict[str, object]]:
+    """The most pressing thing to do, and what its sentence needs."""
+    codes = course.codes
+    if assessment.hard_stop:
+        return "hardStop", {"reason": _stop_reason(assessment)}
+    if "non-response" in codes:
+        return "nonResponse", {}
+    crowded = next((r for r in course.reasons if r.code == "off-protocol-frequency"), None)
+    if crowded:
+        return "offProtocol", {"dates": [e.date for e in crowded.evidence if e.date]}
+    if "response-unmeasured" in codes:
+        return "unmeasured", {}
+    if course.overdue_days and course.next_due:
+        return "overdue", {"days": course.overdue_days, "due": course.next_due}
+    if not course.baseline:
+        return "noBaseline", {}
+    return ("continue", {"due": course.next_due}) if course.next_due else ("continueNoDate", {})
+
+
+def _do(
+    assessment: Assessment, step: str, facts: dict[str, object], settings: ClinicalSettings
+) -> str:
+    words = texts()["course"]["do"]
+    if step == "nonResponse" and psychotic_depression(assessment):
+        step = "nonResponsePsychotic"
+    dates = facts.get("dates") or []
+    assert isinstance(dates, list)
+    due = facts.get("due")
+    return str(
+        words[step].format(
+            reason=facts.get("reason", ""),
+            sessions=", ".join(day(d) for d in dates),
+            days=facts.get("days") or settings.course_baseline_days,
+            due=day(due) if isinstance(due, date) else "",
+        )
+    )
+
+
 def course_card(
-    assessment: Assessment, settings: ClinicalSettings, *, patient_id: str, today: date
+    assessment: Assessment,
+    settings: ClinicalSettings,
+    *,
+    patient_id: str,
+    today: date,
+    base_url: str,
 ) -> Card | None:
     course = assessment.course
     if course is None:
         return None
     words = texts()["course"]
-    labels = texts()["phq9Labels"]
     codes = course.codes
     phase = words["phases"][
         "induction-complete" if course.induction_complete else "induction-in-progress"
     ]
-    if {"response", "remission"} <= codes:
-        trend_key = "response+remission"
-    else:
-        trend_key = next(
-            (k for k in ("response", "remission", "non-response") if k in codes),
-            "unmeasured"
-            if "response-unmeasured" in codes
-            else "open"
-            if course.baseline and course.latest
-            else "none",
-        )
-    trend = ""
-    if course.baseline and not course.latest:
-        trend = (
-            words["noLatest"]
-            .format(
-                before_label=labels["before"],
-                before=f"{course.baseline.value:g}",
-                before_date=course.baseline.when.isoformat(),
-            )
-            .rstrip(".")
-        )
-    if course.baseline and course.latest:
-        trend = words["trendLine"].format(
-            before_label=labels["before"],
-            before=f"{course.baseline.value:g}",
-            before_date=course.baseline.when.isoformat(),
-            latest_label=labels["latest"],
-            latest=f"{course.latest.value:g}",
-            latest_date=course.latest.when.isoformat(),
-            trend=words["trend"][trend_key],
-        )
-    crowded = next((r for r in course.reasons if r.code == "off-protocol-frequency"), None)
-    hard_stop = assessment.hard_stop  # the eligibility card beside this one says what and why
-    non_response = ""
-    if "non-response" in codes:
-        non_response = words[
-            "nonResponsePsychotic" if psychotic_depression(assessment) else "nonResponse"
-        ]
+    trend = _trend_key(course)
+    drug = words["drugs"][course.drug]
+    hard_stop = assessment.hard_stop  # the eligibility card beside this one gives the evidence
     cautions = (
         [
-            reason_view(r, assessment, settings)
+            r
             for r in assessment.reasons
             if DECISION_OF.get(r.code) == "candidate-caution" or r.code == "postpartum"
         ]
         if assessment.decision == "monitoring"
         else []
     )
-    detail = template("ketamine-course.md.j2").render(
-        drug=words["drugs"][course.drug],
-        count=len(course.sessions),
-        first=course.start.isoformat(),
-        week=course.week(today),
-        phase=phase,
-        sessions=[{"when": s.when.isoformat(), "shown": md(s.shown)} for s in course.sessions],
-        trend=trend,
-        no_baseline=words["noBaseline"].format(days=settings.course_baseline_days),
-        non_response=non_response,
-        off_protocol=words["offProtocol"].format(
-            sessions=", ".join(e.date.isoformat() for e in crowded.evidence if e.date)
-        )
-        if crowded
-        else "",
-        hard_stop=words["hardStop"] if hard_stop else "",
-        unmeasured=words["responseUnmeasured"] if "response-unmeasured" in codes else "",
-        overdue=words["overdue"].format(
-            days=course.overdue_days,
-            due=course.next_due.isoformat() if course.next_due else "",
-        )
-        if course.overdue_days and not hard_stop
-        else "",
-        next_due=course.next_due.isoformat() if course.next_due and not hard_stop else "",
-        cautions=cautions,
-        schedule=words["schedule"][course.drug],
-        monitoring=words["monitoring"],
+    step, facts = _next_step(assessment, course)
+    detail = Detail(
+        do=_do(assessment, step, facts, settings),
+        why=[
+            words["sessions"].format(
+                count=len(course.sessions),
+                first=day(course.start),
+                last=day(course.sessions[-1].when),
+                week=course.week(today),
+                phase=phase,
+            ),
+            _trend(course, trend),
+            words["overdueLine"].format(days=course.overdue_days, due=day(course.next_due))
+            if course.overdue_days and course.next_due and step not in ("overdue", "hardStop")
+            else "",
+        ],
+        notes=[
+            words["cautions"].format(reason=reason_line(r, assessment, settings)) for r in cautions
+        ],
+        source=words["source"][course.drug],
     )
-    summary = words["summaryHardStop" if hard_stop else "summary"].format(
-        drug=words["drugs"][course.drug],
+    dates = facts.get("dates") or []
+    assert isinstance(dates, list)
+    summary = words["summaries"][step].format(
+        drug=drug,
+        Drug=capital(drug),
         count=len(course.sessions),
-        first=course.start.isoformat(),
+        first=short_day(course.start, today),
         phase=phase,
-        trend=words["trend"][trend_key],
+        trend=words["trend"][trend],
+        reason=facts.get("reason", ""),
+        sessions=", ".join(short_day(d, today) for d in dates),
+        days=facts.get("days", ""),
     )
-    if course.overdue_days and not hard_stop:
-        summary = f"{summary}; next session {course.overdue_days} days overdue"
     # Under a hard stop the eligibility card beside this one offers the alternatives.
     offer = "non-response" in codes and not hard_stop
     suggestions = alternatives(assessment, patient_id, today) if offer else []
     shown_reasons = list(course.reasons)
     if assessment.decision == "monitoring":  # this card speaks for the eligibility card
         shown_reasons += [r for r in assessment.reasons if r.code not in codes]
+    reference = "spravato-label" if course.drug == "esketamine" else "apa-consensus"
     return Card(
         summary=summary_fit(summary),
-        detail=detail.strip(),
+        detail=detail.markdown(),
         indicator="warning" if WARNING_CODES & codes or cautions or hard_stop else "info",
         source=source("ketamine-course"),
         suggestions=suggestions or None,
         selectionBehavior="any" if suggestions else None,
-        overrideReasons=override_reasons(),
-        links=links("spravato-label", "apa-consensus"),
+        overrideReasons=override_reasons("ketamine-course"),
+        links=links(reference, handouts=(handout(course.drug, base_url),)),
         extension=extension(assessment, shown_reasons),
     )

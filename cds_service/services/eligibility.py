@@ -1,6 +1,9 @@
-"""The ketamine-eligibility card: the decision, its evidence, the trials, what is missing.
+"""The ketamine-eligibility card: one recommendation, the decision, and why.
 
-During a course with no hard stop the course card speaks instead (services/course_card.py).
+The summary states the action, then the decision's main reason. The detail starts with what to
+do, then the evidence with dates, then the source. Only the cards whose question is TRD itself
+(candidate, candidate-caution, not-trd, indeterminate) carry the trials table. During a course
+with no hard stop the course card speaks instead (services/course_card.py).
 """
 
 from __future__ import annotations
@@ -10,41 +13,62 @@ from typing import Literal
 
 from cds_service.clinical.assessment import BLOCKING, DECISION_OF, Assessment
 from cds_service.clinical.findings import Reason
-from cds_service.clinical.orders import intravenous, latest_weight
+from cds_service.clinical.orders import intravenous
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.clinical.trials import Trial
 from cds_service.clinical.vitals import latest_blood_pressure
-from cds_service.protocol.models import Action, Card, Suggestion
+from cds_service.protocol.models import Action, Card, Link, Suggestion
 from cds_service.record.orders import DraftOrder
-from cds_service.services.codes import override_reasons, reason_concept
+from cds_service.services.alternatives import (
+    alternative_cautions,
+    alternatives,
+    psychotic_depression,
+)
+from cds_service.services.codes import override_reasons
 from cds_service.services.common import (
-    evidence_line,
+    capital,
     extension,
+    handout,
     links,
     referral,
     sentence_case,
     source,
     summary_fit,
 )
-from cds_service.services.content import md, template, texts
+from cds_service.services.content import md, texts
+from cds_service.services.detail import Detail, Table, day, short_day
+from cds_service.services.reasons import display, reason_line, reason_source, sources
 
-__all__ = [
-    "alternatives",
-    "eligibility_card",
-    "indicator_for",
-    "psychotic_depression",
-    "reason_view",
-]
+__all__ = ["eligibility_card", "indicator_for", "order_drug", "order_label"]
 
 Indicator = Literal["info", "warning", "critical"]
+Frame = Literal["view", "order", "course"]
 
 # Order-side reasons whose steps the order-checklist card gives (services/checklist_card.py).
 CHECKLIST_ONLY = ("rems-requirements", "off-label-consent")
 UNLISTED = (*CHECKLIST_ONLY, "missing-episode-onset")  # the episode line says it
+TRD_QUESTION = ("candidate", "candidate-caution", "not-trd", "indeterminate")
+# Reasons the "still needed" line states, so they are not listed again.
+NEEDED = (
+    "bp-missing",
+    "missing-phq9",
+    "missing-trial-data",
+    "trial-duration-indeterminate",
+    "no-qualifying-mdd",
+)
+MAX_LISTED = 3  # reasons beyond these are named, without their evidence
+LABEL_CONTRAINDICATIONS = (
+    "aneurysmal-vascular-disease",
+    "arteriovenous-malformation",
+    "intracerebral-hemorrhage-history",
+    "ketamine-hypersensitivity",
+)
 
 
 def indicator_for(assessment: Assessment, *, order_hook: bool) -> Indicator:
-    """The indicator for the decision (docs/integration.md §3)."""
+    """The indicator policy (docs/integration.md §3): critical for a hard stop, warning for a
+    decision that holds back or qualifies the treatment, and for not-trd or indeterminate when
+    an order goes ahead of them; info otherwise."""
     decision = assessment.decision
     if decision == "contraindicated":
         return "critical"
@@ -55,36 +79,73 @@ def indicator_for(assessment: Assessment, *, order_hook: bool) -> Indicator:
     return "info"
 
 
+def order_drug(order: DraftOrder) -> str:
+    """The handout that fits an order: ``esketamine`` or ``ketamine``."""
+    return "esketamine" if order.kind == "esketamine" else "ketamine"
+
+
+def _order_kind(order: DraftOrder) -> str:
+    return "ketamine-iv" if order.kind == "ketamine" and intravenous(order) else order.kind
+
+
+def order_label(order: DraftOrder) -> str:
+    return str(texts()["orderLabels"].get(_order_kind(order), "Ketamine order"))
+
+
+def _frame(assessment: Assessment, order: DraftOrder | None) -> Frame:
+    if assessment.course is not None and assessment.hard_stop:
+        return "course"
+    return "order" if order is not None else "view"
+
+
+def _pick(options: dict[str, str], frame: Frame) -> str:
+    return options.get(frame) or options.get("order" if frame == "course" else "view") or ""
+
+
 def _deciding(assessment: Assessment) -> list[Reason]:
     return [r for r in assessment.reasons if DECISION_OF.get(r.code) == assessment.decision]
 
 
-def _summary(assessment: Assessment) -> str:
+def _summary_reason(reasons: list[Reason], today: date) -> str:
+    words = texts()["eligibility"]
+    names = []
+    for reason in reasons[:2]:
+        evidence = reason.evidence[0] if reason.evidence else None
+        pattern = words["summaryReason"].get(reason.code)
+        if pattern and evidence and evidence.value and evidence.date:
+            value = evidence.value.removesuffix(" mmHg")
+            names.append(pattern.format(value=md(value), date=short_day(evidence.date, today)))
+        else:
+            names.append(sentence_case(display(reason)))
+    text = " and ".join(names)
+    if reasons and all(r.code in LABEL_CONTRAINDICATIONS for r in reasons):
+        text += f" ({words['labelContraindication']})"
+    return text
+
+
+def _summary(assessment: Assessment, frame: Frame, drug: str, today: date) -> str:
     trd = assessment.trd
-    decision_texts = texts()["decisions"][assessment.decision]
-    deciding = _deciding(assessment)
-    reason = (
-        ", ".join(reason_concept(r.code)["display"] for r in deciding[:2])
-        or texts()["trd"][trd.status]
-    )
+    options = texts()["eligibility"]["summary"][assessment.decision]
     indication = assessment.reason("indication-suicidal-ideation") is not None
-    if assessment.course is not None and "summaryCourse" in decision_texts:
-        summary = decision_texts["summaryCourse"].format(reason=sentence_case(reason))
-    elif indication and "summaryIndication" in decision_texts:
-        summary = decision_texts["summaryIndication"].format(reason=sentence_case(reason))
+    fields = {
+        "drug": drug,
+        "Drug": capital(drug),
+        "failed": trd.failed,
+        "required": trd.required,
+        "reason": _summary_reason(_deciding(assessment), today) or texts()["trd"][trd.status],
+    }
+    if indication and "indication" in options:
+        pattern = options["indication"]
     elif assessment.decision == "not-trd" and trd.failed >= trd.required and trd.phq9:
-        summary = decision_texts["summaryPhq9"].format(
-            label=_phq9_label(assessment),
-            score=f"{trd.phq9.value:g}",
-            state=texts()["phq9Short"].get(trd.phq9_state, ""),
-        )
+        pattern = options["phq9" if frame == "view" else "phq9Order"]
+        fields |= {
+            "label": _phq9_label(assessment),
+            "score": f"{trd.phq9.value:g}",
+            "state": texts()["phq9Short"].get(trd.phq9_state, ""),
+        }
     else:
-        summary = decision_texts["summary"].format(
-            reason=sentence_case(reason),
-            failed=trd.failed,
-            required=trd.required,
-        )
-    return summary_fit(summary)
+        pattern = _pick(options, frame)
+    return summary_fit(pattern.format(**fields))
 
 
 def _phq9_label(assessment: Assessment) -> str:
@@ -92,85 +153,55 @@ def _phq9_label(assessment: Assessment) -> str:
     return str(labels["before"] if assessment.course else labels["latest"])
 
 
-def _action(reason: Reason, assessment: Assessment, settings: ClinicalSettings) -> str:
-    """What to do about one reason, with its source (cards/text.json "reasonActions")."""
-    if reason.code == "age-65-plus":
-        return str(texts()["olderAdult"][settings.starting_dose_jurisdiction])
-    if reason.code == "postpartum" and assessment.reason("lactation"):
-        return ""  # the lactation advice covers it
-    return str(texts()["reasonActions"].get(reason.code, ""))
-
-
-def reason_view(
-    reason: Reason, assessment: Assessment, settings: ClinicalSettings
-) -> dict[str, object]:
-    notes = texts()["reasonNotes"]
-    codes = {e.code.split("|")[-1] for e in reason.evidence if e.code}
-    note = " ".join(
-        [notes[c] for c in sorted(codes) if c in notes] + [_action(reason, assessment, settings)]
-    )
-    return {
-        "display": reason_concept(reason.code)["display"],
-        "evidence": evidence_line(reason),
-        "note": note.strip(),
-    }
-
-
-def _trial_row(trial: Trial, settings: ClinicalSettings) -> dict[str, str]:
-    status = texts()["trialStatus"][trial.status].format(
+def _trial_row(trial: Trial, settings: ClinicalSettings) -> list[str]:
+    statuses = texts()["trialStatus"]
+    status = statuses[trial.status].format(
         never=settings.trial_never_counts_below_days, minimum=settings.trial_min_days
     )
     if trial.status == "subtherapeutic-dose" and trial.minimum_dose_mg is not None:
-        status += f" ({trial.minimum_dose_mg:g} mg/day)"
+        status += f", {trial.minimum_dose_mg:g} mg/day"
     if trial.status == "indeterminate":
         if trial.minimum_dose_mg is None:
-            status += ": no minimum adequate dose on file for this drug"
+            status += ": no adequate dose on file for this drug"
         elif trial.daily_dose_mg is None:
             status += ": dose not recorded"
         elif trial.ongoing:
             status += ": ongoing, no recent PHQ-9"
         else:
             status += f": {trial.days} days, {settings.trial_min_days} needed"
-    name = md(trial.medication) + (" (matched by name)" if trial.matched_by_name else "")
+    name = md(trial.medication) + (", matched by name" if trial.matched_by_name else "")
     if trial.augmenter:
-        name += " (augmentation)"
+        name += ", augmentation"
         if not settings.augmentation_counts_as_trial and trial.status == "adequate-failed":
-            status = texts()["augmenterNotCounted"]
-    return {
-        "medication": name,
-        "dose": f"{trial.daily_dose_mg:g} mg" if trial.daily_dose_mg is not None else "unknown",
-        "start": trial.start.isoformat() if trial.start else "unknown",
-        "end": "ongoing" if trial.ongoing else (trial.end.isoformat() if trial.end else "unknown"),
-        "days": str(trial.days) if trial.days is not None else "unknown",
-        "status": status,
-    }
+            status = statuses["augmenter"]
+    start = day(trial.start) if trial.start else "unknown"
+    end = "ongoing" if trial.ongoing else (day(trial.end) if trial.end else "unknown")
+    days = f", {trial.days} days" if trial.days is not None else ""
+    dose = f"{trial.daily_dose_mg:g} mg" if trial.daily_dose_mg is not None else "unknown"
+    return [name, dose, f"{start} to {end}{days}", status]
 
 
-def _episode_text(assessment: Assessment, settings: ClinicalSettings) -> str:
+def _episode(assessment: Assessment, settings: ClinicalSettings) -> str:
+    words = texts()["eligibility"]["episode"]
     episode = assessment.trd.episode
     if episode is None:
-        return "no current episode on record"
-    months = settings.episode_lookback_months
-    if episode.source == "lookback":
-        return f"{episode.start.isoformat()}: a {months}-month lookback, as no onset is recorded"
-    if episode.capped:
-        return (
-            f"{episode.start.isoformat()}: a {months}-month lookback, as the recorded "
-            "episode start is older"
-        )
-    if episode.condition is None:
-        return episode.start.isoformat()
-    return f"{episode.start.isoformat()}, the {episode.source} date of {md(episode.condition.name)}"
+        return str(words["none"])
+    kind = (
+        "lookback" if episode.source == "lookback" else "capped" if episode.capped else "recorded"
+    )
+    return str(words[kind].format(date=day(episode.start), months=settings.episode_lookback_months))
 
 
-def _still_needed(assessment: Assessment, settings: ClinicalSettings) -> str:
-    needed = texts()["stillNeeded"]
+def _needed(assessment: Assessment, settings: ClinicalSettings) -> str:
+    needed = texts()["eligibility"]["needed"]
     items: list[str] = []
     trd = assessment.trd
     if trd.status == "not-met" and trd.failed < trd.required:
         items.append(
             needed["more-trials"].format(
-                count=trd.required - trd.failed, minimum=settings.trial_min_days
+                count=trd.required - trd.failed,
+                trials="trial" if trd.required - trd.failed == 1 else "trials",
+                minimum=settings.trial_min_days,
             )
         )
     if trd.status == "not-met" and trd.failed >= trd.required:
@@ -189,32 +220,125 @@ def _still_needed(assessment: Assessment, settings: ClinicalSettings) -> str:
     return "; ".join(items) + ("." if items else "")
 
 
-def psychotic_depression(assessment: Assessment) -> bool:
-    """MDD with psychotic features: ECT, or an antidepressant with an antipsychotic, come
-    first, and TMS is not offered (docs/clinical-basis.md §10)."""
-    return assessment.reason("psychotic-features") is not None
+def _measures(assessment: Assessment, settings: ClinicalSettings) -> str:
+    words = texts()["eligibility"]
+    trd = assessment.trd
+    state = texts()["phq9"][
+        "missing-before-course"
+        if assessment.course and trd.phq9_state == "missing"
+        else trd.phq9_state
+    ].format(days=settings.phq9_window_days)
+    phq9 = (
+        f"{trd.phq9.value:g} on {day(trd.phq9.when)}, {state}"
+        if trd.phq9 and trd.phq9.value is not None
+        else state
+    )
+    bp = latest_blood_pressure(assessment.record, settings)
+    shown_bp = (
+        f"{bp.shown()} on {day(bp.when)}"
+        if bp
+        else words["noBp"].format(days=settings.bp_window_days)
+    )
+    pattern = words["measuresCourse" if assessment.course else "measures"]
+    return str(pattern.format(phq9=phq9, bp=shown_bp))
 
 
-def alternatives(assessment: Assessment, patient_id: str, today: date) -> list[Suggestion]:
-    """TMS and ECT referrals that fit the patient, each with this patient's cautions."""
-    mdd_refs = [c.reference for c, _ in assessment.trd.mdd]
-    kinds = ["ect"] if psychotic_depression(assessment) else ["tms", "ect"]
-    return [
-        referral(kind, patient_id, today, reasons=mdd_refs, note=_cautions(assessment, kind))
-        for kind in kinds
-    ]
+def _do(assessment: Assessment, frame: Frame, drug: str, settings: ClinicalSettings) -> str:
+    words = texts()["eligibility"]
+    decision = assessment.decision
+    options = words["do"][decision]
+    if assessment.reason("indication-suicidal-ideation") and "indication" in options:
+        return str(options["indication"])
+    text = _pick(options, frame).format(drug=drug, needed=_needed(assessment, settings))
+    if _offers_alternatives(assessment, frame):
+        key = "psychotic" if psychotic_depression(assessment) else "both"
+        text += " " + words["alternatives"][key]
+    return text
+
+
+def _offers_alternatives(assessment: Assessment, frame: Frame) -> bool:
+    """After a hard stop in TRD (or an order), ECT and TMS are the next step."""
+    blocked = assessment.decision in BLOCKING - {"not-indicated"}
+    return blocked and (assessment.trd.status == "met" or frame != "view")
+
+
+def _detail(
+    assessment: Assessment,
+    settings: ClinicalSettings,
+    frame: Frame,
+    drug: str,
+) -> Detail:
+    words = texts()["eligibility"]
+    decision = assessment.decision
+    trd = assessment.trd
+    listed = [r for r in assessment.reasons if r.code not in UNLISTED + NEEDED]
+    trd_question = decision in TRD_QUESTION
+    why: list[str] = []
+    notes: list[str] = []
+    table = None
+    if decision == "not-trd":
+        # Not TRD: contraindications are hypothetical, so they are named only.
+        named = [r for r in listed if DECISION_OF.get(r.code) in BLOCKING]
+        if named:
+            notes.append(
+                words["alsoOnRecord"].format(
+                    reasons=", ".join(sentence_case(display(r)) for r in named)
+                )
+            )
+        shown: list[Reason] = []
+    else:
+        if decision in BLOCKING:  # one recommendation: what blocks it, not the cautions
+            listed = [r for r in listed if DECISION_OF.get(r.code) in BLOCKING]
+        limit = MAX_LISTED - 1 if trd_question else MAX_LISTED  # the TRD lines need room
+        shown, named = listed[:limit], listed[limit:]
+        why = [reason_line(r, assessment, settings) for r in shown]
+        if named:
+            notes.append(
+                words["alsoOnRecord"].format(
+                    reasons=", ".join(sentence_case(display(r)) for r in named)
+                )
+            )
+    if trd_question:
+        trd_line = (
+            words["trd"].format(
+                failed=trd.failed, required=trd.required, episode=_episode(assessment, settings)
+            )
+            if trd.episode
+            else words["trdNoEpisode"].format(failed=trd.failed, required=trd.required)
+        )
+        if decision != "not-trd" or frame != "view":
+            trd_line += " " + _measures(assessment, settings)
+        notes.insert(0, trd_line)
+        table = Table(
+            header=words["tableHeader"], rows=[_trial_row(t, settings) for t in trd.trials]
+        )
+    if _offers_alternatives(assessment, frame):
+        notes.append(alternative_cautions(assessment))
+    extra_source = []
+    if decision == "not-indicated" and not shown:
+        why = [words["noDepression"]["why"]]
+        extra_source = [words["noDepression"]["source"]]
+    return Detail(
+        do=_do(assessment, frame, drug, settings),
+        why=why,
+        notes=notes,
+        table=table,
+        source=sources(
+            [reason_source(r, settings) for r in shown],
+            [words["source"]] if trd_question else extra_source,
+        ),
+    )
 
 
 def _suggestions(
     assessment: Assessment, patient_id: str, today: date, order: DraftOrder | None
 ) -> list[Suggestion]:
     decision = assessment.decision
-    trd_met = assessment.trd.status == "met"
     mdd_refs = [c.reference for c, _ in assessment.trd.mdd]
     if order is not None:  # the order is being placed: offer to remove it, and alternatives
         out = []
         if decision == "contraindicated" and order.reference:
-            label = texts()["deleteLabel"].format(drug=_order_label(order))
+            label = texts()["deleteLabel"].format(drug=order_label(order))
             out.append(
                 Suggestion(
                     label=label,
@@ -230,60 +354,26 @@ def _suggestions(
             referral("ketamine-evaluation", patient_id, today, reasons=mdd_refs, recommended=True),
             *alternatives(assessment, patient_id, today),
         ]
-    if trd_met and decision in BLOCKING - {"not-indicated"}:
+    if assessment.trd.status == "met" and decision in BLOCKING - {"not-indicated"}:
         return alternatives(assessment, patient_id, today)
     return []
 
 
-def _order_label(order: DraftOrder | None) -> str:
-    if order is None:
-        return ""
-    kind = "ketamine-iv" if order.kind == "ketamine" and intravenous(order) else order.kind
-    return str(texts()["orderLabels"].get(kind, "Ketamine order"))
-
-
-def _order_lines(
-    assessment: Assessment, order: DraftOrder, settings: ClinicalSettings
-) -> list[str]:
-    """The order's own checks: the mg/kg dose for IV ketamine, and how it was recognised."""
-    lines = texts()["orderLines"]
-    out = []
-    if order.kind in ("ketamine", "ketamine-infusion"):
-        weight = latest_weight(assessment.record, settings)
-        low, high = settings.ketamine_dose_band_mg_per_kg
-        if order.dose_mg_per_kg is not None:
-            out.append(
-                lines["perKg"].format(
-                    per_kg=f"{order.dose_mg_per_kg:g}", low=f"{low:g}", high=f"{high:g}"
-                )
-            )
-        elif order.dose_mg is None:
-            out.append(lines["noDose"])
-        elif weight is None or not weight.value:
-            out.append(lines["noWeight"].format(days=settings.weight_window_days))
-        else:
-            out.append(
-                lines["dose"].format(
-                    dose=f"{order.dose_mg:g}",
-                    weight=f"{weight.value:g}",
-                    date=weight.when.isoformat(),
-                    per_kg=f"{order.dose_mg / weight.value:.2f}",
-                    low=f"{low:g}",
-                    high=f"{high:g}",
-                )
-            )
-    if order.matched_by_name:
-        out.append(lines["byName"])
-    return out
-
-
-def _cautions(assessment: Assessment, therapy: str) -> str | None:
-    """This patient's cautions for an alternative (docs/clinical-basis.md §10), as one note."""
-    cautions = texts()["referralCautions"]
-    notes = [
-        cautions[r.code][therapy] for r in assessment.reasons if therapy in cautions.get(r.code, {})
-    ]
-    return " ".join(dict.fromkeys(notes)) or None
+def _links(assessment: Assessment, order: DraftOrder | None, base_url: str) -> list[Link]:
+    """Candidate and caution cards, and every order card, link the fitting handout."""
+    decision = assessment.decision
+    if order is not None:
+        drug = order_drug(order)
+        reference = "spravato-label" if drug == "esketamine" else "apa-consensus"
+        return links(reference, handouts=(handout(drug, base_url),))
+    if decision in ("candidate", "candidate-caution"):
+        return links(
+            "spravato-label",
+            handouts=(handout("esketamine", base_url), handout("ketamine", base_url)),
+        )
+    if decision in ("not-trd", "indeterminate"):
+        return links("eu-pearl-trd", "canmat-2023")
+    return links("spravato-label", "canmat-2023")
 
 
 def eligibility_card(
@@ -292,83 +382,25 @@ def eligibility_card(
     *,
     patient_id: str,
     today: date,
+    base_url: str,
     order: DraftOrder | None = None,
 ) -> Card:
-    order_hook = order is not None
-    decision = assessment.decision
-    trd = assessment.trd
-    gated = decision == "not-trd"
-    # On a gated card the contraindications are hypothetical, but a severe BP is urgent now.
-    urgent = [r for r in assessment.reasons if r.code == "bp-hypertensive-crisis"]
-    shown = urgent if gated else [r for r in assessment.reasons if r.code not in UNLISTED]
-    would_apply = (
-        [r for r in assessment.reasons if DECISION_OF.get(r.code) in BLOCKING and r not in urgent]
-        if gated
-        else []
-    )
-    bp = latest_blood_pressure(assessment.record, settings)
-    phq9_state = texts()["phq9"][
-        "missing-before-course"
-        if assessment.course and trd.phq9_state == "missing"
-        else trd.phq9_state
-    ].format(days=settings.phq9_window_days)
-    phq9_label = _phq9_label(assessment)
-    phq9 = (
-        f"{trd.phq9.value:g} on {trd.phq9.when.isoformat()} ({phq9_state})"
-        if trd.phq9 and trd.phq9.value is not None
-        else phq9_state
-    )
-    psychotic = psychotic_depression(assessment)
-    words = texts()["alternatives"]
-    alternative_lines = (
-        [words["psychotic"], words["ect"]] if psychotic else [words["tms"], words["ect"]]
-    )
-    cautions = [
-        c
-        for c in (
-            _cautions(assessment, "ect"),
-            None if psychotic else _cautions(assessment, "tms"),
-        )
-        if c
-    ]
-    detail = template("ketamine-eligibility.md.j2").render(
-        decision_display=texts()["decisions"][decision][
-            "displayCourse"
-            if assessment.course and "displayCourse" in texts()["decisions"][decision]
-            else "display"
-        ],
-        trd_sentence=texts()["trd"][trd.status],
-        gate_note=texts()["gate"]["not-trd"] if would_apply else "",
-        reasons=[reason_view(r, assessment, settings) for r in shown],
-        would_apply=[reason_view(r, assessment, settings) for r in would_apply],
-        episode=_episode_text(assessment, settings),
-        failed=trd.failed,
-        required=trd.required,
-        trials=[_trial_row(t, settings) for t in trd.trials],
-        phq9_label=phq9_label[0].upper() + phq9_label[1:],
-        phq9=phq9,
-        bp=f"{bp.shown()} on {bp.when.isoformat()}"
-        if bp
-        else f"none in the last {settings.bp_window_days} days",
-        still_needed=_still_needed(assessment, settings),
-        order_name=md(order.name) if order else "",
-        order_lines=_order_lines(assessment, order, settings) if order else [],
-        show_alternatives=trd.status == "met" or order_hook,
-        alternatives_heading=words["headingPsychotic" if psychotic else "heading"],
-        alternatives=alternative_lines,
-        alternative_cautions=cautions,
+    frame = _frame(assessment, order)
+    drug = (
+        texts()["eligibility"]["drugs"][_order_kind(order)]
+        if order is not None
+        else texts()["eligibility"]["drugs"]["view"]
     )
     suggestions = _suggestions(assessment, patient_id, today, order)
-    summary = _summary(assessment)
     return Card(
-        summary=summary_fit(f"{_order_label(order)}: {summary}") if order else summary,
-        detail=detail.strip(),
-        indicator=indicator_for(assessment, order_hook=order_hook),
+        summary=_summary(assessment, frame, drug, today),
+        detail=_detail(assessment, settings, frame, drug).markdown(),
+        indicator=indicator_for(assessment, order_hook=order is not None),
         source=source("ketamine-eligibility"),
         suggestions=suggestions or None,
         selectionBehavior="any" if suggestions else None,
-        overrideReasons=override_reasons(),
-        links=links("spravato-label", "apa-consensus", "eu-pearl-trd"),
+        overrideReasons=override_reasons("ketamine-eligibility"),
+        links=_links(assessment, order, base_url),
         extension=extension(
             assessment,
             [r for r in assessment.reasons if r.code not in CHECKLIST_ONLY],

@@ -1,17 +1,21 @@
-"""The drug-interaction card: each interacting medication, its dose and its start date."""
+"""The drug-interaction card: monitor closely, and each interacting medication with its effect
+and its start date (Spravato label §7)."""
 
 from __future__ import annotations
 
 from cds_service.clinical.assessment import Assessment
-from cds_service.protocol.models import Card
-from cds_service.services.codes import override_reasons, reason_concept
-from cds_service.services.common import evidence_line, extension, links, source, summary_fit
-from cds_service.services.content import md, template, texts
+from cds_service.protocol.models import Card, Link
+from cds_service.services.codes import override_reasons
+from cds_service.services.common import extension, links, source, summary_fit
+from cds_service.services.content import md, texts
+from cds_service.services.detail import Detail, evidence_phrase
 
 __all__ = ["interaction_card"]
 
 
-def interaction_card(assessment: Assessment, *, drug: str, ordered: bool) -> Card | None:
+def interaction_card(
+    assessment: Assessment, *, drug: str, ordered: bool, handouts: tuple[Link, ...] = ()
+) -> Card | None:
     """``ordered``: the drug is being ordered (an order hook), not a course under way."""
     reasons = list(assessment.interactions)
     if not reasons:
@@ -20,24 +24,29 @@ def interaction_card(assessment: Assessment, *, drug: str, ordered: bool) -> Car
     names = ", ".join(
         dict.fromkeys(md((e.value or "").split(",")[0]) for r in reasons for e in r.evidence)
     )
-    detail = template("drug-interaction.md.j2").render(
-        heading=words["heading"]["order" if ordered else "course"].format(drug=drug),
-        items=[
-            {
-                "display": reason_concept(r.code)["display"],
-                "effect": words["effects"][r.code],
-                "evidence": evidence_line(r),
-            }
+    info_only = all(r.code == "interaction-lamotrigine" for r in reasons)
+    effects = " and ".join(
+        dict.fromkeys(
+            words["effectWords"][r.code] for r in reasons if r.code in words["effectWords"]
+        )
+    )
+    summary = words["summary"]["info" if info_only else "warning"].format(
+        effects=effects, drug=drug, names=names
+    )
+    detail = Detail(
+        do=words["do"]["info" if info_only else "order" if ordered else "course"].format(drug=drug),
+        why=[
+            "; ".join(evidence_phrase(e) for e in r.evidence) + ": " + words["effects"][r.code]
             for r in reasons
         ],
+        source=words["source"],
     )
-    info_only = all(r.code == "interaction-lamotrigine" for r in reasons)
     return Card(
-        summary=summary_fit(words["summary"].format(drug=drug, names=names)),
-        detail=detail.strip(),
+        summary=summary_fit(summary),
+        detail=detail.markdown(),
         indicator="info" if info_only else "warning",
         source=source("drug-interaction"),
-        overrideReasons=override_reasons(),
-        links=links("spravato-label"),
+        overrideReasons=override_reasons("drug-interaction"),
+        links=links("spravato-label", handouts=handouts),
         extension=extension(assessment, reasons),
     )

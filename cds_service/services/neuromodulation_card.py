@@ -10,12 +10,21 @@ from __future__ import annotations
 from typing import Literal
 
 from cds_service.clinical.assessment import Assessment
+from cds_service.clinical.findings import Reason
 from cds_service.clinical.neuromodulation import STATUS_OF, NeuromodulationCheck
 from cds_service.protocol.models import Action, Card, Suggestion
 from cds_service.record.orders import DraftOrder
 from cds_service.services.codes import override_reasons, reason_concept
-from cds_service.services.common import evidence_line, extension, sentence_case, source, summary_fit
-from cds_service.services.content import md, template, texts
+from cds_service.services.common import (
+    capital,
+    extension,
+    links,
+    sentence_case,
+    source,
+    summary_fit,
+)
+from cds_service.services.content import md, texts
+from cds_service.services.detail import Detail, reason_phrase
 
 __all__ = ["neuromodulation_card"]
 
@@ -25,6 +34,15 @@ INDICATOR: dict[str, Literal["info", "warning", "critical"]] = {
     "caution": "warning",
     "no-concern": "info",
 }
+
+
+GUIDELINE = {"ect": "va-dod-mdd", "tms": "rossi-2021"}
+
+
+def _line(reason: Reason, action: str) -> str:
+    evidence = reason_phrase(reason)
+    line = str(reason_concept(reason.code)["display"]) + (f": {evidence}" if evidence else "")
+    return f"{line}. {capital(action)}." if action else f"{line}."
 
 
 def neuromodulation_card(
@@ -37,19 +55,13 @@ def neuromodulation_card(
         for r in check.reasons
         if STATUS_OF[r.code] == check.status
     )
-    summary = words["summary"][check.status].format(label=label, reasons=names)
-    detail = template("neuromodulation-safety.md.j2").render(
-        label=label,
-        order_name=md(order.name),
+    summary = words["summary"][check.status].format(
+        label=label, reasons=names, procedure=words["procedures"][check.procedure]
+    )
+    detail = Detail(
         do=words["do"][check.status],
-        reasons=[
-            {
-                "display": reason_concept(r.code)["display"],
-                "evidence": evidence_line(r),
-                "action": words["actions"].get(r.code, ""),
-            }
-            for r in check.reasons
-        ],
+        why=[_line(r, words["actions"].get(r.code, "")) for r in check.reasons]
+        or [f"{label}: {md(order.name)}."],
         source=words["source"][check.procedure],
     )
     suggestions = []
@@ -72,11 +84,12 @@ def neuromodulation_card(
     }
     return Card(
         summary=summary_fit(summary),
-        detail=detail.strip(),
+        detail=detail.markdown(),
         indicator=INDICATOR[check.status],
         source=source("neuromodulation-safety"),
         suggestions=suggestions or None,
         selectionBehavior="at-most-one" if suggestions else None,
-        overrideReasons=override_reasons(),
+        overrideReasons=override_reasons("neuromodulation-safety"),
+        links=links(GUIDELINE[check.procedure]),
         extension=body,
     )

@@ -20,8 +20,9 @@ from cds_service.protocol.models import Card, OrderSelectContext, OrderSignConte
 from cds_service.record.orders import DraftOrder, draft_orders
 from cds_service.services.blood_pressure_card import blood_pressure_card
 from cds_service.services.checklist_card import checklist_card
+from cds_service.services.common import handout
 from cds_service.services.course_card import course_card
-from cds_service.services.eligibility import eligibility_card
+from cds_service.services.eligibility import eligibility_card, order_drug
 from cds_service.services.interaction_card import interaction_card
 from cds_service.services.neuromodulation_card import neuromodulation_card
 from cds_service.services.records import record_for, terminology_for
@@ -50,8 +51,10 @@ def order_cards(call: HookCall) -> list[Card]:
     settings = call.settings.clinical
     patient_id = context.patientId
     plain = assess(record, terminology, settings)
+    base_url = call.settings.links_base_url()
     cards: list[Card] = []
     framed = None  # the order-framed assessment, so that every card states the same decision
+    drugs: list[str] = []  # the drugs ordered, for the handout on every card of the response
     for order in relevant:
         if order.kind in NEUROMODULATION_KINDS:
             check = neuromodulation_check(
@@ -64,27 +67,40 @@ def order_cards(call: HookCall) -> list[Card]:
         others = tuple(o for o in orders if o is not order)
         assessment = assess(record, terminology, settings, order=order, other_orders=others)
         framed = framed or assessment
+        drug = order_drug(order)
+        drugs.append(drug)
         if assessment.decision != "monitoring":
             cards.append(
                 eligibility_card(
-                    assessment, settings, patient_id=patient_id, today=call.today, order=order
+                    assessment,
+                    settings,
+                    patient_id=patient_id,
+                    today=call.today,
+                    base_url=base_url,
+                    order=order,
                 )
             )
-        checklist = checklist_card(assessment, order, settings)
+        checklist = checklist_card(assessment, order, settings, base_url=base_url)
         if checklist:
             cards.append(checklist)
-        drug = "esketamine" if order.kind == "esketamine" else "ketamine"
-        interaction = interaction_card(assessment, drug=drug, ordered=True)
+        interaction = interaction_card(
+            assessment, drug=drug, ordered=True, handouts=(handout(drug, base_url),)
+        )
         if interaction:
             cards.append(interaction)
     if cards:
         context_assessment = framed or plain
-        course = course_card(context_assessment, settings, patient_id=patient_id, today=call.today)
+        course = course_card(
+            context_assessment, settings, patient_id=patient_id, today=call.today, base_url=base_url
+        )
         if course:
             cards.append(course)
+        handouts = (handout(drugs[0], base_url),) if drugs else ()
         first = [
-            suicide_card(context_assessment, patient_id=patient_id, today=call.today),
-            blood_pressure_card(context_assessment),
+            suicide_card(
+                context_assessment, patient_id=patient_id, today=call.today, handouts=handouts
+            ),
+            blood_pressure_card(context_assessment, today=call.today, handouts=handouts),
         ]
         cards[:0] = [card for card in first if card is not None]
     return cards
