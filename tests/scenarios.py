@@ -623,7 +623,10 @@ SCENARIOS = [
                 "info",
                 "not-met",
                 ["aneurysmal-vascular-disease"],
-                ["Also on record: aneurysmal vascular disease", "1 more failed adequate antidepressant trial"],
+                [
+                    "Also on record: aneurysmal vascular disease",
+                    "1 more failed adequate antidepressant trial",
+                ],
             )
         ],
     ),
@@ -749,7 +752,14 @@ SCENARIOS += [
         hook="order-sign",
         drafts=lambda p: [f.spravato_draft(f"{p}-spravato", p)],
         cards=[
-            eligibility("candidate", "info", "met", [], ["Esketamine is a reasonable next step: TRD, 2 failed trials"], []),
+            eligibility(
+                "candidate",
+                "info",
+                "met",
+                [],
+                ["Esketamine is a reasonable next step: TRD, 2 failed trials"],
+                [],
+            ),
             checklist(
                 "candidate",
                 "met",
@@ -887,7 +897,10 @@ SCENARIOS += [
                 "candidate-caution",
                 "met",
                 ["off-label-consent", "weight-missing"],
-                ["Informed consent that covers off-label use", "weigh the patient to check the mg/kg dose"],
+                [
+                    "Informed consent that covers off-label use",
+                    "weigh the patient to check the mg/kg dose",
+                ],
             ),
         ],
     ),
@@ -1132,7 +1145,11 @@ SCENARIOS += [
         lambda p: trd_base(p),
         hook="order-sign",
         drafts=lambda p: [f.neuromodulation_draft(f"{p}-tms", p, "tms")],
-        cards=[neuromodulation("no-concern", "candidate", "met", [], ["no coded concerns in the record"])],
+        cards=[
+            neuromodulation(
+                "no-concern", "candidate", "met", [], ["no coded concerns in the record"]
+            )
+        ],
     ),
 ]
 
@@ -1185,8 +1202,8 @@ SCENARIOS += [
                 ["induction-complete", "response"],
                 [
                     "6 sessions",
-                    "PHQ-9 20 on 3 Feb 2026 before the course",
-                    "8 on 27 Feb 2026: response",
+                    "PHQ-9 before the course: 20 on 3 Feb 2026",
+                    "latest: 8 on 27 Feb 2026, response",
                     "response",
                     "next session due around 20 Mar 2026",
                 ],
@@ -1249,7 +1266,10 @@ SCENARIOS += [
                 "monitoring",
                 "met",
                 ["induction-in-progress", "off-protocol-frequency", "session-overdue"],
-                ["Space the sessions as the schedule sets: 23 Feb 2026 came too close", "Next session 4 days overdue"],
+                [
+                    "Space the sessions as the schedule sets: 23 Feb 2026 came too close",
+                    "Next session 4 days overdue",
+                ],
             ),
             interaction(
                 "warning",
@@ -1309,7 +1329,15 @@ SCENARIOS += [
         lambda p: _charted_course(
             p, lambda i, d: f.ketamine_session(i, p, d, rate_ratio_minutes=40)
         ),
-        [course("info", "monitoring", "met", RESPONDER, ["6 sessions", "8 on 27 Feb 2026: response"])],
+        [
+            course(
+                "info",
+                "monitoring",
+                "met",
+                RESPONDER,
+                ["6 sessions", "latest: 8 on 27 Feb 2026, response"],
+            )
+        ],
     ),
     Scenario(
         "course-iv-ketamine-text-duration",
@@ -1405,7 +1433,10 @@ SCENARIOS += [
                 "warning",
                 "met",
                 ["psychotic-features"],
-                ["an antidepressant with an antipsychotic", "and for TMS, is in depression without psychotic features"],
+                [
+                    "an antidepressant with an antipsychotic",
+                    "and for TMS, is in depression without psychotic features",
+                ],
                 [["create", "ServiceRequest"]],
             )
         ],

@@ -45,7 +45,7 @@ def test_json_output_is_the_service_response(capsys) -> None:
 def test_the_day_of_judgement_matters(capsys) -> None:
     _, out, _ = run(capsys, str(PATIENT), "--as-of", "2027-03-02")
     assert "decision: candidate" not in out
-    assert "No recent blood pressure" in out
+    assert "no recent blood pressure" in out
 
 
 def test_a_request_file_is_evaluated_as_sent(capsys) -> None:

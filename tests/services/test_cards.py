@@ -44,7 +44,7 @@ def test_contraindicated_cards_offer_alternatives_not_ketamine(client) -> None:
     labels = [s["label"] for s in card["suggestions"]]
     assert labels == ["Refer for TMS evaluation", "Request ECT consultation"]
     ect = card["suggestions"][1]["actions"][0]["resource"]
-    assert "Aneurysm on record: ECT is high risk" in " ".join(n["text"] for n in ect["note"])
+    assert "ECT: high risk with an aneurysm" in " ".join(n["text"] for n in ect["note"])
     assert card["selectionBehavior"] == "any"
     assert {r["code"] for r in card["overrideReasons"]} >= {"benefit-outweighs-risk"}
 
@@ -72,8 +72,10 @@ def test_recent_mi_and_pregnancy_cautions_reach_the_referrals(client) -> None:
         s["label"]: " ".join(n["text"] for n in s["actions"][0]["resource"]["note"])
         for s in card["suggestions"]
     }
-    assert "Recent myocardial infarction" in notes["Request ECT consultation"]
-    assert "TMS safety in pregnancy is not established" in notes["Refer for TMS evaluation"]
+    assert (
+        "ECT: high risk after a recent myocardial infarction" in notes["Request ECT consultation"]
+    )
+    assert "TMS: safety in pregnancy is not established" in notes["Refer for TMS evaluation"]
 
 
 def test_a_crisis_on_a_gated_card_is_urgent_not_hypothetical(client) -> None:
@@ -84,15 +86,19 @@ def test_a_crisis_on_a_gated_card_is_urgent_not_hypothetical(client) -> None:
         "blood-pressure",
         "critical",
     )
-    assert card["indicator"] == "info" and card["summary"].startswith("TRD criteria not met")
-    why, _, would = card["detail"].partition("Would apply")
-    assert "Severe hypertension" in why and "Severe hypertension" not in would
+    assert card["indicator"] == "info"
+    assert card["summary"].startswith("Ketamine or esketamine not yet indicated: TRD not met")
+    assert "Also on record: severe hypertension" in card["detail"]
+    assert "200/125 mmHg" in pressure["summary"]
 
 
 def test_partial_response_summary_names_the_phq9(client) -> None:
     body = hook_request("patient-view", f.bundle(P, trd_base(P, phq=7)))
     [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
-    assert card["summary"] == "TRD criteria not met: latest PHQ-9 of 7 shows a partial response"
+    assert card["summary"] == (
+        "Ketamine or esketamine not yet indicated: TRD not met, latest PHQ-9 of 7 shows a partial "
+        "response"
+    )
 
 
 def test_other_cautions_stay_beside_a_vascular_lesion(client) -> None:
@@ -103,8 +109,10 @@ def test_other_cautions_stay_beside_a_vascular_lesion(client) -> None:
     ]
     body = hook_request("patient-view", f.bundle(P, resources))
     [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
-    assert "Aneurysm on record: ECT is high risk" in card["detail"]
-    assert "Recent myocardial infarction or unstable cardiac disease" in card["detail"]
+    assert "Aneurysmal vascular disease: Cerebral aneurysm, nonruptured" in card["detail"]
+    assert "Acute or uncontrolled cardiovascular disease: NSTEMI" in card["detail"]
+    assert "ECT: high risk with an aneurysm" in card["detail"]
+    assert "ECT: high risk after a recent myocardial infarction" in card["detail"]
 
 
 def test_an_augmenter_row_says_it_is_not_counted(client) -> None:
@@ -113,6 +121,6 @@ def test_an_augmenter_row_says_it_is_not_counted(client) -> None:
         "patient-view", f.bundle(P, [*trd_base(P, second_trial=False), aripiprazole])
     )
     [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
-    assert "Not counted: an augmenting drug, not an antidepressant" in card["detail"]
+    assert "No: an augmenting drug; this site counts antidepressants only" in card["detail"]
     trials = card["extension"]["org.ketamine-cds.assessment"]["trials"]
     assert {t["medication"]: t.get("augmentation") for t in trials}["aripiprazole"] is True

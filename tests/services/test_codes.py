@@ -13,6 +13,8 @@ DESIGN_TOPICS = [
     "drug-interaction",
     "ketamine-course",
     "neuromodulation-safety",
+    "blood-pressure",
+    "order-checklist",
 ]  # the topics of docs/integration.md §3
 
 
@@ -38,7 +40,33 @@ def test_unknown_topic_is_a_clear_error() -> None:
 
 
 def test_override_reasons_have_displays_and_no_topics() -> None:
-    reasons = override_reasons()
-    assert len(reasons) >= 5
-    assert {r.code for r in reasons}.isdisjoint(DESIGN_TOPICS)
-    assert all(r.display and r.system == CODE_SYSTEM_URL for r in reasons)
+    for topic_code in DESIGN_TOPICS:
+        reasons = override_reasons(topic_code)
+        assert len(reasons) >= 3, topic_code
+        assert {r.code for r in reasons}.isdisjoint(DESIGN_TOPICS)
+        assert all(r.display and r.system == CODE_SYSTEM_URL for r in reasons)
+        assert "record-inaccurate" in {r.code for r in reasons}
+
+
+def test_override_reasons_are_chosen_per_topic() -> None:
+    suicide = {r.code for r in override_reasons("suicide-risk")}
+    eligibility = {r.code for r in override_reasons("ketamine-eligibility")}
+    assert {"assessed-today", "in-crisis-care", "safety-plan-in-place"} <= suicide
+    assert "benefit-outweighs-risk" not in suicide
+    assert "benefit-outweighs-risk" in eligibility and "assessed-today" not in eligibility
+    assert {r.code for r in override_reasons("blood-pressure")} >= {"bp-rechecked"}
+
+
+def test_every_override_reason_serves_some_topic() -> None:
+    offered = {r.code for t in DESIGN_TOPICS for r in override_reasons(t)}
+    every = {
+        c["code"]
+        for c in code_system()["concept"]
+        if {"code": "kind", "valueCode": "override-reason"} in c["property"]
+    }
+    assert offered == every
+
+
+def test_an_unknown_topic_has_no_override_reasons() -> None:
+    with pytest.raises(KeyError, match="not a topic"):
+        override_reasons("ketamine-cost")
