@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import tempfile
-import textwrap
 import uuid
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+
+from cds_service.plaintext import markdown_to_text
 
 __all__ = ["EvaluationError", "build_request", "evaluate", "load", "render_text"]
 
@@ -142,7 +143,8 @@ def render_text(status: int, body: dict[str, Any]) -> str:
             if isinstance(value, dict) and "decision" in value:
                 lines.append(f"  decision: {value['decision']}")
         if card.get("detail"):
-            lines.append(textwrap.indent(card["detail"], "  | "))
+            text = markdown_to_text(card["detail"])
+            lines += [f"  | {line}" if line else "  |" for line in text.splitlines()]
         for suggestion in card.get("suggestions", []):
             lines.append(f"  suggestion: {suggestion['label']}")
         for link in card.get("links", []):

@@ -34,6 +34,23 @@ def test_a_patient_bundle_reads_as_a_clinician_would(capsys) -> None:
     assert "  suggestion: Refer for TMS evaluation" in out
 
 
+def test_text_output_has_no_markdown_and_aligns_the_trials_table(capsys) -> None:
+    _, out, _ = run(capsys, str(PATIENT), *ANCHOR)
+    detail = [line[4:] for line in out.splitlines() if line.startswith("  | ")]
+    assert detail[0] == "Discuss ketamine, esketamine, ECT or TMS as the next step."
+    assert not any("**" in line or line.startswith("|") for line in detail)
+    header = next(line for line in detail if line.startswith("Antidepressant"))
+    rule = detail[detail.index(header) + 1]
+    sertraline = next(line for line in detail if line.startswith("sertraline"))
+    columns = [header.index(name) for name in ("Daily dose", "Dates", "Counted")]
+    assert all(rule[c - 2 : c] == "  " and rule[c] == "-" for c in columns)
+    assert [sertraline[c:].split("  ")[0] for c in columns] == [
+        "100 mg",
+        "5 Feb 2025 to 16 Apr 2025, 70 days",
+        "Yes: adequate, no response",
+    ]
+
+
 def test_json_output_is_the_service_response(capsys) -> None:
     code, out, _ = run(capsys, str(PATIENT), "--format", "json", *ANCHOR)
     assert code == 0

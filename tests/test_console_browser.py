@@ -160,6 +160,33 @@ def test_accepting_a_suggestion_shows_its_resource_and_stores_feedback(
     assert rows[0].accepted_suggestions and len(rows[0].accepted_suggestions) == 1
 
 
+@pytest.mark.parametrize(
+    ("query", "topic"),
+    [
+        ("scenario=contraindicated-cerebral-aneurysm", "ketamine-eligibility"),
+        ("scenario=course-iv-ketamine-non-responder", "ketamine-course"),
+        ("scenario=suicide-urgent-with-trd", "suicide-risk"),
+    ],
+)
+def test_card_blocks_render_apart_in_reading_order(
+    live_app: Any, browser: Any, query: str, topic: str
+) -> None:
+    """The do-sentence is a paragraph of its own, the evidence follows, the source comes last:
+    no heading runs into the paragraph before it, no paragraph into a list item."""
+    from selenium.webdriver.common.by import By
+
+    _, base = live_app
+    cards = _open_and_send(browser, base, query)
+    [card] = [c for c in cards if c.get_attribute("data-topic") == topic]
+    blocks = card.find_elements(By.CSS_SELECTOR, ".detail > *")
+    first, last = blocks[0], blocks[-1]
+    assert first.tag_name == "p" and first.text == first.find_element(By.TAG_NAME, "strong").text
+    assert last.tag_name == "p" and last.text.startswith("Source: ")
+    assert all(b.text.count("Source:") <= 1 for b in blocks)
+    for item in card.find_elements(By.CSS_SELECTOR, ".detail li"):
+        assert "Source:" not in item.text and "\n" not in item.text.strip()
+
+
 def test_dismissing_an_order_sign_hard_stop_sends_the_chosen_reason(
     live_app: Any, browser: Any
 ) -> None:

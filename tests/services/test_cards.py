@@ -124,3 +124,30 @@ def test_an_augmenter_row_says_it_is_not_counted(client) -> None:
     assert "No: an augmenting drug; this site counts antidepressants only" in card["detail"]
     trials = card["extension"]["org.ketamine-cds.assessment"]["trials"]
     assert {t["medication"]: t.get("augmentation") for t in trials}["aripiprazole"] is True
+
+
+def test_a_site_can_switch_off_the_patient_view_not_trd_card(make_app) -> None:
+    one_trial = f.bundle(P, trd_base(P, second_trial=False))
+    default = make_app().test_client()
+    [card] = default.post(
+        "/cds-services/ketamine-trd-patient-view", json=hook_request("patient-view", one_trial)
+    ).json["cards"]
+    assert card["extension"]["org.ketamine-cds.assessment"]["decision"] == "not-trd"
+    quiet = make_app(clinical={"not_trd_card": False}).test_client()
+    body = hook_request("patient-view", one_trial)
+    assert quiet.post("/cds-services/ketamine-trd-patient-view", json=body).json == {"cards": []}
+    order = hook_request("order-sign", one_trial)
+    order["context"]["draftOrders"]["entry"] = [{"resource": f.spravato_draft("d1", P)}]
+    cards = quiet.post("/cds-services/ketamine-order-sign", json=order).json["cards"]
+    eligibility = [c for c in cards if c["source"]["topic"]["code"] == "ketamine-eligibility"]
+    assert eligibility[0]["indicator"] == "warning"
+    assert eligibility[0]["summary"].startswith("Reconsider the esketamine order: TRD not met")
+
+
+def test_the_not_trd_card_is_short_and_keeps_its_trials_table(client) -> None:
+    body = hook_request("patient-view", f.bundle(P, trd_base(P, second_trial=False)))
+    [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
+    prose = "\n".join(line for line in card["detail"].splitlines() if not line.startswith("|"))
+    assert len(re.findall(r"\S+", prose.replace("**", ""))) <= 40
+    assert card["detail"].startswith("**Not yet a candidate: needs 1 more failed adequate")
+    assert "| Antidepressant | Daily dose | Dates | Counted |" in card["detail"]

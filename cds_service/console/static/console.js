@@ -148,7 +148,11 @@ function renderCard(card) {
   const feedback = element("p", { class: "feedback", role: "status" });
   const node = element(
     "article",
-    { class: `card ${indicator}`, "data-uuid": card.uuid || "" },
+    {
+      class: `card ${indicator}`,
+      "data-uuid": card.uuid || "",
+      "data-topic": card.source?.topic?.code || "",
+    },
     element(
       "h3",
       {},
