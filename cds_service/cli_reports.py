@@ -88,13 +88,19 @@ def _feedback_report(db: Any, args: argparse.Namespace) -> str:
         return "No cards issued and no feedback received" + (
             f" since {args.since.date()}." if args.since else "."
         )
+    # Imported here: the CLI must not load prometheus_client before `serve` sets up its
+    # multiprocess directory, and the services package brings it in.
+    from cds_service.services.codes import override_displays
+
+    displays = override_displays()
     line = "{:<28} {:<16} {:>6} {:>8} {:>10} {:>6}".format
     lines = [line("topic", "decision", "issued", "accepted", "overridden", "rate")]
     for r in rows:
         rate = f"{r.acceptance_rate:.0%}" if r.acceptance_rate is not None else "-"
         lines.append(line(r.topic, r.decision, r.issued, r.accepted, r.overridden, rate))
         for code, count in r.override_reasons.items():
-            lines.append(f"{'':<28}   overridden because {code}: {count}")
+            name = f"{code} ({displays[code]})" if code in displays else code
+            lines.append(f"{'':<28}   overridden because {name}: {count}")
     return "\n".join(lines)
 
 

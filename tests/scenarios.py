@@ -496,7 +496,7 @@ SCENARIOS = [
                 ["fatty-liver-disease"],
                 [
                     "Fatty (change of) liver, not elsewhere classified",
-                    "May need longer monitoring after each dose.",
+                    "with moderate impairment (Child-Pugh B), monitor longer after each dose",
                 ],
             )
         ],
@@ -625,7 +625,7 @@ SCENARIOS = [
                 ["aneurysmal-vascular-disease"],
                 [
                     "Also on record: aneurysmal vascular disease",
-                    "1 more failed adequate antidepressant trial",
+                    "1 more failed adequate trial of at least 42 days",
                 ],
             )
         ],
@@ -984,7 +984,7 @@ SCENARIOS += [
                 "warning",
                 "not-met",
                 [],
-                ["1 more failed adequate antidepressant trial"],
+                ["1 more failed adequate trial of at least 42 days"],
                 [],
             ),
             checklist("not-trd", "not-met", ["rems-requirements"]),
@@ -1147,7 +1147,7 @@ SCENARIOS += [
         drafts=lambda p: [f.neuromodulation_draft(f"{p}-tms", p, "tms")],
         cards=[
             neuromodulation(
-                "no-concern", "candidate", "met", [], ["no coded concerns in the record"]
+                "no-concern", "candidate", "met", [], ["nothing in the record against it"]
             )
         ],
     ),
@@ -1205,7 +1205,7 @@ SCENARIOS += [
                     "PHQ-9 before the course: 20 on 3 Feb 2026",
                     "latest: 8 on 27 Feb 2026, response",
                     "response",
-                    "next session due around 20 Mar 2026",
+                    "If maintenance is planned, next session around 20 Mar 2026",
                 ],
             ),
         ],
@@ -1267,7 +1267,7 @@ SCENARIOS += [
                 "met",
                 ["induction-in-progress", "off-protocol-frequency", "session-overdue"],
                 [
-                    "Space the sessions as the schedule sets: 23 Feb 2026 came too close",
+                    "Keep to the schedule: 23 Feb 2026 came too close",
                     "Next session 4 days overdue",
                 ],
             ),

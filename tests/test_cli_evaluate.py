@@ -37,7 +37,7 @@ def test_a_patient_bundle_reads_as_a_clinician_would(capsys) -> None:
 def test_text_output_has_no_markdown_and_aligns_the_trials_table(capsys) -> None:
     _, out, _ = run(capsys, str(PATIENT), *ANCHOR)
     detail = [line[4:] for line in out.splitlines() if line.startswith("  | ")]
-    assert detail[0] == "Discuss ketamine, esketamine, ECT or TMS as the next step."
+    assert detail[0].startswith("Discuss the next step: esketamine or IV ketamine (off-label)")
     assert not any("**" in line or line.startswith("|") for line in detail)
     header = next(line for line in detail if line.startswith("Antidepressant"))
     rule = detail[detail.index(header) + 1]

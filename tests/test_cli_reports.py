@@ -55,7 +55,7 @@ def history(make_app, settings, monkeypatch):
         outcome(
             candidates[0]["uuid"], "accepted", suggestion=candidates[0]["suggestions"][0]["uuid"]
         ),
-        outcome(candidates[1]["uuid"], "overridden", "patient-declines"),
+        outcome(candidates[1]["uuid"], "overridden", "patient-declined-alternative"),
         outcome(str(uuid.uuid4()), "overridden"),
     ]
     assert client.post(f"{PATIENT_VIEW}/feedback", json={"feedback": feedback}).status_code == 200
@@ -73,7 +73,7 @@ def test_rates_by_topic_decision_and_reason(history, capsys) -> None:
     candidate = by_key[("ketamine-eligibility", "candidate")]
     assert (candidate["issued"], candidate["accepted"], candidate["overridden"]) == (2, 1, 1)
     assert candidate["acceptance_rate"] == 0.5
-    assert candidate["override_reasons"] == {"patient-declines": 1}
+    assert candidate["override_reasons"] == {"patient-declined-alternative": 1}
     contraindicated = by_key[("ketamine-eligibility", "contraindicated")]
     assert (contraindicated["issued"], contraindicated["acceptance_rate"]) == (1, None)
     stray = by_key[("(unknown card)", "-")]
@@ -85,10 +85,13 @@ def test_rates_by_topic_decision_and_reason(history, capsys) -> None:
 def test_csv_and_text_formats(history, capsys) -> None:
     table = list(csv.DictReader(io.StringIO(run(capsys, "feedback-report", "--format", "csv"))))
     candidate = next(r for r in table if r["decision"] == "candidate")
-    assert candidate["override_reasons"] == "patient-declines:1"
+    assert candidate["override_reasons"] == "patient-declined-alternative:1"
     assert candidate["acceptance_rate"] == "0.5"
     text = run(capsys, "feedback-report")
-    assert "overridden because patient-declines: 1" in text
+    assert (
+        "overridden because patient-declined-alternative (Patient declined the alternatives): 1"
+        in text
+    )
     assert "50%" in text
 
 

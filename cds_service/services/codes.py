@@ -9,7 +9,14 @@ from typing import Any
 
 from cds_service.protocol.models import Coding, OverrideReason
 
-__all__ = ["CODE_SYSTEM_URL", "code_system", "override_reasons", "reason_concept", "topic"]
+__all__ = [
+    "CODE_SYSTEM_URL",
+    "code_system",
+    "override_displays",
+    "override_reasons",
+    "reason_concept",
+    "topic",
+]
 
 CODE_SYSTEM_URL = "https://ketamine-cds.org/fhir/CodeSystem/ketamine-cds"
 
@@ -56,6 +63,11 @@ def override_reasons(topic_code: str) -> list[OverrideReason]:
         for code, concept in _concepts("override-reason").items()
         if wanted in concept.get("property", [])
     ]
+
+
+def override_displays() -> dict[str, str]:
+    """Every override reason's display by code, for reports that show what a code means."""
+    return {code: c["display"] for code, c in _concepts("override-reason").items()}
 
 
 def reason_concept(code: str) -> dict[str, Any]:

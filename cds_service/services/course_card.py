@@ -88,7 +88,10 @@ def _next_step(assessment: Assessment, course: Course) -> tuple[str, dict[str, o
         return "overdue", {"days": course.overdue_days, "due": course.next_due}
     if not course.baseline:
         return "noBaseline", {}
-    return ("continue", {"due": course.next_due}) if course.next_due else ("continueNoDate", {})
+    if not course.next_due:
+        return "continueNoDate", {}
+    maintenance = course.drug == "ketamine" and course.induction_complete
+    return ("continueMaintenance" if maintenance else "continue"), {"due": course.next_due}
 
 
 def _do(

@@ -75,6 +75,7 @@ class Detail:
 
     do: str
     why: Sequence[str] = field(default_factory=tuple)
+    bullets: bool = False  # a list even for one item, after a do-sentence that ends "check:"
     notes: Sequence[str] = field(default_factory=tuple)
     table: Table | None = None
     source: str = ""
@@ -82,7 +83,7 @@ class Detail:
     def markdown(self) -> str:
         blocks = [f"**{self.do}**"]
         why = [w for w in self.why if w]
-        if len(why) == 1:
+        if len(why) == 1 and not self.bullets:
             blocks.append(why[0])
         elif why:
             blocks.append("\n".join(f"- {w}" for w in why))

@@ -93,7 +93,10 @@ def order_label(order: DraftOrder) -> str:
 
 
 def _frame(assessment: Assessment, order: DraftOrder | None) -> Frame:
-    if assessment.course is not None and assessment.hard_stop:
+    """ "course" when a hard stop halts the course under way (of the drug ordered, if any)."""
+    course = assessment.course
+    same_drug = order is None or (course is not None and order_drug(order) == course.drug)
+    if course is not None and assessment.hard_stop and same_drug:
         return "course"
     return "order" if order is not None else "view"
 
@@ -118,7 +121,7 @@ def _summary_reason(reasons: list[Reason], today: date) -> str:
         else:
             names.append(sentence_case(display(reason)))
     text = " and ".join(names)
-    if reasons and all(r.code in LABEL_CONTRAINDICATIONS for r in reasons):
+    if reasons and all(r.code in LABEL_CONTRAINDICATIONS for r in reasons) and len(text) < 70:
         text += f" ({words['labelContraindication']})"
     return text
 
@@ -134,8 +137,11 @@ def _summary(assessment: Assessment, frame: Frame, drug: str, today: date) -> st
         "required": trd.required,
         "reason": _summary_reason(_deciding(assessment), today) or texts()["trd"][trd.status],
     }
+    urgent = assessment.suicide is not None and assessment.suicide.code == "suicide-risk-urgent"
     if indication and "indication" in options:
         pattern = options["indication"]
+    elif assessment.decision == "not-trd" and frame == "view" and urgent:
+        pattern = options["suicidal"]
     elif assessment.decision == "not-trd" and trd.failed >= trd.required and trd.phq9:
         pattern = options["phq9" if frame == "view" else "phq9Order"]
         fields |= {
@@ -249,7 +255,18 @@ def _do(assessment: Assessment, frame: Frame, drug: str, settings: ClinicalSetti
     options = words["do"][decision]
     if assessment.reason("indication-suicidal-ideation") and "indication" in options:
         return str(options["indication"])
-    text = _pick(options, frame).format(drug=drug, needed=_needed(assessment, settings))
+    pattern = _pick(options, frame)
+    if decision == "not-trd" and frame == "view":
+        trd = assessment.trd
+        if assessment.suicide is not None and assessment.suicide.code == "suicide-risk-urgent":
+            pattern = options["suicidal"]
+        elif trd.failed >= trd.required and trd.phq9_state in texts()["phq9Short"]:
+            pattern = options["phq9"]
+    text = pattern.format(
+        drug=drug,
+        needed=_needed(assessment, settings),
+        state=texts()["phq9Short"].get(assessment.trd.phq9_state, ""),
+    )
     if _offers_alternatives(assessment, frame):
         key = "psychotic" if psychotic_depression(assessment) else "both"
         text += " " + words["alternatives"][key]
@@ -262,55 +279,79 @@ def _offers_alternatives(assessment: Assessment, frame: Frame) -> bool:
     return blocked and (assessment.trd.status == "met" or frame != "view")
 
 
+def _named(reasons: list[Reason]) -> str:
+    """Reasons by name only: "aneurysmal vascular disease, a label contraindication"."""
+    pattern = texts()["eligibility"]["labelContraindicationNamed"]
+    return ", ".join(
+        pattern.format(reason=sentence_case(display(r)))
+        if r.code in LABEL_CONTRAINDICATIONS
+        else sentence_case(display(r))
+        for r in reasons
+    )
+
+
+def _trd_line(assessment: Assessment, settings: ClinicalSettings, frame: Frame) -> str:
+    words = texts()["eligibility"]
+    trd = assessment.trd
+    fields = {
+        "failed": trd.failed,
+        "required": trd.required,
+        "trials": "trial" if trd.failed == 1 else "trials",
+    }
+    quiet = assessment.decision == "not-trd" and frame == "view"  # the short info card
+    if trd.episode is None:
+        line = words["trdNoEpisode"].format(**fields)
+    else:
+        episode = day(trd.episode.start) if quiet else _episode(assessment, settings)
+        line = words["trd"].format(episode=episode, **fields)
+    if not quiet:
+        line += " " + _measures(assessment, settings)
+    return str(line)
+
+
 def _detail(
     assessment: Assessment,
     settings: ClinicalSettings,
     frame: Frame,
     drug: str,
+    ordered: str | None,
 ) -> Detail:
+    """``drug``: the words for the drug; ``ordered``: ketamine or esketamine on an order."""
     words = texts()["eligibility"]
     decision = assessment.decision
-    trd = assessment.trd
     listed = [r for r in assessment.reasons if r.code not in UNLISTED + NEEDED]
     trd_question = decision in TRD_QUESTION
     why: list[str] = []
     notes: list[str] = []
-    table = None
+    shown: list[Reason] = []
     if decision == "not-trd":
         # Not TRD: contraindications are hypothetical, so they are named only.
         named = [r for r in listed if DECISION_OF.get(r.code) in BLOCKING]
-        if named:
-            notes.append(
-                words["alsoOnRecord"].format(
-                    reasons=", ".join(sentence_case(display(r)) for r in named)
-                )
-            )
-        shown: list[Reason] = []
     else:
         if decision in BLOCKING:  # one recommendation: what blocks it, not the cautions
             listed = [r for r in listed if DECISION_OF.get(r.code) in BLOCKING]
         limit = MAX_LISTED - 1 if trd_question else MAX_LISTED  # the TRD lines need room
         shown, named = listed[:limit], listed[limit:]
-        why = [reason_line(r, assessment, settings) for r in shown]
-        if named:
-            notes.append(
-                words["alsoOnRecord"].format(
-                    reasons=", ".join(sentence_case(display(r)) for r in named)
-                )
+        why = [
+            reason_line(
+                r,
+                assessment,
+                settings,
+                drug=ordered,
+                # Another decision's advice ("treat if the benefit outweighs...") would
+                # contradict this card's.
+                action=DECISION_OF.get(r.code, decision) == decision or decision not in BLOCKING,
             )
+            for r in shown
+        ]
+    if named:
+        notes.append(words["alsoOnRecord"].format(reasons=_named(named)))
+    table = None
     if trd_question:
-        trd_line = (
-            words["trd"].format(
-                failed=trd.failed, required=trd.required, episode=_episode(assessment, settings)
-            )
-            if trd.episode
-            else words["trdNoEpisode"].format(failed=trd.failed, required=trd.required)
-        )
-        if decision != "not-trd" or frame != "view":
-            trd_line += " " + _measures(assessment, settings)
-        notes.insert(0, trd_line)
+        notes.insert(0, _trd_line(assessment, settings, frame))
         table = Table(
-            header=words["tableHeader"], rows=[_trial_row(t, settings) for t in trd.trials]
+            header=words["tableHeader"],
+            rows=[_trial_row(t, settings) for t in assessment.trd.trials],
         )
     if _offers_alternatives(assessment, frame):
         notes.append(alternative_cautions(assessment))
@@ -321,6 +362,7 @@ def _detail(
     return Detail(
         do=_do(assessment, frame, drug, settings),
         why=why,
+        bullets=decision == "candidate-caution",
         notes=notes,
         table=table,
         source=sources(
@@ -394,7 +436,9 @@ def eligibility_card(
     suggestions = _suggestions(assessment, patient_id, today, order)
     return Card(
         summary=_summary(assessment, frame, drug, today),
-        detail=_detail(assessment, settings, frame, drug).markdown(),
+        detail=_detail(
+            assessment, settings, frame, drug, order_drug(order) if order else None
+        ).markdown(),
         indicator=indicator_for(assessment, order_hook=order is not None),
         source=source("ketamine-eligibility"),
         suggestions=suggestions or None,

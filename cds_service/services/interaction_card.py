@@ -9,6 +9,7 @@ from cds_service.services.codes import override_reasons
 from cds_service.services.common import extension, links, source, summary_fit
 from cds_service.services.content import md, texts
 from cds_service.services.detail import Detail, evidence_phrase
+from cds_service.services.reasons import sources
 
 __all__ = ["interaction_card"]
 
@@ -39,7 +40,10 @@ def interaction_card(
             "; ".join(evidence_phrase(e) for e in r.evidence) + ": " + words["effects"][r.code]
             for r in reasons
         ],
-        source=words["source"],
+        source=sources(
+            ["Andrade 2017"] if drug == "ketamine" else [],
+            [words["sources"][r.code] for r in reasons],
+        ),
     )
     return Card(
         summary=summary_fit(summary),

@@ -27,14 +27,19 @@ def _words(reason: Reason, settings: ClinicalSettings) -> dict[str, str]:
     return dict(texts()["reasons"].get(reason.code, {}))
 
 
-def reason_action(reason: Reason, assessment: Assessment, settings: ClinicalSettings) -> str:
-    """What to do about the reason, with any note its evidence calls for."""
+def reason_action(
+    reason: Reason, assessment: Assessment, settings: ClinicalSettings, drug: str | None = None
+) -> str:
+    """What to do about the reason, with any note its evidence calls for. ``drug``: the drug
+    ordered (``ketamine`` or ``esketamine``), or None when both are in question."""
     if reason.code == "postpartum" and assessment.reason("lactation"):
         return ""  # the lactation advice covers it
     notes = texts()["reasonNotes"]
     codes = sorted({e.code.split("|")[-1] for e in reason.evidence if e.code})
     words = _words(reason, settings)
     parts = [notes[c] for c in codes if c in notes] + [words.get("action", "")]
+    if drug != "ketamine":  # the esketamine starting dose, unless IV ketamine is ordered
+        parts.append(words.get("esketamine", ""))
     if reason.code == "pregnancy" and assessment.course is not None:
         parts.append(words["duringCourse"])
     return " ".join(p for p in parts if p)
@@ -45,7 +50,12 @@ def reason_source(reason: Reason, settings: ClinicalSettings) -> str:
 
 
 def reason_line(
-    reason: Reason, assessment: Assessment, settings: ClinicalSettings, *, action: bool = True
+    reason: Reason,
+    assessment: Assessment,
+    settings: ClinicalSettings,
+    *,
+    action: bool = True,
+    drug: str | None = None,
 ) -> str:
     """ "Fatty liver: Fatty (change of) liver, recorded 10 Aug 2022. May need longer monitoring
     after each dose." """
@@ -55,7 +65,7 @@ def reason_line(
         line = f"{evidence}."
     else:
         line = name + (f": {evidence}." if evidence else ".")
-    todo = reason_action(reason, assessment, settings) if action else ""
+    todo = reason_action(reason, assessment, settings, drug) if action else ""
     return f"{line} {todo}" if todo else line
 
 

@@ -32,7 +32,7 @@ def suicide_card(
     detail = Detail(
         do=words["do"][reason.code],
         why=["; ".join(evidence) + "."],
-        notes=[words["note"]],
+        notes=[words["note"]] if assessment.depressive_disorder else [],
         source=words["source"],
     )
     suggestion = referral(
