@@ -128,7 +128,25 @@ def _security(settings: Any) -> list[Finding]:
         findings.append(Finding("warning", "CORS allows any origin; list the EHR origins"))
     if settings.fhir_allow_http_loopback:
         findings.append(Finding("warning", "http FHIR callbacks to localhost are allowed"))
+    findings.append(_handout_links(settings))
     return findings
+
+
+def _handout_links(settings: Any) -> Finding:
+    """Cards link the patient handouts; a link a browser cannot open is a broken card."""
+    base = settings.links_base_url()
+    if settings.public_base_url:
+        return Finding("ok", f"cards link the patient handouts at {base}/handouts/")
+    host = base.split("://", 1)[1].rsplit(":", 1)[0]
+    if host in ("localhost", "127.0.0.1", "[::1]") or host.startswith("127."):
+        return Finding(
+            "ok", f"cards link the patient handouts at {base}/handouts/ (local development)"
+        )
+    return Finding(
+        "warning",
+        f"cards link the patient handouts at {base}/handouts/, the bind address; set "
+        "KETAMINE_CDS_PUBLIC_BASE_URL to the URL clinicians' browsers reach",
+    )
 
 
 def _database(url: str) -> list[Finding]:

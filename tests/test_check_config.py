@@ -29,6 +29,22 @@ def test_a_development_setup_passes_with_warnings(env, capsys) -> None:
     assert any(line.startswith("ok: 36 value sets and 77 ingredients load") for line in lines)
     assert "warning: authentication is off: for local development only" in lines
     assert any(line.startswith("ok: database sqlite:///") for line in lines)
+    assert (
+        "ok: cards link the patient handouts at http://127.0.0.1:8080/handouts/ "
+        "(local development)" in lines
+    )
+
+
+def test_handout_links_to_a_bind_address_are_a_warning(env, capsys) -> None:
+    env.setenv("KETAMINE_CDS_AUTH_ENABLED", "false")
+    env.setenv("KETAMINE_CDS_BIND", "10.0.0.5:8080")
+    code, lines = check(capsys)
+    assert code == 0
+    assert any(
+        line.startswith("warning: cards link the patient handouts at http://10.0.0.5:8080/")
+        and "KETAMINE_CDS_PUBLIC_BASE_URL" in line
+        for line in lines
+    ), lines
 
 
 def test_a_production_setup_with_a_trusted_issuer_is_clean(env, capsys, tmp_path) -> None:
