@@ -20,6 +20,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from cds_service.app import create_app
+from cds_service.clinical.assessment import PRECEDENCE
 from cds_service.config import Settings
 from cds_service.services.codes import code_system
 from tests.builders import FIXTURES, SERVICE_FOR_HOOK, hook_request, patient_id
@@ -148,17 +149,7 @@ def test_fixtures_cover_every_topic_and_every_decision(every_card) -> None:
         c["code"] for c in concepts if {"code": "kind", "valueCode": "topic"} in c["property"]
     }
     assert topics == all_topics
-    assert decisions == {
-        "contraindicated",
-        "not-indicated",
-        "not-recommended",
-        "defer",
-        "monitoring",
-        "indeterminate",
-        "not-trd",
-        "candidate-caution",
-        "candidate",
-    }
+    assert decisions == set(PRECEDENCE)
     assert len(every_card) > 300
 
 
@@ -207,7 +198,7 @@ def test_the_detail_leads_with_what_to_do_and_ends_with_its_source(every_card) -
 
 
 def test_links_are_few_stable_and_fit_the_card(every_card) -> None:
-    for where, hook, card in every_card:
+    for where, _, card in every_card:
         links = card.get("links", [])
         topic = card["source"]["topic"]["code"]
         decision = card["extension"][EXTENSION]["decision"]
