@@ -15,8 +15,6 @@ from cds_service.clinical.assessment import BLOCKING, DECISION_OF, Assessment
 from cds_service.clinical.findings import Reason
 from cds_service.clinical.orders import intravenous
 from cds_service.clinical.settings import ClinicalSettings
-from cds_service.clinical.trials import Trial
-from cds_service.clinical.vitals import latest_blood_pressure
 from cds_service.protocol.models import Action, Card, Link, Suggestion
 from cds_service.record.orders import DraftOrder
 from cds_service.services.alternatives import (
@@ -36,8 +34,9 @@ from cds_service.services.common import (
     summary_fit,
 )
 from cds_service.services.content import md, texts
-from cds_service.services.detail import Detail, Table, day, short_day
+from cds_service.services.detail import Detail, Table, short_day
 from cds_service.services.reasons import display, reason_line, reason_source, sources
+from cds_service.services.trd_text import phq9_label, still_needed, trd_line, trial_row
 
 __all__ = ["eligibility_card", "indicator_for", "order_drug", "order_label"]
 
@@ -145,108 +144,13 @@ def _summary(assessment: Assessment, frame: Frame, drug: str, today: date) -> st
     elif assessment.decision == "not-trd" and trd.failed >= trd.required and trd.phq9:
         pattern = options["phq9" if frame == "view" else "phq9Order"]
         fields |= {
-            "label": _phq9_label(assessment),
+            "label": phq9_label(assessment),
             "score": f"{trd.phq9.value:g}",
             "state": texts()["phq9Short"].get(trd.phq9_state, ""),
         }
     else:
         pattern = _pick(options, frame)
     return summary_fit(pattern.format(**fields))
-
-
-def _phq9_label(assessment: Assessment) -> str:
-    labels = texts()["phq9Labels"]
-    return str(labels["before"] if assessment.course else labels["latest"])
-
-
-def _trial_row(trial: Trial, settings: ClinicalSettings) -> list[str]:
-    statuses = texts()["trialStatus"]
-    status = statuses[trial.status].format(
-        never=settings.trial_never_counts_below_days, minimum=settings.trial_min_days
-    )
-    if trial.status == "subtherapeutic-dose" and trial.minimum_dose_mg is not None:
-        status += f", {trial.minimum_dose_mg:g} mg/day"
-    if trial.status == "indeterminate":
-        if trial.minimum_dose_mg is None:
-            status += ": no adequate dose on file for this drug"
-        elif trial.daily_dose_mg is None:
-            status += ": dose not recorded"
-        elif trial.ongoing:
-            status += ": ongoing, no recent PHQ-9"
-        else:
-            status += f": {trial.days} days, {settings.trial_min_days} needed"
-    name = md(trial.medication) + (", matched by name" if trial.matched_by_name else "")
-    if trial.augmenter:
-        name += ", augmentation"
-        if not settings.augmentation_counts_as_trial and trial.status == "adequate-failed":
-            status = statuses["augmenter"]
-    start = day(trial.start) if trial.start else "unknown"
-    end = "ongoing" if trial.ongoing else (day(trial.end) if trial.end else "unknown")
-    days = f", {trial.days} days" if trial.days is not None else ""
-    dose = f"{trial.daily_dose_mg:g} mg" if trial.daily_dose_mg is not None else "unknown"
-    return [name, dose, f"{start} to {end}{days}", status]
-
-
-def _episode(assessment: Assessment, settings: ClinicalSettings) -> str:
-    words = texts()["eligibility"]["episode"]
-    episode = assessment.trd.episode
-    if episode is None:
-        return str(words["none"])
-    kind = (
-        "lookback" if episode.source == "lookback" else "capped" if episode.capped else "recorded"
-    )
-    return str(words[kind].format(date=day(episode.start), months=settings.episode_lookback_months))
-
-
-def _needed(assessment: Assessment, settings: ClinicalSettings) -> str:
-    needed = texts()["eligibility"]["needed"]
-    items: list[str] = []
-    trd = assessment.trd
-    if trd.status == "not-met" and trd.failed < trd.required:
-        items.append(
-            needed["more-trials"].format(
-                count=trd.required - trd.failed,
-                trials="trial" if trd.required - trd.failed == 1 else "trials",
-                minimum=settings.trial_min_days,
-            )
-        )
-    if trd.status == "not-met" and trd.failed >= trd.required:
-        items.append(needed["persisting-phq9"].format(days=settings.phq9_window_days))
-    for reason in assessment.reasons:
-        if reason.code == "bp-missing":
-            items.append(needed[reason.code].format(days=settings.bp_window_days))
-        elif reason.code == "missing-phq9":
-            key = "missing-phq9-before-course" if assessment.course else "missing-phq9"
-            items.append(needed[key].format(days=settings.phq9_window_days))
-        elif reason.code in ("missing-trial-data", "trial-duration-indeterminate"):
-            names = ", ".join(sorted({md(e.value or e.reference) for e in reason.evidence}))
-            items.append(needed[reason.code].format(names=names, minimum=settings.trial_min_days))
-        elif reason.code == "no-qualifying-mdd":
-            items.append(needed[reason.code])
-    return "; ".join(items) + ("." if items else "")
-
-
-def _measures(assessment: Assessment, settings: ClinicalSettings) -> str:
-    words = texts()["eligibility"]
-    trd = assessment.trd
-    state = texts()["phq9"][
-        "missing-before-course"
-        if assessment.course and trd.phq9_state == "missing"
-        else trd.phq9_state
-    ].format(days=settings.phq9_window_days)
-    phq9 = (
-        f"{trd.phq9.value:g} on {day(trd.phq9.when)}, {state}"
-        if trd.phq9 and trd.phq9.value is not None
-        else state
-    )
-    bp = latest_blood_pressure(assessment.record, settings)
-    shown_bp = (
-        f"{bp.shown()} on {day(bp.when)}"
-        if bp
-        else words["noBp"].format(days=settings.bp_window_days)
-    )
-    pattern = words["measuresCourse" if assessment.course else "measures"]
-    return str(pattern.format(phq9=phq9, bp=shown_bp))
 
 
 def _do(assessment: Assessment, frame: Frame, drug: str, settings: ClinicalSettings) -> str:
@@ -264,7 +168,7 @@ def _do(assessment: Assessment, frame: Frame, drug: str, settings: ClinicalSetti
             pattern = options["phq9"]
     text = pattern.format(
         drug=drug,
-        needed=_needed(assessment, settings),
+        needed=still_needed(assessment, settings),
         state=texts()["phq9Short"].get(assessment.trd.phq9_state, ""),
     )
     if _offers_alternatives(assessment, frame):
@@ -288,25 +192,6 @@ def _named(reasons: list[Reason]) -> str:
         else sentence_case(display(r))
         for r in reasons
     )
-
-
-def _trd_line(assessment: Assessment, settings: ClinicalSettings, frame: Frame) -> str:
-    words = texts()["eligibility"]
-    trd = assessment.trd
-    fields = {
-        "failed": trd.failed,
-        "required": trd.required,
-        "trials": "trial" if trd.failed == 1 else "trials",
-    }
-    quiet = assessment.decision == "not-trd" and frame == "view"  # the short info card
-    if trd.episode is None:
-        line = words["trdNoEpisode"].format(**fields)
-    else:
-        episode = day(trd.episode.start) if quiet else _episode(assessment, settings)
-        line = words["trd"].format(episode=episode, **fields)
-    if not quiet:
-        line += " " + _measures(assessment, settings)
-    return str(line)
 
 
 def _detail(
@@ -348,10 +233,12 @@ def _detail(
         notes.append(words["alsoOnRecord"].format(reasons=_named(named)))
     table = None
     if trd_question:
-        notes.insert(0, _trd_line(assessment, settings, frame))
+        notes.insert(
+            0, trd_line(assessment, settings, quiet=decision == "not-trd" and frame == "view")
+        )
         table = Table(
             header=words["tableHeader"],
-            rows=[_trial_row(t, settings) for t in assessment.trd.trials],
+            rows=[trial_row(t, settings) for t in assessment.trd.trials],
         )
     if _offers_alternatives(assessment, frame):
         notes.append(alternative_cautions(assessment))
