@@ -8,6 +8,7 @@ response, an overdue session, no baseline PHQ-9; else "continue", with the next 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from cds_service.clinical.assessment import DECISION_OF, Assessment
@@ -72,43 +73,46 @@ def _stop_reason(assessment: Assessment) -> str:
     return sentence_case(display(deciding[0])) if deciding else ""
 
 
-def _next_step(assessment: Assessment, course: Course) -> tuple[str, dict[str, object]]:
-    """The most pressing thing to do, and what its sentence needs."""
+@dataclass(frozen=True)
+class NextStep:
+    """The most pressing thing to do (a key of cards/text.json "course" "do"), with its facts."""
+
+    key: str
+    reason: str = ""
+    dates: tuple[date, ...] = ()
+    days: int = 0
+    due: date | None = None
+
+
+def _next_step(assessment: Assessment, course: Course) -> NextStep:
     codes = course.codes
     if assessment.hard_stop:
-        return "hardStop", {"reason": _stop_reason(assessment)}
+        return NextStep("hardStop", reason=_stop_reason(assessment))
     if "non-response" in codes:
-        return "nonResponse", {}
+        psychotic = psychotic_depression(assessment)
+        return NextStep("nonResponsePsychotic" if psychotic else "nonResponse")
     crowded = next((r for r in course.reasons if r.code == "off-protocol-frequency"), None)
     if crowded:
-        return "offProtocol", {"dates": [e.date for e in crowded.evidence if e.date]}
+        return NextStep("offProtocol", dates=tuple(e.date for e in crowded.evidence if e.date))
     if "response-unmeasured" in codes:
-        return "unmeasured", {}
+        return NextStep("unmeasured")
     if course.overdue_days and course.next_due:
-        return "overdue", {"days": course.overdue_days, "due": course.next_due}
+        return NextStep("overdue", days=course.overdue_days, due=course.next_due)
     if not course.baseline:
-        return "noBaseline", {}
+        return NextStep("noBaseline")
     if not course.next_due:
-        return "continueNoDate", {}
+        return NextStep("continueNoDate")
     maintenance = course.drug == "ketamine" and course.induction_complete
-    return ("continueMaintenance" if maintenance else "continue"), {"due": course.next_due}
+    return NextStep("continueMaintenance" if maintenance else "continue", due=course.next_due)
 
 
-def _do(
-    assessment: Assessment, step: str, facts: dict[str, object], settings: ClinicalSettings
-) -> str:
-    words = texts()["course"]["do"]
-    if step == "nonResponse" and psychotic_depression(assessment):
-        step = "nonResponsePsychotic"
-    dates = facts.get("dates") or []
-    assert isinstance(dates, list)
-    due = facts.get("due")
+def _do(step: NextStep, settings: ClinicalSettings) -> str:
     return str(
-        words[step].format(
-            reason=facts.get("reason", ""),
-            sessions=", ".join(day(d) for d in dates),
-            days=facts.get("days") or settings.course_baseline_days,
-            due=day(due) if isinstance(due, date) else "",
+        texts()["course"]["do"][step.key].format(
+            reason=step.reason,
+            sessions=", ".join(day(d) for d in step.dates),
+            days=step.days or settings.course_baseline_days,
+            due=day(step.due) if step.due else "",
         )
     )
 
@@ -141,9 +145,9 @@ def course_card(
         if assessment.decision == "monitoring"
         else []
     )
-    step, facts = _next_step(assessment, course)
+    step = _next_step(assessment, course)
     detail = Detail(
-        do=_do(assessment, step, facts, settings),
+        do=_do(step, settings),
         why=[
             words["sessions"].format(
                 count=len(course.sessions),
@@ -154,7 +158,7 @@ def course_card(
             ),
             _trend(course, trend),
             words["overdueLine"].format(days=course.overdue_days, due=day(course.next_due))
-            if course.overdue_days and course.next_due and step not in ("overdue", "hardStop")
+            if course.overdue_days and course.next_due and step.key not in ("overdue", "hardStop")
             else "",
         ],
         notes=[
@@ -162,18 +166,16 @@ def course_card(
         ],
         source=words["source"][course.drug],
     )
-    dates = facts.get("dates") or []
-    assert isinstance(dates, list)
-    summary = words["summaries"][step].format(
+    summary = words["summaries"][step.key].format(
         drug=drug,
         Drug=capital(drug),
         count=len(course.sessions),
         first=short_day(course.start, today),
         phase=phase,
         trend=words["trend"][trend],
-        reason=facts.get("reason", ""),
-        sessions=", ".join(short_day(d, today) for d in dates),
-        days=facts.get("days", ""),
+        reason=step.reason,
+        sessions=", ".join(short_day(d, today) for d in step.dates),
+        days=step.days,
     )
     # Under a hard stop the eligibility card beside this one offers the alternatives.
     offer = "non-response" in codes and not hard_stop
