@@ -57,8 +57,11 @@ def reason_line(
     action: bool = True,
     drug: str | None = None,
 ) -> str:
-    """ "Fatty liver: Fatty (change of) liver, recorded 10 Aug 2022. May need longer monitoring
-    after each dose." """
+    """One reason as a line of the card: its name, its evidence with dates, what to do.
+
+    Usage: ``reason_line(lactation, ...)  # "Breastfeeding: Lactating mother, recorded 31 Jan
+    2026. Advise against breastfeeding during treatment."``
+    """
     evidence = reason_phrase(reason)
     name = display(reason)
     if evidence.lower().startswith(name.lower()):  # "Pregnant, on 10 Feb 2026" says it already
