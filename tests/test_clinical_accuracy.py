@@ -1086,3 +1086,11 @@ def test_course_interactions_and_psychotic_alternatives_say_what_is_true(client)
     [eligibility] = call(client, psychotic_patient())
     assert "Consider ECT, or an antidepressant with an antipsychotic" in text(eligibility)
     assert "Consider ECT or TMS" not in text(eligibility)
+
+
+def test_an_orders_own_checks_stay_off_the_course_card(client) -> None:
+    """During a course, the order checks of a new draft belong to that order's cards."""
+    cards = call(client, iv_course(), "order-sign", [f.iv_ketamine_draft("d1", P, 200, reason=MDD)])
+    course = card(cards, "ketamine-course")
+    assert "mg/kg" not in text(course) and "Still applies" not in text(course)
+    assert "outside the band" in text(card(cards, "order-checklist"))

@@ -33,6 +33,14 @@ from cds_service.services.reasons import display, reason_line
 __all__ = ["course_card"]
 
 WARNING_CODES = {"non-response", "off-protocol-frequency", "session-overdue", "response-unmeasured"}
+# Checks of a draft order: its own cards say them, not the course's.
+ORDER_REASONS = {
+    "dose-outside-band",
+    "weight-missing",
+    "infusion-too-fast",
+    "infusion-length-unknown",
+    "oral-antidepressant-needed",
+}
 
 
 def _trend_key(course: Course) -> str:
@@ -140,7 +148,8 @@ def course_card(
         [
             r
             for r in assessment.reasons
-            if DECISION_OF.get(r.code) == "candidate-caution" or r.code == "postpartum"
+            if (DECISION_OF.get(r.code) == "candidate-caution" or r.code == "postpartum")
+            and r.code not in ORDER_REASONS
         ]
         if assessment.decision == "monitoring"
         else []
