@@ -35,6 +35,9 @@ __all__ = ["SUPPORTED_ALGORITHMS", "Settings", "TrustedIssuer"]
 SUPPORTED_ALGORITHMS = {"ES384", "RS384", "ES256", "RS256", "PS384"}
 
 
+DEFAULT_BIND = "127.0.0.1:8080"  # gunicorn_conf.py reads the same default
+
+
 class TrustedIssuer(BaseModel):
     """An EHR allowed to call: its ``iss``, the JWKS URLs its tokens may name in ``jku``, and/or
     a JWKS file exchanged out of band; optionally the ``tenant`` values it may send."""
@@ -117,7 +120,7 @@ class Settings(BaseSettings):
         default=True, description="Verify the CDS Hooks JWT of calling EHRs (spec §8)."
     )
     bind: str = Field(
-        default="127.0.0.1:8080",
+        default=DEFAULT_BIND,
         pattern=r"^.+:[0-9]{1,5}$",
         description="host:port gunicorn listens on (`ketamine-cds serve --bind` too). Cards "
         "link to the patient handouts here when no public base URL is set.",

@@ -11,7 +11,9 @@ KETAMINE_CDS_GC_THRESHOLD  default 50000 (gen-0 garbage-collection threshold in 
 import gc
 import os
 
-bind = os.environ.get("KETAMINE_CDS_BIND", "127.0.0.1:8080")
+from cds_service.config import DEFAULT_BIND
+
+bind = os.environ.get("KETAMINE_CDS_BIND", DEFAULT_BIND)
 workers = int(os.environ.get("KETAMINE_CDS_WORKERS", os.cpu_count() or 1))
 threads = int(os.environ.get("KETAMINE_CDS_THREADS", "1"))
 timeout = int(os.environ.get("KETAMINE_CDS_TIMEOUT", "30"))

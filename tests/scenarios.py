@@ -874,7 +874,7 @@ SCENARIOS += [
                 "candidate-caution",
                 "met",
                 ["off-label-consent", "dose-outside-band"],
-                ["100 mg over 40 minutes = 1.43 mg/kg of 70 kg", "outside the band"],
+                ["100 mg over 40 minutes = 1.43 mg/kg of 70 kg", "outside the dose band"],
             ),
         ],
     ),

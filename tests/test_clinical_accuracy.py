@@ -737,9 +737,20 @@ def test_an_iv_ketamine_order_gets_its_consent_and_dose_checklist(client) -> Non
         "off-label",
         "0.5 mg/kg infused over about 40 minutes",
         "35 mg over 40 minutes = 0.50 mg/kg of 70 kg",
-        "within the band",
+        "within the dose band",
     ):
         assert step in checklist, step
+
+
+def test_the_dose_summary_and_checklist_follow_the_sites_dose_band(make_app) -> None:
+    """60 mg for 70 kg is 0.86 mg/kg: inside the default band, outside a site's 0.4-0.8."""
+    client = make_app(clinical={"ketamine_dose_band_mg_per_kg": [0.4, 0.8]}).test_client()
+    cards = call(client, patient(), "order-sign", [f.iv_ketamine_draft("d1", P, 60, reason=MDD)])
+    eligibility = card(cards, "ketamine-eligibility")
+    assert eligibility["summary"] == (
+        "Order IV ketamine with caution: dose 0.86 mg/kg, outside 0.4-0.8 mg/kg"
+    )
+    assert "outside the dose band 0.4-0.8 mg/kg" in text(card(cards, "order-checklist"))
 
 
 def test_a_hard_stop_gets_no_checklist(client) -> None:
@@ -1093,4 +1104,4 @@ def test_an_orders_own_checks_stay_off_the_course_card(client) -> None:
     cards = call(client, iv_course(), "order-sign", [f.iv_ketamine_draft("d1", P, 200, reason=MDD)])
     course = card(cards, "ketamine-course")
     assert "mg/kg" not in text(course) and "Still applies" not in text(course)
-    assert "outside the band" in text(card(cards, "order-checklist"))
+    assert "outside the dose band" in text(card(cards, "order-checklist"))

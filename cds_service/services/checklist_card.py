@@ -41,32 +41,46 @@ def _could_become_pregnant(assessment: Assessment, settings: ClinicalSettings) -
 
 
 def _order_dose(assessment: Assessment, order: DraftOrder, settings: ClinicalSettings) -> str:
+    """The order's dose against the site's mg/kg band (cards/text.json "checklist" "orderDose")."""
+    words = texts()["checklist"]["orderDose"]
     low, high = settings.ketamine_dose_band_mg_per_kg
-    band = f"band {low:g}-{high:g} mg/kg"
-    if order.dose_mg_per_kg is not None:
-        minutes = f" over {order.infusion_minutes:g} minutes" if order.infusion_minutes else ""
-        inside = "within" if low <= order.dose_mg_per_kg <= high else "outside"
-        return f"{order.dose_mg_per_kg:g} mg/kg{minutes}: {inside} the {band}."
-    if order.dose_mg is None:
-        return "No dose in mg: the mg/kg dose cannot be checked."
-    weight = latest_weight(assessment.record, settings)
-    if weight is None or not weight.value:
-        return (
-            f"{order.dose_mg:g} mg; no weight in the last {settings.weight_window_days} days: "
-            "weigh the patient to check the mg/kg dose."
-        )
-    per_kg = order.dose_mg / weight.value
-    inside = "within" if low <= per_kg <= high else "outside"
+    band = {"low": f"{low:g}", "high": f"{high:g}"}
+
+    def inside(per_kg: float) -> str:
+        return str(words["within" if low <= per_kg <= high else "outside"])
+
     minutes = (
-        f" over {order.infusion_minutes:g} minutes"
+        words["minutes"].format(minutes=f"{order.infusion_minutes:g}")
         if order.infusion_minutes
-        else " (no infusion length stated)"
-        if intravenous(order)
         else ""
     )
-    return (
-        f"{order.dose_mg:g} mg{minutes} = {per_kg:.2f} mg/kg of {weight.value:g} kg "
-        f"on {day(weight.when)}: {inside} the {band}."
+    if order.dose_mg_per_kg is not None:
+        per_kg = order.dose_mg_per_kg
+        return str(
+            words["perKg"].format(
+                per_kg=f"{per_kg:g}", minutes=minutes, inside=inside(per_kg), **band
+            )
+        )
+    if order.dose_mg is None:
+        return str(words["noDose"])
+    weight = latest_weight(assessment.record, settings)
+    if weight is None or not weight.value:
+        return str(
+            words["noWeight"].format(dose=f"{order.dose_mg:g}", days=settings.weight_window_days)
+        )
+    per_kg = order.dose_mg / weight.value
+    if not minutes and intravenous(order):
+        minutes = words["noLength"]
+    return str(
+        words["dose"].format(
+            dose=f"{order.dose_mg:g}",
+            minutes=minutes,
+            per_kg=f"{per_kg:.2f}",
+            weight=f"{weight.value:g}",
+            date=day(weight.when),
+            inside=inside(per_kg),
+            **band,
+        )
     )
 
 

@@ -108,15 +108,24 @@ def _deciding(assessment: Assessment) -> list[Reason]:
     return [r for r in assessment.reasons if DECISION_OF.get(r.code) == assessment.decision]
 
 
-def _summary_reason(reasons: list[Reason], today: date) -> str:
+def _summary_reason(reasons: list[Reason], today: date, settings: ClinicalSettings) -> str:
+    """The main reasons in a few words: a BP or a dose by its value, others by name."""
     words = texts()["eligibility"]
+    low, high = settings.ketamine_dose_band_mg_per_kg
     names = []
     for reason in reasons[:2]:
         evidence = reason.evidence[0] if reason.evidence else None
         pattern = words["summaryReason"].get(reason.code)
-        if pattern and evidence and evidence.value and evidence.date:
-            value = evidence.value.removesuffix(" mmHg")
-            names.append(pattern.format(value=md(value), date=short_day(evidence.date, today)))
+        dated = evidence is not None and (evidence.date or "{date}" not in (pattern or ""))
+        if pattern and evidence and evidence.value and dated:
+            names.append(
+                pattern.format(
+                    value=md(evidence.value.removesuffix(" mmHg")),
+                    date=short_day(evidence.date, today) if evidence.date else "",
+                    low=f"{low:g}",
+                    high=f"{high:g}",
+                )
+            )
         else:
             names.append(sentence_case(display(reason)))
     text = " and ".join(names)
@@ -125,7 +134,9 @@ def _summary_reason(reasons: list[Reason], today: date) -> str:
     return text
 
 
-def _summary(assessment: Assessment, frame: Frame, drug: str, today: date) -> str:
+def _summary(
+    assessment: Assessment, frame: Frame, drug: str, today: date, settings: ClinicalSettings
+) -> str:
     trd = assessment.trd
     options = texts()["eligibility"]["summary"][assessment.decision]
     indication = assessment.reason("indication-suicidal-ideation") is not None
@@ -134,7 +145,8 @@ def _summary(assessment: Assessment, frame: Frame, drug: str, today: date) -> st
         "Drug": capital(drug),
         "failed": trd.failed,
         "required": trd.required,
-        "reason": _summary_reason(_deciding(assessment), today) or texts()["trd"][trd.status],
+        "reason": _summary_reason(_deciding(assessment), today, settings)
+        or texts()["trd"][trd.status],
     }
     urgent = assessment.suicide is not None and assessment.suicide.code == "suicide-risk-urgent"
     if indication and "indication" in options:
@@ -322,7 +334,7 @@ def eligibility_card(
     )
     suggestions = _suggestions(assessment, patient_id, today, order)
     return Card(
-        summary=_summary(assessment, frame, drug, today),
+        summary=_summary(assessment, frame, drug, today, settings),
         detail=_detail(
             assessment, settings, frame, drug, order_drug(order) if order else None
         ).markdown(),

@@ -22,10 +22,13 @@ def interaction_card(
     if not reasons:
         return None
     words = texts()["interaction"]
-    names = ", ".join(
-        dict.fromkeys(md((e.value or "").split(",")[0]) for r in reasons for e in r.evidence)
-    )
     info_only = all(r.code == "interaction-lamotrigine" for r in reasons)
+    # The summary names the drugs that need monitoring; lamotrigine, for information, is in the
+    # detail only, unless it is all there is.
+    named = reasons if info_only else [r for r in reasons if r.code != "interaction-lamotrigine"]
+    names = ", ".join(
+        dict.fromkeys(md((e.value or "").split(",")[0]) for r in named for e in r.evidence)
+    )
     effects = " and ".join(
         dict.fromkeys(
             words["effectWords"][r.code] for r in reasons if r.code in words["effectWords"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from cds_service.clinical.assessment import Assessment
 from cds_service.clinical.settings import ClinicalSettings
+from cds_service.clinical.trd import Episode
 from cds_service.clinical.trials import Trial
 from cds_service.clinical.vitals import latest_blood_pressure
 from cds_service.services.content import md, texts
@@ -46,11 +47,8 @@ def trial_row(trial: Trial, settings: ClinicalSettings) -> list[str]:
     return [name, dose, f"{start} to {end}{days}", status]
 
 
-def _episode(assessment: Assessment, settings: ClinicalSettings) -> str:
+def _episode(episode: Episode, settings: ClinicalSettings) -> str:
     words = texts()["eligibility"]["episode"]
-    episode = assessment.trd.episode
-    if episode is None:
-        return str(words["none"])
     kind = (
         "lookback" if episode.source == "lookback" else "capped" if episode.capped else "recorded"
     )
@@ -82,6 +80,8 @@ def still_needed(assessment: Assessment, settings: ClinicalSettings) -> str:
             items.append(needed[reason.code].format(names=names, minimum=settings.trial_min_days))
         elif reason.code == "no-qualifying-mdd":
             items.append(needed[reason.code])
+    if len(items) == 2:
+        return f"{items[0]} and {items[1]}."
     return "; ".join(items) + ("." if items else "")
 
 
@@ -121,7 +121,7 @@ def trd_line(assessment: Assessment, settings: ClinicalSettings, *, quiet: bool)
     if trd.episode is None:
         line = words["trdNoEpisode"].format(**fields)
     else:
-        episode = day(trd.episode.start) if quiet else _episode(assessment, settings)
+        episode = day(trd.episode.start) if quiet else _episode(trd.episode, settings)
         line = words["trd"].format(episode=episode, **fields)
     if not quiet:
         line += " " + measures(assessment, settings)

@@ -151,3 +151,31 @@ def test_the_not_trd_card_is_short_and_keeps_its_trials_table(client) -> None:
     assert len(re.findall(r"\S+", prose.replace("**", ""))) <= 40
     assert card["detail"].startswith("**Not yet a candidate: needs 1 more failed adequate")
     assert "| Antidepressant | Daily dose | Dates | Counted |" in card["detail"]
+
+
+def test_the_interaction_summary_names_only_what_needs_monitoring(client) -> None:
+    meds = [
+        f.med_request(
+            "lor", P, "197901", "lorazepam 1 MG Oral Tablet", start=f.ago(60), status="active"
+        ),
+        f.med_request(
+            "lam", P, "198427", "lamotrigine 100 MG Oral Tablet", start=f.ago(60), status="active"
+        ),
+    ]
+    body = hook_request("order-sign", f.bundle(P, [*trd_base(P), *meds]))
+    body["context"]["draftOrders"]["entry"] = [{"resource": f.spravato_draft("d1", P)}]
+    cards = client.post("/cds-services/ketamine-order-sign", json=body).json["cards"]
+    [interaction] = [c for c in cards if c["source"]["topic"]["code"] == "drug-interaction"]
+    assert interaction["summary"] == (
+        "Monitor sedation closely with esketamine: lorazepam 1 MG Oral Tablet"
+    )
+    assert "lamotrigine 100 MG Oral Tablet" in interaction["detail"]
+
+
+def test_two_missing_items_read_as_one_request(client) -> None:
+    resources = [r for r in trd_base(P) if r["resourceType"] != "Observation"]
+    body = hook_request("patient-view", f.bundle(P, resources))
+    [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
+    assert card["detail"].startswith(
+        "**Before deciding, record a blood pressure within 30 days and a PHQ-9 within 30 days.**"
+    )
