@@ -6,7 +6,7 @@ from __future__ import annotations
 from cds_service.clinical.assessment import Assessment
 from cds_service.protocol.models import Card, Link
 from cds_service.services.codes import override_reasons
-from cds_service.services.common import extension, links, source, summary_fit
+from cds_service.services.common import capital, extension, links, source, summary_fit
 from cds_service.services.content import md, texts
 from cds_service.services.detail import Detail, evidence_phrase
 from cds_service.services.reasons import sources
@@ -40,7 +40,9 @@ def interaction_card(
     detail = Detail(
         do=words["do"]["info" if info_only else "order" if ordered else "course"].format(drug=drug),
         why=[
-            "; ".join(evidence_phrase(e) for e in r.evidence) + ": " + words["effects"][r.code]
+            "; ".join(evidence_phrase(e) for e in r.evidence)
+            + ". "
+            + capital(words["effects"][r.code])
             for r in reasons
         ],
         source=sources(

@@ -170,6 +170,7 @@ def test_the_interaction_summary_names_only_what_needs_monitoring(client) -> Non
         "Monitor sedation closely with esketamine: lorazepam 1 MG Oral Tablet"
     )
     assert "lamotrigine 100 MG Oral Tablet" in interaction["detail"]
+    assert re.search(r"lorazepam 1 MG Oral Tablet, .*\. More sedation", interaction["detail"])
 
 
 def test_two_missing_items_read_as_one_request(client) -> None:
