@@ -90,6 +90,17 @@ class Settings(BaseSettings):
     max_bundle_entries: int = Field(
         default=5000, gt=0, description="Entries per prefetch Bundle or draftOrders Bundle."
     )
+    max_draft_orders: int = Field(
+        default=50,
+        gt=0,
+        description="Draft orders per order-select or order-sign call; each can add cards.",
+    )
+    max_cards: int = Field(
+        default=20,
+        ge=2,
+        description="Cards per response. Over it, the most urgent are kept and one more card "
+        "says how many were left out.",
+    )
 
     fhir_connect_timeout_s: float = Field(default=0.2, gt=0)
     fhir_read_timeout_s: float = Field(default=0.3, gt=0)

@@ -18,7 +18,8 @@ __all__ = ["check_limits"]
 
 
 def check_limits(request: HookRequest, settings: Settings) -> None:
-    """Raise PayloadTooLarge when a prefetch or draftOrders count is over its cap."""
+    """Raise PayloadTooLarge when the prefetch keys, a prefetch Bundle's entries or the draft
+    orders are more than their caps allow."""
     prefetch = request.prefetch or {}
     if len(prefetch) > settings.max_prefetch_keys:
         raise PayloadTooLarge(
@@ -26,8 +27,15 @@ def check_limits(request: HookRequest, settings: Settings) -> None:
             error_code="too-many-prefetch-keys",
             expression=["prefetch"],
         )
+    drafts = _entry_count(request.context.get("draftOrders"))
+    if drafts > settings.max_draft_orders:
+        raise PayloadTooLarge(
+            f"context.draftOrders has {drafts} orders; the limit is "
+            f"{settings.max_draft_orders} (KETAMINE_CDS_MAX_DRAFT_ORDERS).",
+            error_code="too-many-draft-orders",
+            expression=["context.draftOrders.entry"],
+        )
     bundles = {f"prefetch.{key}": value for key, value in prefetch.items()}
-    bundles["context.draftOrders"] = request.context.get("draftOrders")
     for path, value in bundles.items():
         count = _entry_count(value)
         if count > settings.max_bundle_entries:

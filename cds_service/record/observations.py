@@ -138,7 +138,7 @@ def _loinc(concept: Any) -> tuple[str, ...]:
     if not isinstance(concept, dict):
         return ()
     codings = concept.get("coding") if "coding" in concept else (concept,)
-    found: tuple[str, ...] = ()
+    found: list[str] = []
     for coding in codings if isinstance(codings, (list, tuple)) else ():
         if not isinstance(coding, dict):
             continue
@@ -148,8 +148,8 @@ def _loinc(concept: Any) -> tuple[str, ...]:
             if isinstance(code, (str, int)):
                 text = str(code).strip()
                 if text:
-                    found += (text,)
-    return found
+                    found.append(text)
+    return tuple(found)
 
 
 def _read_elements(

@@ -122,12 +122,30 @@ class PatientRecord:
     ) -> list[tuple[ConditionFact, Code]]:
         """Conditions with a coding in ``valueset``, each with the coding that matched, in
         record order."""
-        found: list[tuple[int, ConditionFact, Code]] = []
-        for codes, conditions in self._conditions_by_codes.items():
-            code = valueset.match(codes)
-            if code is not None:
-                found += [(i, c, code) for i, c in conditions if c.active or not active_only]
-        return [(c, code) for _, c, code in sorted(found, key=lambda hit: hit[0])]
+        hits = self._valueset_hits.get(valueset.id)
+        if hits is None:
+            found: list[tuple[int, ConditionFact, Code]] = []
+            for codes, conditions in self._conditions_by_codes.items():
+                first = self._first_codes.get(codes)
+                if first is None:
+                    first = self._first_codes[codes] = valueset.index.first_codes(codes)
+                code = first.get(valueset.id)
+                if code is not None:
+                    found += [(i, c, code) for i, c in conditions]
+            hits = [(c, code) for _, c, code in sorted(found, key=lambda hit: hit[0])]
+            self._valueset_hits[valueset.id] = hits
+        return [(c, code) for c, code in hits if c.active or not active_only]
+
+    @cached_property
+    def _valueset_hits(self) -> dict[str, list[tuple[ConditionFact, Code]]]:
+        """conditions_in by value-set id: the rules ask about some sets several times."""
+        return {}
+
+    @cached_property
+    def _first_codes(self) -> dict[tuple[Code, ...], dict[str, Code]]:
+        """For each distinct set of condition codings, the first coding in each value set:
+        one pass over the codings however many value sets the rules ask about."""
+        return {}
 
     @cached_property
     def _conditions_by_reference(self) -> dict[str, ConditionFact]:

@@ -19,6 +19,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from cds_service.record.valuesets import MembershipIndex, Rule, ValueSet, icd_key
+
 __all__ = [
     "ICD10CM",
     "LOINC",
@@ -29,6 +31,7 @@ __all__ = [
     "Ingredient",
     "Recognition",
     "Terminology",
+    "ValueSet",
     "default_terminology",
 ]
 
@@ -72,68 +75,10 @@ def normalise_system(system: Any) -> str | None:
     return SYSTEM_ALIASES.get(system.rstrip("/"), system.rstrip("/"))
 
 
-def _icd_key(code: str) -> str:
-    return code.replace(".", "").replace(" ", "").upper()
-
-
-@dataclass
-class _Rule:
-    """Membership in one system: listed codes, code prefixes (ICD-10-CM and -PCS), numeric
-    ranges (CPT), and patterns over the dotless code (an ICD-10-CM character position)."""
-
-    system: str
-    codes: set[str] = field(default_factory=set)
-    prefixes: list[str] = field(default_factory=list)
-    ranges: list[tuple[int, int]] = field(default_factory=list)
-    patterns: list[re.Pattern[str]] = field(default_factory=list)
-
-    def matches(self, code: Code) -> bool:
-        if code.system != self.system:
-            return False
-        if code.code in self.codes:
-            return True
-        key = _icd_key(code.code)
-        if any(key.startswith(p) for p in self.prefixes):
-            return True
-        if self.ranges and key.isascii() and key.isdigit() and len(key) == 5:
-            number = int(key)
-            if any(low <= number <= high for low, high in self.ranges):
-                return True
-        return any(p.match(key) for p in self.patterns)
-
-
-# Memo sizes: charts repeat the same few codes hundreds of times, but the codes come from
-# clients, so the memos are emptied when full rather than allowed to grow without bound.
+# Charts repeat the same few medication codings hundreds of times, but they come from clients,
+# so the memo is emptied when full rather than allowed to grow without bound.
 MEMO_LIMIT = 20_000
 MEMO_TEXT_LIMIT = 512
-
-
-@dataclass
-class ValueSet:
-    id: str
-    title: str
-    purpose: str
-    include: list[_Rule]
-    exclude: list[_Rule]
-    _members: dict[Code, bool] = field(default_factory=dict, repr=False, compare=False)
-
-    def contains(self, code: Code) -> bool:
-        known = self._members.get(code)
-        if known is None:
-            known = any(r.matches(code) for r in self.include) and not any(
-                r.matches(code) for r in self.exclude
-            )
-            if len(self._members) >= MEMO_LIMIT:
-                self._members.clear()
-            self._members[code] = known
-        return known
-
-    def match(self, codes: Iterable[Code]) -> Code | None:
-        """The first coding in the set (and not excluded from it), else None."""
-        for code in codes:
-            if self.contains(code):
-                return code
-        return None
 
 
 @dataclass(frozen=True)
@@ -174,6 +119,7 @@ class Terminology:
         self._recognised: dict[tuple[tuple[Code, ...], tuple[str | None, ...]], Recognition] = {}
         for source in sources:
             self._load(source)
+        MembershipIndex(self.valuesets.values())
         names = sorted({*self.ingredients, *self._aliases}, key=len, reverse=True)
         self._name_pattern = re.compile(
             r"\b(" + "|".join(re.escape(n) for n in names) + r")\b", re.IGNORECASE
@@ -215,15 +161,15 @@ class Terminology:
             )
 
     def _add_valueset(self, data: dict[str, Any]) -> None:
-        def rules(items: list[dict[str, Any]]) -> list[_Rule]:
+        def rules(items: list[dict[str, Any]]) -> list[Rule]:
             out = []
             for item in items:
                 system = normalise_system(item["system"]) or item["system"]
                 out.append(
-                    _Rule(
+                    Rule(
                         system=system,
                         codes={c["code"] for c in item.get("codes", [])},
-                        prefixes=[_icd_key(_code(p)) for p in item.get("prefixes", [])],
+                        prefixes=[icd_key(_code(p)) for p in item.get("prefixes", [])],
                         ranges=[(int(r["low"]), int(r["high"])) for r in item.get("ranges", [])],
                         patterns=[re.compile(p["pattern"]) for p in item.get("patterns", [])],
                     )
@@ -234,7 +180,6 @@ class Terminology:
         if existing:  # a site file extends a shipped set
             existing.include += rules(data.get("include", []))
             existing.exclude += rules(data.get("exclude", []))
-            existing._members.clear()
             return
         self.valuesets[data["id"]] = ValueSet(
             id=data["id"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -54,27 +55,24 @@ def parse_date(value: Any) -> date | None:
 
 
 def codes_of(concept: Any) -> list[Code]:
-    """The codings of a CodeableConcept (or of a single Coding), normalised.
+    """The codings of a CodeableConcept (or of a single Coding), normalised."""
+    return list(_codings(concept))
 
-    Here and in the other per-coding readers, ``isinstance`` takes a tuple of types: it
-    costs half what a ``str | int`` union does, and these run for every coding of a chart.
-    """
+
+def _codings(concept: Any) -> Iterator[Code]:
+    """Here and in the other per-coding readers, ``isinstance`` takes a tuple of types: it
+    costs half what a ``str | int`` union does, and these run for every coding of a chart."""
     concept = as_dict(concept)
-    codings = as_list(concept.get("coding")) if "coding" in concept else [concept]
-    out = []
-    for coding in codings:
+    for coding in as_list(concept.get("coding")) if "coding" in concept else [concept]:
         coding = as_dict(coding)
         code = coding.get("code")
         if isinstance(code, (str, int)) and str(code).strip():
             display = coding.get("display")
-            out.append(
-                Code(
-                    normalise_system(coding.get("system")),
-                    str(code).strip(),
-                    display if isinstance(display, str) else None,
-                )
+            yield Code(
+                normalise_system(coding.get("system")),
+                str(code).strip(),
+                display if isinstance(display, str) else None,
             )
-    return out
 
 
 def text_of(concept: Any) -> str | None:
@@ -82,10 +80,7 @@ def text_of(concept: Any) -> str | None:
     concept = as_dict(concept)
     if isinstance(concept.get("text"), str) and concept["text"].strip():
         return str(concept["text"]).strip()
-    for code in codes_of(concept):
-        if code.display:
-            return code.display
-    return None
+    return next((code.display for code in _codings(concept) if code.display), None)
 
 
 def scalar_text(value: Any) -> str:

@@ -14,6 +14,7 @@ from cds_service.protocol.discovery import ServiceRegistry
 from cds_service.protocol.hookcall import HookCall
 from cds_service.protocol.models import Card
 from cds_service.services.blood_pressure_card import blood_pressure_card
+from cds_service.services.card_cap import capped
 from cds_service.services.course_card import course_card
 from cds_service.services.eligibility import eligibility_card
 from cds_service.services.interaction_card import interaction_card
@@ -109,7 +110,7 @@ def patient_view(call: HookCall) -> list[Card]:
             ordered=False,
         ),
     ]
-    return [card for card in cards if card is not None]
+    return capped([card for card in cards if card is not None], call.settings.max_cards)
 
 
 @registry.service(
@@ -127,7 +128,7 @@ def patient_view(call: HookCall) -> list[Card]:
 )
 def order_select(call: HookCall) -> list[Card]:
     """Checks while a ketamine/esketamine order is being chosen (the selected drafts)."""
-    return order_cards(call)
+    return capped(order_cards(call), call.settings.max_cards)
 
 
 @registry.service(
@@ -145,4 +146,4 @@ def order_select(call: HookCall) -> list[Card]:
 )
 def order_sign(call: HookCall) -> list[Card]:
     """Final safety check at signing (every draft)."""
-    return order_cards(call)
+    return capped(order_cards(call), call.settings.max_cards)

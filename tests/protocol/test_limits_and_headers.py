@@ -43,14 +43,30 @@ def largest_prefetch_bundle(body: dict) -> int:
     return max(len(v.get("entry", [])) for v in body["prefetch"].values())
 
 
-def test_too_many_draft_orders(make_app) -> None:
+def with_drafts(count: int) -> dict:
     body = hook_request("order-sign")
-    cap = largest_prefetch_bundle(body)
     drafts = body["context"]["draftOrders"]
-    drafts["entry"] = [copy.deepcopy(drafts["entry"][0]) for _ in range(cap + 1)]
-    response = make_app(max_bundle_entries=cap).test_client().post(SIGN_URL, json=body)
+    drafts["entry"] = [copy.deepcopy(drafts["entry"][0]) for _ in range(count)]
+    for index, entry in enumerate(drafts["entry"]):
+        entry["resource"]["id"] = f"draft-{index}"
+    return body
+
+
+def test_draft_orders_have_their_own_cap(client) -> None:
+    response = client.post(SIGN_URL, json=with_drafts(51))
     assert response.status_code == 413
-    assert problem(response)["expression"] == ["context.draftOrders.entry"]
+    issue = problem(response)
+    assert issue["details"]["coding"][0]["code"] == "too-many-draft-orders"
+    assert issue["expression"] == ["context.draftOrders.entry"]
+    assert issue["diagnostics"] == (
+        "context.draftOrders has 51 orders; the limit is 50 (KETAMINE_CDS_MAX_DRAFT_ORDERS)."
+    )
+
+
+def test_the_draft_order_cap_is_a_setting(make_app) -> None:
+    response = make_app(max_draft_orders=2).test_client().post(SIGN_URL, json=with_drafts(3))
+    assert response.status_code == 413
+    assert "the limit is 2" in problem(response)["diagnostics"]
 
 
 def test_a_request_at_the_caps_is_served(make_app) -> None:
