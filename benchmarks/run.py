@@ -6,6 +6,8 @@
    then four more alternating floor/service runs at 1,000 resources, c=1, for the 2x verdict.
 3. 60 s at concurrency 32 on a 500-resource chart: errors must be 0.
 4. The FHIR fallback's time budget against a deliberately slow FHIR server.
+5. The worst case each input limit allows, which must cost no more per unit at the limit
+   than at an eighth of it (``benchmarks/limits.py``).
 
 ``python -m benchmarks.run --quick`` runs shorter, for trying changes; only full runs are
 recorded. Needs wrk (Debian package ``wrk``).
@@ -26,6 +28,8 @@ from typing import Any
 from benchmarks.charts import chart_request
 from benchmarks.fhir_budget import SlowFhirServer, measure_budget
 from benchmarks.inprocess import StageTimes, measure_stages
+from benchmarks.limits import measure as measure_limits
+from benchmarks.limits import replace_section, section
 from benchmarks.load import LoadResult, run_wrk, start_floor, start_service, to_result
 from benchmarks.report import Pair, find, write_report
 from benchmarks.server import Server
@@ -195,6 +199,7 @@ def main() -> None:
             2 if args.quick else RATIO_PAIRS,
         )
         budget_results, budget_s = budget(tmp, workers, calls)
+    limit_results = measure_limits()
     machine = (
         f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{workers} gunicorn sync workers, wrk on the same machine"
@@ -206,6 +211,10 @@ def main() -> None:
         "soak": vars(soak),
         "ratio_pairs": [[vars(f), vars(sv)] for f, sv in pairs],
         "budget": [vars(r) for r in budget_results],
+        "limits": [
+            {"shape": r.name, "limit": r.limit, "steps": [vars(s) for s in r.steps]}
+            for r in limit_results
+        ],
     }
     args.output.with_name("benchmarks-results.json").write_text(json.dumps(raw, indent=1))
     write_report(
@@ -225,6 +234,7 @@ def main() -> None:
         pairs=pairs,
         budget=(budget_results, budget_s),
     )
+    replace_section(args.output, section(limit_results))
     print(f"wrote {args.output} and {args.output.with_name('benchmarks-latency.png')}")
 
 

@@ -125,10 +125,10 @@ class PatientRecord:
         hits = self._valueset_hits.get(valueset.id)
         if hits is None:
             found: list[tuple[int, ConditionFact, Code]] = []
-            for codes, conditions in self._conditions_by_codes.items():
-                first = self._first_codes.get(codes)
+            for group, (codes, conditions) in enumerate(self._conditions_by_codes.items()):
+                first = self._first_codes[group]
                 if first is None:
-                    first = self._first_codes[codes] = valueset.index.first_codes(codes)
+                    first = self._first_codes[group] = valueset.index.first_codes(codes)
                 code = first.get(valueset.id)
                 if code is not None:
                     found += [(i, c, code) for i, c in conditions]
@@ -142,10 +142,11 @@ class PatientRecord:
         return {}
 
     @cached_property
-    def _first_codes(self) -> dict[tuple[Code, ...], dict[str, Code]]:
-        """For each distinct set of condition codings, the first coding in each value set:
-        one pass over the codings however many value sets the rules ask about."""
-        return {}
+    def _first_codes(self) -> list[dict[str, Code] | None]:
+        """For each group of _conditions_by_codes, the first coding in each value set: one pass
+        over the codings however many value sets the rules ask about. By position, since
+        hashing a tuple of codings again costs as much as reading it."""
+        return [None] * len(self._conditions_by_codes)
 
     @cached_property
     def _conditions_by_reference(self) -> dict[str, ConditionFact]:

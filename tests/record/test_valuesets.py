@@ -21,8 +21,7 @@ def rule_holds(rule: Rule, code: Code) -> bool:
         code.code in rule.codes
         or any(key.startswith(p) for p in rule.prefixes)
         or any(
-            key.isdigit() and len(key) == 5 and low <= int(key) <= high
-            for low, high in rule.ranges
+            key.isdigit() and len(key) == 5 and low <= int(key) <= high for low, high in rule.ranges
         )
         or any(p.match(key) for p in rule.patterns)
     )

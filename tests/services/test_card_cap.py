@@ -1,4 +1,4 @@
-"""KETAMINE_CDS_MAX_CARDS: over the limit, the most urgent cards stay and one card counts the rest."""
+"""KETAMINE_CDS_MAX_CARDS: the most urgent cards stay, and one card counts the rest."""
 
 from __future__ import annotations
 
