@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
@@ -141,7 +142,8 @@ def _fhir_server(args: argparse.Namespace) -> int:
 
 
 def _prepare_metrics_dir(data_dir: Path) -> None:
-    """Give gunicorn's workers an empty shared metrics directory, unless one is configured.
+    """Give gunicorn's workers an empty shared metrics directory, unless one is configured
+    (then it is created if missing, by create_app).
 
     It must be set before prometheus_client is first imported, which picks its storage then.
     """
@@ -153,15 +155,21 @@ def _prepare_metrics_dir(data_dir: Path) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
-def run_gunicorn(load: Callable[[], Any], **overrides: Any) -> None:
+def run_gunicorn(load: Callable[[], Any], *, log_format: str = "json", **overrides: Any) -> None:
     """Serve the WSGI app ``load()`` returns through gunicorn, with gunicorn_conf's settings
-    (``overrides`` win where they are not None). The benchmarks' floor runs through this too."""
+    (``overrides`` win where they are not None). The benchmarks' floor runs through this too.
+
+    The workers answer requests gunicorn cannot parse with an OperationOutcome, and gunicorn's
+    own log lines come in ``log_format`` (cds_service/serving.py)."""
     from gunicorn.app.base import BaseApplication
 
     from cds_service import gunicorn_conf
+    from cds_service.serving import logger_class, worker_class
 
     options = {k: v for k, v in vars(gunicorn_conf).items() if not k.startswith("_")}
     options.update({k: v for k, v in overrides.items() if v is not None})
+    options["worker_class"] = worker_class(int(options["threads"]))
+    options["logger_class"] = logger_class(log_format)
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -176,18 +184,32 @@ def run_gunicorn(load: Callable[[], Any], **overrides: Any) -> None:
 
 
 def _serve(settings: Any, args: argparse.Namespace) -> int:
+    from cds_service.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    log = logging.getLogger("cds_service.cli")
     _prepare_metrics_dir(settings.data_dir)
     from cds_service import gunicorn_conf
     from cds_service.app import create_app
+    from cds_service.metrics import prepare_multiprocess_dir
 
+    try:
+        prepare_multiprocess_dir()
+    except ValueError as exc:
+        log.error(f"cannot start: {exc}")
+        return 2
     bind = args.bind or gunicorn_conf.bind
     settings = settings.model_copy(update={"bind": bind})
-    print(
-        f"ketamine-cds: serving on http://{bind}/cds-services (pid {os.getpid()})",
-        file=sys.stderr,
-    )
+    exposure = settings.slow_client_exposure()
+    if exposure:
+        log.warning(exposure)
+    log.info(f"serving on http://{bind}/cds-services", extra={"pid": os.getpid()})
     run_gunicorn(
-        lambda: create_app(settings), bind=bind, workers=args.workers, threads=args.threads
+        lambda: create_app(settings),
+        log_format=settings.log_format,
+        bind=bind,
+        workers=args.workers,
+        threads=args.threads,
     )
     return 0
 

@@ -6,10 +6,12 @@ thresholds join this module with the clinical engine.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -29,6 +31,7 @@ from pydantic_settings import (
 )
 
 from cds_service.clinical.settings import ClinicalSettings
+from cds_service.protocol.callback_policy import LOOPBACK_HOSTS
 
 __all__ = ["SUPPORTED_ALGORITHMS", "Settings", "TrustedIssuer"]
 
@@ -116,7 +119,9 @@ class Settings(BaseSettings):
         "trusted issuer can add its own. Empty: no callbacks unless an issuer lists one.",
     )
     fhir_allow_http_loopback: bool = Field(
-        default=False, description="Development: allow http callbacks to localhost."
+        default=False,
+        description="Development: allow http FHIR callbacks, and http trusted-issuer key sets "
+        "(jku), to localhost.",
     )
 
     clinical: ClinicalSettings = Field(
@@ -136,6 +141,11 @@ class Settings(BaseSettings):
         description="host:port gunicorn listens on (`ketamine-cds serve --bind` too). Cards "
         "link to the patient handouts here when no public base URL is set.",
     )
+    behind_buffering_proxy: bool = Field(
+        default=False,
+        description="A proxy in front buffers whole requests, so slow clients cannot hold a "
+        "worker; without it, binding a non-loopback address logs a warning at start.",
+    )
     public_base_url: str | None = Field(
         default=None,
         description="This service's public base URL; a token's aud must be it plus "
@@ -146,6 +156,13 @@ class Settings(BaseSettings):
     )
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["ES384", "RS384"])
     jwt_leeway_s: int = Field(default=60, ge=0, le=600)
+    jwt_max_lifetime_s: int = Field(
+        default=3600,
+        gt=0,
+        le=86400,
+        description="The longest a token may live: exp at most this long after iat, and "
+        "after now. The Sandbox issues 5 minutes, EHRs about 15.",
+    )
     jwks_refresh_interval_s: float = Field(
         default=60, ge=0, description="At most one JWKS refetch per source in this interval."
     )
@@ -197,10 +214,43 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _key_sets_over_https(self) -> Settings:
+        """A key set fetched over http can be swapped in transit, and with it the key every
+        token of that issuer is checked against."""
+        for issuer in self.trusted_issuers:
+            for url in issuer.jku:
+                parts = urlsplit(url)
+                if parts.scheme == "https" and parts.hostname:
+                    continue
+                loopback = (parts.hostname or "").lower() in LOOPBACK_HOSTS
+                if parts.scheme == "http" and loopback and self.fhir_allow_http_loopback:
+                    continue
+                raise ValueError(
+                    f"trusted issuer {issuer.iss}: jku {url} must be an https URL; a key set "
+                    "fetched over http can be replaced in transit. Only for a key set on this "
+                    "machine in development, http://localhost is allowed with "
+                    "KETAMINE_CDS_FHIR_ALLOW_HTTP_LOOPBACK=true"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir.resolve() / 'ketamine-cds.sqlite3'}"
         return self
+
+    def slow_client_exposure(self) -> str | None:
+        """Why slow clients could stall this service, or None: it listens on loopback only, or
+        a proxy in front buffers whole requests."""
+        if self.behind_buffering_proxy or _is_loopback_bind(self.bind):
+            return None
+        return (
+            f"binding {self.bind}, which other hosts can reach: each worker reads a request's "
+            "body itself, so a client that sends slowly holds a worker until "
+            "KETAMINE_CDS_TIMEOUT, and a few such clients stall the service. Serve behind a "
+            "proxy that buffers whole requests (nginx: proxy_request_buffering on, its "
+            "default), then set KETAMINE_CDS_BEHIND_BUFFERING_PROXY=true (docs/deployment.md)"
+        )
 
     def links_base_url(self) -> str:
         """Where cards link to this service (the patient handouts): the public base URL, or under
@@ -230,3 +280,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"{CONFIG_FILE_ENV}={config_file} does not name a readable file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+def _is_loopback_bind(bind: str) -> bool:
+    """True when ``host:port`` listens on loopback only (0.0.0.0 and :: listen everywhere)."""
+    host = bind.rpartition(":")[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

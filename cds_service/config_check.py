@@ -123,13 +123,27 @@ def _security(settings: Any) -> list[Finding]:
             )
         for url in issuer.jku:
             if not url.startswith("https://"):
-                findings.append(Finding("warning", f"issuer {issuer.iss}: jku {url} is not https"))
+                findings.append(
+                    Finding("warning", f"issuer {issuer.iss}: jku {url} is http (development only)")
+                )
     if "*" in settings.cors_origins:
         findings.append(Finding("warning", "CORS allows any origin; list the EHR origins"))
     if settings.fhir_allow_http_loopback:
         findings.append(Finding("warning", "http FHIR callbacks to localhost are allowed"))
     findings.append(_handout_links(settings))
+    exposure = settings.slow_client_exposure()
+    findings.append(
+        Finding("warning", exposure)
+        if exposure
+        else Finding("ok", f"slow clients cannot hold workers ({_why_not_exposed(settings)})")
+    )
     return findings
+
+
+def _why_not_exposed(settings: Any) -> str:
+    if settings.behind_buffering_proxy:
+        return "a proxy in front buffers whole requests"
+    return f"listening on loopback only, {settings.bind}"
 
 
 def _handout_links(settings: Any) -> Finding:

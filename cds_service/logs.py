@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["configure_logging", "request_id_var", "safe_traceback"]
+__all__ = ["configure_logging", "formatter", "request_id_var", "safe_traceback"]
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -64,8 +64,18 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
 
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "request_id"):  # a record from another library's logger
+            record.request_id = request_id_var.get()
+        return super().format(record)
+
     def formatException(self, ei: Any) -> str:
         return safe_traceback(ei[1])
+
+
+def formatter(fmt: str) -> logging.Formatter:
+    """The formatter for a log format: ``json`` (one object per line) or ``text``."""
+    return JsonFormatter() if fmt == "json" else TextFormatter()
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
@@ -76,7 +86,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         if getattr(handler, "_cds_handler", False):
             logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.setFormatter(formatter(fmt))
     handler.addFilter(_RequestIdFilter())
     handler._cds_handler = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -28,6 +29,7 @@ from cds_service.protocol.audit import card_decision, card_topic
 __all__ = [
     "FHIR_CALLBACKS",
     "FHIR_FAILURES",
+    "prepare_multiprocess_dir",
     "register_metrics",
 ]
 
@@ -54,7 +56,28 @@ FHIR_FAILURES = Counter(
 )
 
 
+def prepare_multiprocess_dir() -> None:
+    """Create the configured multiprocess directory if it is missing: without it every worker's
+    first count fails, and so does ``/metrics``. ValueError when it cannot be used."""
+    configured = os.environ.get(MULTIPROC_ENV)
+    if not configured:
+        return
+    directory = Path(configured)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"{MULTIPROC_ENV}={configured} is a file, not a directory") from None
+    except OSError as exc:
+        raise ValueError(
+            f"{MULTIPROC_ENV}={configured}: the directory cannot be created ({exc.strerror})"
+        ) from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(f"{MULTIPROC_ENV}={configured}: the directory is not writable")
+
+
 def register_metrics(app: Flask, service_ids: set[str]) -> None:
+    prepare_multiprocess_dir()
+
     @app.after_request
     def count(response: Response) -> Response:
         if request.endpoint != "cds.call_service":

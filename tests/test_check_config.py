@@ -107,3 +107,13 @@ def test_a_jwks_file_without_usable_keys_is_an_error(env, capsys, tmp_path) -> N
     code, lines = check(capsys)
     assert code == 1
     assert f"error: issuer https://ehr.example.org: 0 usable keys in {jwks}" in lines
+
+
+def test_binding_every_interface_warns_unless_a_proxy_buffers(env, capsys) -> None:
+    env.setenv("KETAMINE_CDS_AUTH_ENABLED", "false")
+    env.setenv("KETAMINE_CDS_BIND", "0.0.0.0:8080")
+    _, lines = check(capsys)
+    assert any(line.startswith("warning: binding 0.0.0.0:8080, which other") for line in lines)
+    env.setenv("KETAMINE_CDS_BEHIND_BUFFERING_PROXY", "true")
+    _, lines = check(capsys)
+    assert "ok: slow clients cannot hold workers (a proxy in front buffers whole requests)" in lines

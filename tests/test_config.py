@@ -105,3 +105,65 @@ def test_clinical_thresholds_from_a_toml_table(monkeypatch, tmp_path) -> None:
     config.write_text("[clinical]\ntrial_min_days = 56\n")
     monkeypatch.setenv("KETAMINE_CDS_CONFIG_FILE", str(config))
     assert Settings().clinical.trial_min_days == 56
+
+
+ISSUER = "https://ehr.example.org"
+
+
+def issuer_with_jku(url: str, **settings: object) -> Settings:
+    return Settings(
+        public_base_url="https://cds.example.org",
+        trusted_issuers=[{"iss": ISSUER, "jku": [url]}],
+        **settings,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://keys.example.org/jwks.json",
+        "http://127.0.0.1:9000/jwks.json",  # loopback, but without the development flag
+        "ftp://keys.example.org/jwks.json",
+        "keys.example.org/jwks.json",
+    ],
+)
+def test_a_key_set_that_is_not_https_is_refused_at_start(url: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        issuer_with_jku(url)
+    message = str(refused.value)
+    assert f"trusted issuer {ISSUER}: jku {url} must be an https URL" in message
+    assert "KETAMINE_CDS_FHIR_ALLOW_HTTP_LOOPBACK" in message
+
+
+def test_http_key_sets_on_this_machine_need_the_development_flag() -> None:
+    settings = issuer_with_jku("http://localhost:9000/jwks.json", fhir_allow_http_loopback=True)
+    assert settings.trusted_issuers[0].jku == ["http://localhost:9000/jwks.json"]
+    with pytest.raises(ValidationError):
+        issuer_with_jku("http://keys.example.org/jwks.json", fhir_allow_http_loopback=True)
+    assert issuer_with_jku("https://keys.example.org/jwks.json").trusted_issuers
+
+
+@pytest.mark.parametrize(
+    ("bind", "behind_proxy", "exposed"),
+    [
+        ("0.0.0.0:8080", False, True),
+        ("10.0.0.5:8080", False, True),
+        ("[::]:8080", False, True),
+        ("cds.internal:8080", False, True),
+        ("0.0.0.0:8080", True, False),
+        ("127.0.0.1:8080", False, False),
+        ("127.0.0.2:8080", False, False),
+        ("localhost:8080", False, False),
+        ("[::1]:8080", False, False),
+    ],
+)
+def test_slow_clients_are_a_risk_only_off_loopback_without_a_buffering_proxy(
+    bind: str, behind_proxy: bool, exposed: bool
+) -> None:
+    settings = Settings(bind=bind, behind_buffering_proxy=behind_proxy)
+    warning = settings.slow_client_exposure()
+    assert (warning is not None) == exposed
+    if warning:
+        assert warning.startswith(f"binding {bind}, which other hosts can reach")
+        assert "proxy_request_buffering on" in warning
+        assert "KETAMINE_CDS_BEHIND_BUFFERING_PROXY=true" in warning

@@ -121,3 +121,68 @@ def test_metrics_add_up_across_gunicorn_workers(server) -> None:
         assert metric_total(text, "ketamine_cds_requests_total") == 6
         assert metric_total(text, "ketamine_cds_cards_total") == 6
         assert metric_total(text, "ketamine_cds_request_seconds_count") == 6
+
+
+def test_a_missing_metrics_directory_is_created_at_start(tmp_path) -> None:
+    """It used to make /metrics answer 500 on every scrape."""
+    port = free_port()
+    metrics_dir = tmp_path / "not" / "there"
+    env = {
+        **os.environ,
+        "KETAMINE_CDS_DATA_DIR": str(tmp_path / "data"),
+        "KETAMINE_CDS_AUTH_ENABLED": "false",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    command = [str(CLI), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    running = Server("metrics-dir", command, env, port, log_path=tmp_path / "server.log")
+    try:
+        body = json.loads((FIXTURES / "requests" / "sandbox-patient-view.json").read_text())
+        url = f"{running.base}/cds-services/ketamine-trd-patient-view"
+        assert requests.post(url, json=body, timeout=5).status_code == 200
+        response = requests.get(f"{running.base}/metrics", timeout=5)
+        assert response.status_code == 200
+        assert metric_total(response.text, "ketamine_cds_requests_total") == 1
+        assert metrics_dir.is_dir()
+    finally:
+        running.stop()
+
+
+def test_a_metrics_directory_that_cannot_be_used_stops_the_start(tmp_path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    env = {
+        **os.environ,
+        "KETAMINE_CDS_DATA_DIR": str(tmp_path / "data"),
+        "PROMETHEUS_MULTIPROC_DIR": str(taken),
+    }
+    result = subprocess.run(
+        [str(CLI), "serve", "--bind", f"127.0.0.1:{free_port()}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    [line] = [json.loads(line) for line in result.stderr.splitlines() if "cannot start" in line]
+    assert line["level"] == "ERROR"
+    expected = f"cannot start: PROMETHEUS_MULTIPROC_DIR={taken} is a file, not a directory"
+    assert line["msg"] == expected
+
+
+def test_serving_off_loopback_warns_about_slow_clients(monkeypatch, capsys, tmp_path) -> None:
+    from cds_service import cli
+
+    served: dict = {}
+    monkeypatch.setenv("KETAMINE_CDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "prometheus"))
+    monkeypatch.setattr(cli, "run_gunicorn", lambda load, **options: served.update(options))
+    assert cli.main(["serve", "--bind", "0.0.0.0:8080"]) == 0
+    assert served["bind"] == "0.0.0.0:8080"
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    warnings = [line["msg"] for line in lines if line["level"] == "WARNING"]
+    assert any(w.startswith("binding 0.0.0.0:8080, which other hosts can reach") for w in warnings)
+    assert any(line["msg"] == "serving on http://0.0.0.0:8080/cds-services" for line in lines)
+    monkeypatch.setenv("KETAMINE_CDS_BEHIND_BUFFERING_PROXY", "true")
+    assert cli.main(["serve", "--bind", "0.0.0.0:8080"]) == 0
+    assert "which other hosts can reach" not in capsys.readouterr().err

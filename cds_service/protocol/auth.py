@@ -6,8 +6,10 @@
    fetch. Keys come from the issuer's JWKS file or its allowlisted JWKS URLs, looked up by
    ``kid``, and must fit ``alg``; an unknown ``kid`` reloads each source at most once per
    ``jwks_refresh_interval_s``.
-3. The signature, ``exp`` and ``iat`` (with leeway), and ``aud``: the public base URL plus the
-   request path, as a string or a one-element array, with slashes normalised.
+3. ``exp``, ``iat`` and ``nbf`` are JSON numbers from 0 to 2^53, and ``exp`` is at most
+   ``jwt_max_lifetime_s`` after ``iat`` and after now. Then the signature, ``exp`` and ``iat``
+   (with leeway), and ``aud``: the public base URL plus the request path, as a string or a
+   one-element array, with slashes normalised.
 4. ``jti`` must be new: it is remembered until the token expires (shared across workers).
 5. ``tenant``, when the issuer lists tenants, must be one of them. ``sub`` and ``nbf`` are
    tolerated; the spec requires neither.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -41,6 +44,8 @@ __all__ = ["TokenVerifier", "Unauthorized", "normalise_url", "parse_jwks"]
 log = logging.getLogger(__name__)
 
 MAX_JWKS_BYTES = 1024 * 1024
+TIME_CLAIMS = ("exp", "iat", "nbf")
+MAX_TIME = 2**53  # past it a JSON number is no longer an exact integer
 _SLASHES = re.compile(r"(?<!:)/{2,}")
 
 
@@ -116,6 +121,7 @@ class TokenVerifier:
         issuer = self.issuers.get(iss) if isinstance(iss, str) else None
         if issuer is None:
             raise Unauthorized("issuer is not trusted")
+        self._check_times(payload)
         key = self._key(issuer, header.get("kid"), header.get("jku"), str(alg))
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -140,6 +146,26 @@ class TokenVerifier:
         if not first_use:
             raise Unauthorized("jti was already used")
         return claims
+
+    def _check_times(self, payload: dict[str, Any]) -> None:
+        """``exp``, ``iat`` and ``nbf`` must be JSON numbers in range (PyJWT takes numeric
+        strings), and the token may live at most ``jwt_max_lifetime_s``: counted from ``iat``,
+        and from now, so that a back-dated ``iat`` cannot stretch it."""
+        for claim in TIME_CLAIMS:
+            value = payload.get(claim)
+            if value is None:
+                continue  # a missing exp or iat is refused with the signature check
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise Unauthorized(f"{claim} is not a number")
+            if not (math.isfinite(value) and 0 <= value < MAX_TIME):
+                raise Unauthorized(f"{claim} is out of range")
+        exp, iat = payload.get("exp"), payload.get("iat")
+        longest = self.settings.jwt_max_lifetime_s
+        if exp is not None and (
+            (iat is not None and exp - iat > longest)
+            or exp - time.time() > longest + self.settings.jwt_leeway_s
+        ):
+            raise Unauthorized(f"the token lives longer than {longest} s")
 
     @staticmethod
     def _locations(issuer: TrustedIssuer) -> list[str]:

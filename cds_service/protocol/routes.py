@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any, TypeVar
 import orjson
 from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from cds_service.config import Settings
 from cds_service.errors import InvalidRequest, PayloadTooLarge
@@ -31,6 +33,7 @@ from cds_service.storage import Database, record_feedback
 __all__ = ["AppState", "bp", "json_response", "state"]
 
 bp = Blueprint("cds", __name__)
+log = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=BaseModel)
 UUID = re.compile(UUID_PATTERN)
@@ -124,7 +127,17 @@ def read_json_object(settings: Settings) -> dict[str, Any]:
     length = request.content_length
     if length is not None and length > settings.max_body_bytes:
         raise PayloadTooLarge(_too_large(settings))
-    raw = _read_exactly(length) if length else request.get_data(cache=False)
+    try:
+        raw = _read_exactly(length) if length else request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise
+    except Exception as exc:  # whatever the server's body reader raises is the client's doing
+        log.info("request body unreadable", extra={"error": type(exc).__name__})
+        raise InvalidRequest(
+            "The request body could not be read: its chunked encoding is malformed, or the "
+            "connection broke before it ended.",
+            error_code="unreadable-body",
+        ) from None
     if len(raw) > settings.max_body_bytes:
         raise PayloadTooLarge(_too_large(settings))
     if not raw.strip():

@@ -9,6 +9,7 @@ topics. That card is a warning when a critical card is among them, so it cannot 
 from __future__ import annotations
 
 from collections import Counter
+from typing import Literal
 
 from cds_service.protocol.models import Card
 from cds_service.services.common import source, summary_fit
@@ -17,7 +18,8 @@ from cds_service.services.detail import Detail
 
 __all__ = ["capped"]
 
-URGENCY = ("critical", "warning", "info")
+Indicator = Literal["critical", "warning", "info"]
+URGENCY: tuple[Indicator, ...] = ("critical", "warning", "info")
 EXTENSION_KEY = "org.ketamine-cds.cards-not-shown"
 
 

@@ -179,7 +179,8 @@ def hs256_with_public_key() -> str:
 
 def tampered() -> str:
     header, _payload, signature = token().split(".")
-    forged = {"iss": ISSUER, "aud": BASE + SERVICE, "iat": 1, "exp": 2**40, "jti": "forged"}
+    now = int(time.time())
+    forged = {"iss": ISSUER, "aud": BASE + SERVICE, "iat": now, "exp": now + 300, "jti": "forged"}
     body = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
     return f"{header}.{body}.{signature}"
 
@@ -208,9 +209,21 @@ REFUSALS = {
         "token rejected (ExpiredSignatureError)",
     ),
     "issued-in-the-future": (
-        token(iat=NOW_S + 3600, exp=NOW_S + 3900),
+        token(iat=NOW_S + 1800, exp=NOW_S + 2100),
         "token rejected (ImmatureSignatureError)",
     ),
+    "exp-10-to-the-12": (token(exp=10**12), "the token lives longer than 3600 s"),
+    "exp-2-to-the-63": (token(exp=2**63), "exp is out of range"),
+    "exp-1e300": (token(exp=1e300), "exp is out of range"),
+    "exp-nan": (token(exp=float("nan")), "exp is out of range"),
+    "exp-a-year-ahead": (token(exp=NOW_S + 366 * 86400), "the token lives longer than 3600 s"),
+    "exp-a-numeric-string": (token(exp=str(NOW_S + 300)), "exp is not a number"),
+    "exp-true": (token(exp=True), "exp is not a number"),
+    "iat-far-in-the-past": (token(iat=-(10**18)), "iat is out of range"),
+    "iat-a-numeric-string": (token(iat=str(NOW_S)), "iat is not a number"),
+    "iat-back-dated": (token(iat=NOW_S - 7200, exp=NOW_S + 60), "the token lives longer"),
+    "nbf-a-string": (token(nbf="yesterday"), "nbf is not a number"),
+    "nbf-negative": (token(nbf=-1), "nbf is out of range"),
     "untrusted-issuer": (token(iss="https://evil.example.com"), "issuer is not trusted"),
     "no-jti": (token(jti=None), "token rejected (MissingRequiredClaimError)"),
     "no-exp": (token(exp=None), "token rejected (MissingRequiredClaimError)"),
@@ -540,11 +553,27 @@ def test_a_jti_the_database_cannot_hold_is_refused_not_a_500(
 
 
 @pytest.mark.both_databases
-def test_a_far_future_exp_is_accepted_once(secured) -> None:
-    bearer = token(exp=10**12)
-    client = secured()
+def test_the_longest_lifetime_allowed_is_accepted_once(secured) -> None:
+    now = int(time.time())
+    bearer = token(iat=now, exp=now + 86400)
+    client = secured(jwt_max_lifetime_s=86400)
     assert call(client, bearer).status_code == 200
     assert_refused(call(client, bearer))
+
+
+def test_fractional_times_are_accepted(secured) -> None:
+    """RFC 7519 NumericDate may be fractional."""
+    now = time.time()
+    bearer = token(iat=now - 0.25, nbf=now - 1.5, exp=now + 299.75)
+    assert call(secured(), bearer).status_code == 200
+
+
+def test_the_lifetime_limit_is_a_setting(secured, json_logs) -> None:
+    now = int(time.time())
+    client = secured(jwt_max_lifetime_s=300)
+    assert call(client, token(iat=now, exp=now + 300)).status_code == 200
+    assert_refused(call(client, token(iat=now, exp=now + 900)))
+    assert refusal_reasons(json_logs) == ["the token lives longer than 300 s"]
 
 
 def test_a_malformed_jwks_file_refuses_tokens_without_crashing(secured, tmp_path) -> None:

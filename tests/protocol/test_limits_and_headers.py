@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize
 
 from tests.builders import hook_request
 
@@ -127,3 +128,33 @@ def test_security_headers_on_refusals_and_failures(make_app, make_settings) -> N
         assert response.status_code == status
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["Cache-Control"] == "no-store"
+
+
+class BrokenBody:
+    """A request body whose reading fails partway, as gunicorn's reader fails on a malformed
+    chunk (InvalidChunkSize, which werkzeug does not catch) or a dropped connection."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def read(self, *_args: object) -> bytes:
+        raise self.error
+
+    readline = read
+
+
+@pytest.mark.parametrize("path", [URL, URL + "/feedback"])
+@pytest.mark.parametrize(
+    "error", [InvalidChunkSize(b"zz"), ChunkMissingTerminator(b"xx"), ConnectionResetError()]
+)
+def test_a_body_that_cannot_be_read_is_a_400(client, path, error) -> None:
+    response = client.post(
+        path,
+        data=b"",
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input": BrokenBody(error), "wsgi.input_terminated": True},
+    )
+    assert response.status_code == 400
+    issue = problem(response)
+    assert issue["details"]["coding"][0]["code"] == "unreadable-body", issue
+    assert issue["diagnostics"].startswith("The request body could not be read")
