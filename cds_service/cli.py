@@ -143,7 +143,7 @@ def _fhir_server(args: argparse.Namespace) -> int:
 
 def _prepare_metrics_dir(data_dir: Path) -> None:
     """Give gunicorn's workers an empty shared metrics directory, unless one is configured
-    (then it is created if missing, by create_app).
+    (_serve then creates it if missing, or refuses to start).
 
     It must be set before prometheus_client is first imported, which picks its storage then.
     """

@@ -11,7 +11,6 @@ import json
 import os
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -29,6 +28,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.protocol.callback_policy import LOOPBACK_HOSTS
@@ -75,6 +76,7 @@ class Settings(BaseSettings):
         extra="forbid",
         validate_default=True,
         env_nested_delimiter="__",
+        hide_input_in_errors=True,  # an error must not print a secret, such as the audit salt
     )
 
     data_dir: Path = Field(default=Path("data"), description="Directory for the SQLite file.")
@@ -90,9 +92,7 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     max_prefetch_keys: int = Field(default=50, gt=0, description="Prefetch keys per hook call.")
-    max_bundle_entries: int = Field(
-        default=5000, gt=0, description="Entries per prefetch Bundle or draftOrders Bundle."
-    )
+    max_bundle_entries: int = Field(default=5000, gt=0, description="Entries per prefetch Bundle.")
     max_draft_orders: int = Field(
         default=50,
         gt=0,
@@ -219,11 +219,10 @@ class Settings(BaseSettings):
         token of that issuer is checked against."""
         for issuer in self.trusted_issuers:
             for url in issuer.jku:
-                parts = urlsplit(url)
-                if parts.scheme == "https" and parts.hostname:
+                scheme, host = _scheme_and_host(url)
+                if scheme == "https" and host:
                     continue
-                loopback = (parts.hostname or "").lower() in LOOPBACK_HOSTS
-                if parts.scheme == "http" and loopback and self.fhir_allow_http_loopback:
+                if scheme == "http" and host in LOOPBACK_HOSTS and self.fhir_allow_http_loopback:
                     continue
                 raise ValueError(
                     f"trusted issuer {issuer.iss}: jku {url} must be an https URL; a key set "
@@ -280,6 +279,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"{CONFIG_FILE_ENV}={config_file} does not name a readable file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+def _scheme_and_host(url: str) -> tuple[str, str]:
+    """A URL's scheme and host as the HTTP client will read them (urllib3 and urlsplit disagree
+    on ``http://a\\@localhost``); ("", "") for one with user info or characters a URL cannot
+    hold, which no key-set URL needs."""
+    if any(ch in url for ch in "\\@ \t\r\n"):
+        return "", ""
+    try:
+        parts = parse_url(url)
+    except LocationParseError:
+        return "", ""
+    return (parts.scheme or "").lower(), (parts.host or "").lower().strip("[]")
 
 
 def _is_loopback_bind(bind: str) -> bool:

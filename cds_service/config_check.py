@@ -122,7 +122,7 @@ def _security(settings: Any) -> list[Finding]:
                 )
             )
         for url in issuer.jku:
-            if not url.startswith("https://"):
+            if not url.lower().startswith("https://"):
                 findings.append(
                     Finding("warning", f"issuer {issuer.iss}: jku {url} is http (development only)")
                 )

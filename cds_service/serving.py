@@ -69,7 +69,7 @@ _REFUSALS: tuple[tuple[type[BaseException], int, str, str], ...] = (
     (http_errors.InvalidProxyLine, 400, "Bad Request", "the PROXY protocol line is malformed"),
     (http_errors.InvalidSchemeHeaders, 400, "Bad Request", "the scheme headers contradict"),
     (http_errors.InvalidH2CPreface, 400, "Bad Request", "HTTP/2 is not supported"),
-    (ssl.SSLError, 400, "Bad Request", "the TLS handshake failed"),
+    (ssl.SSLError, 403, "Forbidden", "the TLS handshake failed"),
 )
 # Errors in the response the application wrote are the service's, not the client's.
 _OURS = (http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName)
@@ -132,7 +132,14 @@ class SyncWorker(_OperationOutcomeErrors, GunicornSyncWorker):  # type: ignore[m
 
 
 class ThreadWorker(_OperationOutcomeErrors, GunicornThreadWorker):  # type: ignore[misc]
-    pass
+    def _keepalive_after(self, conn: Any, keepalive: bool) -> bool:
+        """gunicorn drains a body the application left unread before it reuses a connection.
+        When that body is malformed the answer has already been sent: close the connection
+        rather than send a second, unasked-for answer on it."""
+        try:
+            return bool(super()._keepalive_after(conn, keepalive))
+        except (http_errors.ParseException, http_errors.NoMoreData, OSError):
+            return False
 
 
 def worker_class(threads: int) -> type:

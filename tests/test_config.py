@@ -125,6 +125,7 @@ def issuer_with_jku(url: str, **settings: object) -> Settings:
         "http://127.0.0.1:9000/jwks.json",  # loopback, but without the development flag
         "ftp://keys.example.org/jwks.json",
         "keys.example.org/jwks.json",
+        "https:///jwks.json",
     ],
 )
 def test_a_key_set_that_is_not_https_is_refused_at_start(url: str) -> None:
@@ -135,12 +136,43 @@ def test_a_key_set_that_is_not_https_is_refused_at_start(url: str) -> None:
     assert "KETAMINE_CDS_FHIR_ALLOW_HTTP_LOOPBACK" in message
 
 
-def test_http_key_sets_on_this_machine_need_the_development_flag() -> None:
-    settings = issuer_with_jku("http://localhost:9000/jwks.json", fhir_allow_http_loopback=True)
-    assert settings.trusted_issuers[0].jku == ["http://localhost:9000/jwks.json"]
+@pytest.mark.parametrize(
+    "url", ["http://localhost:9000/jwks.json", "http://127.0.0.1/jwks", "http://[::1]:9/jwks"]
+)
+def test_http_key_sets_on_this_machine_need_the_development_flag(url: str) -> None:
+    settings = issuer_with_jku(url, fhir_allow_http_loopback=True)
+    assert settings.trusted_issuers[0].jku == [url]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://keys.example.org/jwks.json",
+        "http://evil.example.org\\@localhost/jwks.json",  # urllib3 would connect to evil
+        "http://user@localhost/jwks.json",
+        "http://localhost.evil.example.org/jwks.json",
+    ],
+)
+def test_the_development_flag_allows_nothing_but_loopback(url: str) -> None:
     with pytest.raises(ValidationError):
-        issuer_with_jku("http://keys.example.org/jwks.json", fhir_allow_http_loopback=True)
-    assert issuer_with_jku("https://keys.example.org/jwks.json").trusted_issuers
+        issuer_with_jku(url, fhir_allow_http_loopback=True)
+
+
+def test_https_key_sets_are_accepted_in_any_case() -> None:
+    for url in ("https://keys.example.org/jwks.json", "HTTPS://keys.example.org/jwks.json"):
+        assert issuer_with_jku(url).trusted_issuers[0].jku == [url]
+
+
+def test_a_settings_error_does_not_print_the_values_given(monkeypatch) -> None:
+    monkeypatch.setenv("KETAMINE_CDS_AUDIT_SALT", "SUPERSECRETSALT")
+    monkeypatch.setenv("KETAMINE_CDS_PUBLIC_BASE_URL", "https://cds.example.org")
+    monkeypatch.setenv(
+        "KETAMINE_CDS_TRUSTED_ISSUERS", '[{"iss": "https://ehr", "jku": ["http://keys.example"]}]'
+    )
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert "must be an https URL" in str(refused.value)
+    assert "SUPERSECRETSALT" not in str(refused.value)
 
 
 @pytest.mark.parametrize(

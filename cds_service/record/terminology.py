@@ -119,7 +119,7 @@ class Terminology:
         self._recognised: dict[tuple[tuple[Code, ...], tuple[str | None, ...]], Recognition] = {}
         for source in sources:
             self._load(source)
-        MembershipIndex(self.valuesets.values())
+        self.membership = MembershipIndex(self.valuesets.values())  # each set holds it too
         names = sorted({*self.ingredients, *self._aliases}, key=len, reverse=True)
         self._name_pattern = re.compile(
             r"\b(" + "|".join(re.escape(n) for n in names) + r")\b", re.IGNORECASE

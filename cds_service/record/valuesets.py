@@ -92,7 +92,9 @@ class _RuleTable:
             self.scanned.append((vs_id, rule))
 
     def sets_of(self, code: Code) -> set[str]:
-        system = code.system or ""
+        system = code.system
+        if system is None:  # a coding without a system is in no value set
+            return set()
         found = set(self.exact.get((system, code.code), ()))
         lengths = self.prefix_lengths.get(system)
         if lengths:

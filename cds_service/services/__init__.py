@@ -110,7 +110,8 @@ def patient_view(call: HookCall) -> list[Card]:
             ordered=False,
         ),
     ]
-    return capped([card for card in cards if card is not None], call.settings.max_cards)
+    shown = [card for card in cards if card is not None]
+    return capped(shown, call.settings.max_cards, orders=False)
 
 
 @registry.service(
@@ -128,7 +129,7 @@ def patient_view(call: HookCall) -> list[Card]:
 )
 def order_select(call: HookCall) -> list[Card]:
     """Checks while a ketamine/esketamine order is being chosen (the selected drafts)."""
-    return capped(order_cards(call), call.settings.max_cards)
+    return capped(order_cards(call), call.settings.max_cards, orders=True)
 
 
 @registry.service(
@@ -146,4 +147,4 @@ def order_select(call: HookCall) -> list[Card]:
 )
 def order_sign(call: HookCall) -> list[Card]:
     """Final safety check at signing (every draft)."""
-    return capped(order_cards(call), call.settings.max_cards)
+    return capped(order_cards(call), call.settings.max_cards, orders=True)

@@ -3,7 +3,8 @@
 Each draft order can add cards, so a request with many drafts could otherwise answer with
 thousands. Over the limit, the most urgent cards are kept (critical, then warning, then info,
 each in the order the service made them) and one card says how many were left out and on what
-topics. That card is a warning when a critical card is among them, so it cannot be read past.
+topics. That card is as urgent as the most urgent card it stands for, so that a hard stop left
+out cannot be read past.
 """
 
 from __future__ import annotations
@@ -23,17 +24,18 @@ URGENCY: tuple[Indicator, ...] = ("critical", "warning", "info")
 EXTENSION_KEY = "org.ketamine-cds.cards-not-shown"
 
 
-def capped(cards: list[Card], limit: int) -> list[Card]:
+def capped(cards: list[Card], limit: int, *, orders: bool) -> list[Card]:
     """``cards`` when there are at most ``limit``; else the ``limit - 1`` most urgent, then a
-    card that names what was left out."""
+    card that names what was left out. ``orders``: on an order hook, where fewer orders at a
+    time show the rest."""
     if len(cards) <= limit:
         return cards
     ranked = sorted(cards, key=lambda card: URGENCY.index(card.indicator))
     kept, left_out = ranked[: limit - 1], ranked[limit - 1 :]
-    return [*kept, _not_shown_card(left_out, total=len(cards), limit=limit)]
+    return [*kept, _not_shown_card(left_out, total=len(cards), limit=limit, orders=orders)]
 
 
-def _not_shown_card(left_out: list[Card], *, total: int, limit: int) -> Card:
+def _not_shown_card(left_out: list[Card], *, total: int, limit: int, orders: bool) -> Card:
     words = texts()["cardsNotShown"]
     by_indicator = Counter(card.indicator for card in left_out)
     counts = _and(
@@ -46,7 +48,7 @@ def _not_shown_card(left_out: list[Card], *, total: int, limit: int) -> Card:
     topics = ", ".join(dict.fromkeys(_topic(card) for card in left_out))
     count = len(left_out)
     detail = Detail(
-        do=words["do"],
+        do=words["do"]["orders" if orders else "view"],
         why=[
             words["why"].format(total=total, shown=limit - 1, counts=counts, topics=topics),
         ],
@@ -58,7 +60,7 @@ def _not_shown_card(left_out: list[Card], *, total: int, limit: int) -> Card:
             )
         ),
         detail=detail.markdown(),
-        indicator="warning" if by_indicator["critical"] else "info",
+        indicator=left_out[0].indicator,
         source=source("cards-not-shown"),
         extension={
             EXTENSION_KEY: {

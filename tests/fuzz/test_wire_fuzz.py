@@ -1,6 +1,7 @@
 """Broken HTTP framing, sent over a socket to the real gunicorn server with authentication on.
 
-The outside attack run found two defects the in-process fuzzers cannot reach: a malformed
+Under sync and gthread workers alike. The outside attack run found two defects the in-process
+fuzzers cannot reach: a malformed
 chunked body (chunk size ``zz`` or ``-5``) escaped the body reader as a 500, and
 ``Transfer-Encoding: chunked`` with ``Content-Length`` got gunicorn's HTML page. Every answer
 here must be a valid CDS response (200) or a 4xx OperationOutcome in JSON; a client that gives
@@ -50,9 +51,11 @@ class Wire:
         return answer
 
 
-@pytest.fixture(scope="module")
-def wire(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wire]:
-    tmp = tmp_path_factory.mktemp("wire")
+@pytest.fixture(scope="module", params=["sync", "gthread"])
+def wire(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Wire]:
+    tmp = tmp_path_factory.mktemp(f"wire-{request.param}")
     mint = TokenMint(tmp)
     port = free_port()
     env = service_env(
@@ -62,6 +65,7 @@ def wire(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wire]:
             "KETAMINE_CDS_TRUSTED_ISSUERS": json.dumps(mint.trusted_issuers()),
             "KETAMINE_CDS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "KETAMINE_CDS_CORS_ORIGINS": "https://sandbox.cds-hooks.org",
+            "KETAMINE_CDS_THREADS": "4" if request.param == "gthread" else "1",
         }
     )
     log_path = tmp / "server.log"
@@ -82,18 +86,35 @@ def parse(answer: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
+def responses(answer: bytes) -> Iterator[bytes]:
+    """Each response on the connection: bytes after a Content-Length body were sent as another
+    request, which a keep-alive worker answers in turn."""
+    while answer:
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        yield head + b"\r\n\r\n" + rest[:length]
+        answer = rest[length:]
+
+
 def assert_answer_is_ours(answer: bytes, path: str) -> None:
-    if not answer:
-        return  # the server closed without answering a body that never ended
-    status, headers, body = parse(answer)
-    assert headers.get("content-type", "").startswith("application/json"), answer[:300]
-    document = json.loads(body)
-    if status == 200:
-        assert ("cards" in document) if path == VIEW else ("received" in document), document
-        return
-    assert 400 <= status < 500, answer[:600]
-    assert document["resourceType"] == "OperationOutcome"
-    assert document["issue"][0]["diagnostics"]
+    """Every answer is a CDS response or a 4xx OperationOutcome; none at all is a client that
+    gave up (the server closed without answering a body that never ended)."""
+    while answer.startswith(b"HTTP/1.1 100 "):
+        answer = answer.partition(b"\r\n\r\n")[2]
+    for response in responses(answer):
+        status, headers, body = parse(response)
+        assert headers.get("content-type", "").startswith("application/json"), response[:300]
+        document = json.loads(body)
+        if status == 200:
+            assert ("cards" in document) if path == VIEW else ("received" in document), document
+            continue
+        assert 400 <= status < 500, response[:600]
+        assert document["resourceType"] == "OperationOutcome"
+        assert document["issue"][0]["diagnostics"]
 
 
 def chunked(chunks: list[bytes]) -> bytes:
@@ -123,6 +144,16 @@ def test_chunked_with_content_length_is_a_400_operation_outcome(wire) -> None:
     document = json.loads(payload)
     assert document["issue"][0]["details"]["coding"][0]["code"] == "http-400"
     assert "Transfer-Encoding with Content-Length" in document["issue"][0]["diagnostics"]
+
+
+def test_a_malformed_body_the_application_never_read_gets_one_answer(wire) -> None:
+    """A gthread worker drains an unread body to reuse the connection; a malformed one used to
+    add a second, unasked-for 400 after the real answer."""
+    answer = wire.send(
+        "/cds-services/no-such-service", ["Transfer-Encoding: chunked"], b"zz\r\n{}\r\n0\r\n\r\n"
+    )
+    assert answer.count(b"HTTP/1.1 ") == 1, answer
+    assert parse(answer)[0] == 404
 
 
 def test_a_well_framed_chunked_request_is_answered(wire) -> None:

@@ -21,7 +21,7 @@ def card(indicator: str, topic: str, summary: str) -> Card:
 
 def test_under_the_limit_the_cards_are_unchanged() -> None:
     cards = [card("info", "order-checklist", "a"), card("critical", "suicide-risk", "b")]
-    assert capped(cards, 2) == cards
+    assert capped(cards, 2, orders=True) == cards
 
 
 def test_over_the_limit_the_most_urgent_stay_in_order_and_one_card_counts_the_rest() -> None:
@@ -32,11 +32,11 @@ def test_over_the_limit_the_most_urgent_stay_in_order_and_one_card_counts_the_re
         card("info", "neuromodulation-safety", "ect"),
         card("warning", "ketamine-eligibility", "eligibility 2"),
     ]
-    out = capped(cards, 3)
+    out = capped(cards, 3, orders=True)
     assert [c.summary for c in out[:2]] == ["suicide", "eligibility 1"]
     last = out[2]
     assert last.source.topic is not None and last.source.topic.code == "cards-not-shown"
-    assert last.indicator == "info"
+    assert last.indicator == "warning"  # the most urgent card left out
     assert last.summary == "3 more cards not shown: this service shows at most 3 per request"
     assert last.detail is not None
     assert "This request produced 5 cards; the 2 most urgent are shown." in last.detail
@@ -54,11 +54,15 @@ def test_over_the_limit_the_most_urgent_stay_in_order_and_one_card_counts_the_re
     }
 
 
-def test_the_count_card_is_a_warning_when_a_critical_card_is_left_out() -> None:
+def test_the_count_card_is_as_urgent_as_the_most_urgent_card_left_out() -> None:
     cards = [card("critical", "suicide-risk", f"critical {i}") for i in range(3)]
-    out = capped(cards, 2)
+    out = capped(cards, 2, orders=False)
     assert [c.summary for c in out[:1]] == ["critical 0"]
-    assert out[1].indicator == "warning"
+    assert out[1].indicator == "critical"
+    assert out[1].detail is not None
+    assert out[1].detail.startswith("**Ask your clinical informatics team to raise the card limit")
+    mixed = [cards[0], card("info", "order-checklist", "i"), card("warning", "blood-pressure", "w")]
+    assert capped(mixed, 2, orders=True)[1].indicator == "warning"
     assert out[1].summary.startswith("2 more cards not shown")
     assert out[1].detail is not None and "Not shown: 2 critical cards" in out[1].detail
 
