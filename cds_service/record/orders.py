@@ -169,7 +169,7 @@ def _service_order(
     resource: dict[str, Any], ref: str | None, terminology: Terminology
 ) -> DraftOrder:
     codes = codes_of(resource.get("code"))
-    text = text_of(resource.get("code")) or ""
+    text = text_of(resource.get("code"), codes) or ""
     if terminology.valueset("esketamine-administration").match(codes):
         kind = "esketamine"
     elif terminology.valueset("ect-procedure").match(codes):

@@ -238,10 +238,11 @@ def _condition(resource: dict[str, Any]) -> ConditionFact | None:
     abatement = parse_date(resource.get("abatementDateTime")) or parse_date(
         as_dict(resource.get("abatementPeriod")).get("end")
     )
+    codes = codes_of(resource.get("code"))
     return ConditionFact(
         reference=reference(resource),
-        codes=tuple(codes_of(resource.get("code"))),
-        text=text_of(resource.get("code")),
+        codes=tuple(codes),
+        text=text_of(resource.get("code"), codes),
         clinical_status=_status(resource.get("clinicalStatus")),
         verification_status=verification,
         onset=onset,
@@ -271,10 +272,11 @@ def _allergy(resource: dict[str, Any]) -> AllergyFact | None:
 
 
 def _procedure(resource: dict[str, Any]) -> ProcedureFact:
+    codes = codes_of(resource.get("code"))
     return ProcedureFact(
         reference=reference(resource),
-        codes=tuple(codes_of(resource.get("code"))),
-        text=text_of(resource.get("code")),
+        codes=tuple(codes),
+        text=text_of(resource.get("code"), codes),
         status=resource.get("status") if isinstance(resource.get("status"), str) else None,
         when=parse_date(resource.get("performedDateTime"))
         or parse_date(as_dict(resource.get("performedPeriod")).get("start")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -75,12 +75,14 @@ def _codings(concept: Any) -> Iterator[Code]:
             )
 
 
-def text_of(concept: Any) -> str | None:
-    """A CodeableConcept's text, else its first coding display."""
+def text_of(concept: Any, codes: Iterable[Code] | None = None) -> str | None:
+    """A CodeableConcept's text, else its first coding display. ``codes``: its codings, when
+    the caller has read them already (a client decides how many there are)."""
     concept = as_dict(concept)
     if isinstance(concept.get("text"), str) and concept["text"].strip():
         return str(concept["text"]).strip()
-    return next((code.display for code in _codings(concept) if code.display), None)
+    codings = _codings(concept) if codes is None else codes
+    return next((code.display for code in codings if code.display), None)
 
 
 def scalar_text(value: Any) -> str:
