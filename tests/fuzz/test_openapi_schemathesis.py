@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import given, note
+from hypothesis import assume, given, note
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import AcceptedNegativeData
 from schemathesis.generation import GenerationMode
@@ -83,6 +83,10 @@ def test_answers_conform_to_the_document(
     @examples(share)
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
+        # Schemathesis 4 leaves "?" and "#" unencoded in a path parameter (a string, or a list
+        # in negative mode), and then cannot send its own request ("Query string is defined in
+        # the path and as an argument"): a flake in the tool, not an answer of the service.
+        assume("?" not in case.formatted_path and "#" not in case.formatted_path)
         response = case.call(app=api_app)
         note(f"{response.status_code}: {response.text[:300]}")
         case.validate_response(response, checks=CHECKS)
