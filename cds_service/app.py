@@ -197,15 +197,21 @@ def _register_authentication(app: Flask, settings: Settings, db: Database) -> No
         settings,
         lambda jti, iss, exp: remember_jti(db, jti, iss, exp, settings.jwt_leeway_s),
     )
-    base_url = settings.public_base_url
+    if settings.trust_cds_hooks_sandbox:
+        log.warning(
+            "the CDS Hooks Sandbox is trusted (KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX): its "
+            "private key is public, so anyone on this machine can sign as it. For development "
+            "only; audiences: " + ", ".join(settings.public_base_urls)
+        )
+    # Unset only when no issuer is trusted, so every token fails anyway.
+    base_urls = [normalise_url(url) for url in settings.public_base_urls]
 
     @app.before_request
     def authenticate() -> None:
         if request.method == "OPTIONS" or request.endpoint not in PROTECTED_ENDPOINTS:
             return
-        # base_url is unset only when no issuer is trusted, so every token fails anyway.
-        audience = normalise_url(base_url or request.host_url) + request.path
-        claims = verifier.verify(request.headers.get("Authorization"), audience)
+        audiences = [base + request.path for base in base_urls or [request.host_url]]
+        claims = verifier.verify(request.headers.get("Authorization"), audiences)
         g.client_iss = claims["iss"]
         g.log_fields["client"] = claims["iss"]
 

@@ -199,7 +199,11 @@ def _serve(settings: Any, args: argparse.Namespace) -> int:
         log.error(f"cannot start: {exc}")
         return 2
     bind = args.bind or gunicorn_conf.bind
-    settings = settings.model_copy(update={"bind": bind})
+    try:  # validated again: the bind address can decide the public base URLs
+        settings = type(settings)(bind=bind)
+    except ValidationError as exc:
+        print(f"ketamine-cds: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
     exposure = settings.slow_client_exposure()
     if exposure:
         log.warning(exposure)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,6 +41,12 @@ SUPPORTED_ALGORITHMS = {"ES384", "RS384", "ES256", "RS256", "PS384"}
 
 
 DEFAULT_BIND = "127.0.0.1:8080"  # gunicorn_conf.py reads the same default
+
+# The CDS Hooks Sandbox signs every call as this issuer with one ES384 key. Its public key set is
+# shipped, from the Sandbox repository's build/.well-known/jwks.json (cds-hooks/sandbox), so that
+# trusting the Sandbox needs no network. Its private key is published in the same repository.
+SANDBOX_ISSUER = "https://sandbox.cds-hooks.org"
+SANDBOX_JWKS = Path(str(files("cds_service.knowledge") / "trust" / "cds-hooks-sandbox.jwks.json"))
 
 
 class TrustedIssuer(BaseModel):
@@ -148,8 +155,14 @@ class Settings(BaseSettings):
     )
     public_base_url: str | None = Field(
         default=None,
-        description="This service's public base URL; a token's aud must be it plus "
-        "the request path. Required when trusted issuers are configured.",
+        description="This service's public base URL, or several, comma-separated (the first is "
+        "where cards link); a token's aud must be one of them plus the request path. Required "
+        "when trusted issuers are configured.",
+    )
+    trust_cds_hooks_sandbox: bool = Field(
+        default=False,
+        description="Development: trust tokens the CDS Hooks Sandbox signs, with its shipped "
+        "key set. Allowed only while every public base URL is loopback.",
     )
     trusted_issuers: list[TrustedIssuer] = Field(
         default_factory=list, description="EHRs allowed to call: iss, jku allowlist, JWKS file."
@@ -203,6 +216,41 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_urls(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        urls = [part.strip() for part in value.split(",") if part.strip()]
+        for url in urls:
+            scheme, host = _scheme_and_host(url)
+            if scheme not in ("http", "https") or not host:
+                raise ValueError(f"public_base_url: {url!r} is not an http or https URL")
+        return ",".join(urls) or None
+
+    @model_validator(mode="after")
+    def _trust_the_sandbox(self) -> Settings:
+        """Anyone can sign as the Sandbox, since its private key is public: so only a service
+        that other hosts cannot call may trust it. Without a public base URL, both loopback
+        spellings of the bind address are the audiences."""
+        if not self.trust_cds_hooks_sandbox:
+            return self
+        if not self.public_base_url:
+            port = self.bind.rpartition(":")[2]
+            self.public_base_url = f"http://localhost:{port},http://127.0.0.1:{port}"
+        exposed = [url for url in self.public_base_urls if not _is_loopback_url(url)]
+        if exposed:
+            raise ValueError(
+                f"trust_cds_hooks_sandbox (KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX) needs every "
+                f"public base URL on loopback, and {', '.join(exposed)} is not: the Sandbox's "
+                "private key is published in its repository, so anyone can sign as the "
+                "Sandbox. Where other hosts can call the service, trust the Sandbox issuer "
+                "explicitly in KETAMINE_CDS_TRUSTED_ISSUERS instead (README, Security)"
+            )
+        if all(issuer.iss != SANDBOX_ISSUER for issuer in self.trusted_issuers):
+            self.trusted_issuers.append(TrustedIssuer(iss=SANDBOX_ISSUER, jwks_file=SANDBOX_JWKS))
+        return self
+
     @model_validator(mode="after")
     def _audience_is_configured(self) -> Settings:
         """Without it the audience would come from the caller's Host header (spec J-08)."""
@@ -251,11 +299,17 @@ class Settings(BaseSettings):
             "default), then set KETAMINE_CDS_BEHIND_BUFFERING_PROXY=true (docs/deployment.md)"
         )
 
+    @property
+    def public_base_urls(self) -> list[str]:
+        """The public base URLs, without trailing slashes; empty when none is set."""
+        return [url.rstrip("/") for url in (self.public_base_url or "").split(",") if url]
+
     def links_base_url(self) -> str:
-        """Where cards link to this service (the patient handouts): the public base URL, or under
-        ``make run`` the bind address. Never the request's Host header, which a caller sets."""
-        if self.public_base_url:
-            return self.public_base_url.rstrip("/")
+        """Where cards link to this service (the patient handouts): the first public base URL,
+        or under ``make run`` the bind address. Never the request's Host header, which a caller
+        sets."""
+        if self.public_base_urls:
+            return self.public_base_urls[0]
         host, _, port = self.bind.rpartition(":")
         if host in ("", "0.0.0.0", "::", "[::]"):
             host = "localhost"
@@ -294,12 +348,20 @@ def _scheme_and_host(url: str) -> tuple[str, str]:
     return (parts.scheme or "").lower(), (parts.host or "").lower().strip("[]")
 
 
-def _is_loopback_bind(bind: str) -> bool:
-    """True when ``host:port`` listens on loopback only (0.0.0.0 and :: listen everywhere)."""
-    host = bind.rpartition(":")[0].strip("[]")
+def _is_loopback_url(url: str) -> bool:
+    return _is_loopback_host(_scheme_and_host(url)[1])
+
+
+def _is_loopback_host(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1."""
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_loopback_bind(bind: str) -> bool:
+    """True when ``host:port`` listens on loopback only (0.0.0.0 and :: listen everywhere)."""
+    return _is_loopback_host(bind.rpartition(":")[0].strip("[]"))

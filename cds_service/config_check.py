@@ -126,6 +126,16 @@ def _security(settings: Any) -> list[Finding]:
                 findings.append(
                     Finding("warning", f"issuer {issuer.iss}: jku {url} is http (development only)")
                 )
+    if settings.trust_cds_hooks_sandbox:
+        findings.append(
+            Finding(
+                "warning",
+                "the CDS Hooks Sandbox is trusted: its private key is public, so anyone on this "
+                "machine can sign as it; development only (audiences "
+                + ", ".join(settings.public_base_urls)
+                + ")",
+            )
+        )
     if "*" in settings.cors_origins:
         findings.append(Finding("warning", "CORS allows any origin; list the EHR origins"))
     if settings.fhir_allow_http_loopback:

@@ -117,3 +117,16 @@ def test_binding_every_interface_warns_unless_a_proxy_buffers(env, capsys) -> No
     env.setenv("KETAMINE_CDS_BEHIND_BUFFERING_PROXY", "true")
     _, lines = check(capsys)
     assert "ok: slow clients cannot hold workers (a proxy in front buffers whole requests)" in lines
+
+
+def test_trusting_the_sandbox_is_flagged(env, capsys) -> None:
+    env.setenv("KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX", "true")
+    env.setenv("KETAMINE_CDS_BIND", "127.0.0.1:9090")
+    code, lines = check(capsys)
+    assert code == 0
+    assert (
+        "warning: the CDS Hooks Sandbox is trusted: its private key is public, so anyone on this "
+        "machine can sign as it; development only (audiences http://localhost:9090, "
+        "http://127.0.0.1:9090)"
+    ) in lines
+    assert "ok: issuer https://sandbox.cds-hooks.org: 1 usable keys in " in "\n".join(lines)

@@ -199,3 +199,55 @@ def test_slow_clients_are_a_risk_only_off_loopback_without_a_buffering_proxy(
         assert warning.startswith(f"binding {bind}, which other hosts can reach")
         assert "proxy_request_buffering on" in warning
         assert "KETAMINE_CDS_BEHIND_BUFFERING_PROXY=true" in warning
+
+
+def test_public_base_urls_are_a_comma_separated_list() -> None:
+    settings = Settings(public_base_url=" http://localhost:8080/ , http://127.0.0.1:8080")
+    assert settings.public_base_urls == ["http://localhost:8080", "http://127.0.0.1:8080"]
+    assert settings.links_base_url() == "http://localhost:8080"
+    with pytest.raises(ValidationError) as refused:
+        Settings(public_base_url="https://a.example.org,cds.example.org")
+    assert "'cds.example.org' is not an http or https URL" in str(refused.value)
+
+
+def test_trusting_the_sandbox_takes_both_loopback_audiences_from_the_bind_address() -> None:
+    settings = Settings(trust_cds_hooks_sandbox=True, bind="0.0.0.0:9090")
+    assert settings.public_base_urls == ["http://localhost:9090", "http://127.0.0.1:9090"]
+    [issuer] = settings.trusted_issuers
+    assert issuer.iss == "https://sandbox.cds-hooks.org"
+    assert issuer.jwks_file is not None and issuer.jwks_file.name == "cds-hooks-sandbox.jwks.json"
+    assert issuer.jku == []  # no network: the key set is shipped
+
+
+@pytest.mark.parametrize(
+    "base", ["http://localhost:8080", "http://127.0.0.2:8080", "http://[::1]:8080"]
+)
+def test_the_sandbox_may_be_trusted_at_loopback_addresses(base: str) -> None:
+    assert Settings(trust_cds_hooks_sandbox=True, public_base_url=base).public_base_urls == [base]
+
+
+@pytest.mark.parametrize(
+    "bases",
+    [
+        "https://cds.example.org",
+        "http://localhost:8080,http://10.0.0.5:8080",
+        "http://localhost.example.org:8080",
+    ],
+)
+def test_the_sandbox_is_refused_where_other_hosts_can_call(bases: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(trust_cds_hooks_sandbox=True, public_base_url=bases)
+    message = str(refused.value)
+    assert "KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX" in message
+    assert "private key is published" in message
+    assert "trust the Sandbox issuer explicitly in KETAMINE_CDS_TRUSTED_ISSUERS" in message
+
+
+def test_an_explicit_sandbox_issuer_is_kept() -> None:
+    explicit = {"iss": "https://sandbox.cds-hooks.org", "jku": ["https://sandbox.cds-hooks.org/k"]}
+    settings = Settings(
+        trust_cds_hooks_sandbox=True,
+        public_base_url="http://localhost:8080",
+        trusted_issuers=[explicit],
+    )
+    assert [i.jku for i in settings.trusted_issuers] == [["https://sandbox.cds-hooks.org/k"]]

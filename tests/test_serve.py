@@ -186,3 +186,43 @@ def test_serving_off_loopback_warns_about_slow_clients(monkeypatch, capsys, tmp_
     monkeypatch.setenv("KETAMINE_CDS_BEHIND_BUFFERING_PROXY", "true")
     assert cli.main(["serve", "--bind", "0.0.0.0:8080"]) == 0
     assert "which other hosts can reach" not in capsys.readouterr().err
+
+
+def test_serve_trusts_the_sandbox_at_the_port_it_binds(tmp_path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "KETAMINE_CDS_DATA_DIR": str(tmp_path / "data"),
+        "KETAMINE_CDS_AUTH_ENABLED": "true",
+        "KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX": "true",
+    }
+    command = [str(CLI), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"]
+    log_path = tmp_path / "server.log"
+    running = Server("sandbox-trust", command, env, port, log_path=log_path)
+    try:
+        assert requests.get(f"{running.base}/cds-services", timeout=5).status_code == 401
+        lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+        [warning] = [line["msg"] for line in lines if "Sandbox is trusted" in line["msg"]]
+        assert f"audiences: http://localhost:{port}, http://127.0.0.1:{port}" in warning
+    finally:
+        running.stop()
+
+
+def test_serve_refuses_to_trust_the_sandbox_at_a_public_url(tmp_path) -> None:
+    env = {
+        **os.environ,
+        "KETAMINE_CDS_DATA_DIR": str(tmp_path / "data"),
+        "KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX": "true",
+        "KETAMINE_CDS_PUBLIC_BASE_URL": "https://cds.example.org",
+    }
+    result = subprocess.run(
+        [str(CLI), "serve", "--bind", f"127.0.0.1:{free_port()}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "needs every public base URL on loopback" in result.stderr
+    assert "https://cds.example.org is not" in result.stderr

@@ -3,12 +3,13 @@
 1. ``Authorization: Bearer <JWT>``; the header's ``alg`` must be one of the configured
    asymmetric algorithms (never ``none`` or ``HS*``, so no algorithm confusion).
 2. ``iss`` must be a trusted issuer. A ``jku`` must be on that issuer's list, checked before any
-   fetch. Keys come from the issuer's JWKS file or its allowlisted JWKS URLs, looked up by
+   fetch, unless the issuer's keys are pinned in a JWKS file (then an unlisted ``jku`` is
+   ignored). Keys come from the issuer's JWKS file or its allowlisted JWKS URLs, looked up by
    ``kid``, and must fit ``alg``; an unknown ``kid`` reloads each source at most once per
    ``jwks_refresh_interval_s``.
 3. ``exp``, ``iat`` and ``nbf`` are JSON numbers from 0 to 2^53, and ``exp`` is at most
    ``jwt_max_lifetime_s`` after ``iat`` and after now. Then the signature, ``exp`` and ``iat``
-   (with leeway), and ``aud``: the public base URL plus the request path, as a string or a
+   (with leeway), and ``aud``: a public base URL plus the request path, as a string or a
    one-element array, with slashes normalised.
 4. ``jti`` must be new: it is remembered until the token expires (shared across workers).
 5. ``tenant``, when the issuer lists tenants, must be one of them. ``sub`` and ``nbf`` may be
@@ -100,8 +101,9 @@ class TokenVerifier:
             if issuer.jwks_file is not None:
                 self._refresh(self._sources[f"file:{issuer.jwks_file}"])
 
-    def verify(self, authorization: str | None, audience: str) -> dict[str, Any]:
-        """The token's claims, or Unauthorized with the reason."""
+    def verify(self, authorization: str | None, audiences: list[str]) -> dict[str, Any]:
+        """The token's claims, or Unauthorized with the reason. ``audiences``: the URLs the
+        token's ``aud`` may name (one per public base URL)."""
         scheme, _, token = (authorization or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("no bearer token")
@@ -133,8 +135,9 @@ class TokenVerifier:
             )
         except (jwt.PyJWTError, TypeError, ValueError) as exc:
             raise Unauthorized(f"token rejected ({type(exc).__name__})") from None
-        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        if len(audiences) != 1 or normalise_url(str(audiences[0])) != normalise_url(audience):
+        named = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        allowed = {normalise_url(audience) for audience in audiences}
+        if len(named) != 1 or normalise_url(str(named[0])) not in allowed:
             raise Unauthorized("aud does not name this endpoint")
         if issuer.tenants and claims.get("tenant") not in issuer.tenants:
             raise Unauthorized("tenant is not allowed")
@@ -175,13 +178,14 @@ class TokenVerifier:
         """The issuer's key for ``kid`` that fits ``alg``; an unknown kid refreshes, rate-limited.
 
         A ``jku`` must match one of the issuer's URLs; the configured spelling is what is cached
-        and fetched, so spelling variants cannot multiply fetches.
+        and fetched, so spelling variants cannot multiply fetches. An issuer with a JWKS file
+        has its keys pinned: there a ``jku`` off the list selects nothing and fetches nothing.
         """
         locations = self._locations(issuer)
         if jku is not None:
             wanted = normalise_url(str(jku))
             urls = [u for u in issuer.jku if normalise_url(u) == wanted]
-            if not urls:
+            if not urls and issuer.jwks_file is None:
                 raise Unauthorized("jku is not on the issuer's allowlist")
             locations = [loc for loc in locations if loc.startswith("file:")] + urls[:1]
         sources = [self._sources[loc] for loc in locations]

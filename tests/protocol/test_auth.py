@@ -238,10 +238,6 @@ REFUSALS = {
         token(aud=[BASE + SERVICE, "https://other.example.org"]),
         "aud does not name this endpoint",
     ),
-    "unlisted-jku": (
-        token(jku="https://attacker.example.com/jwks.json"),
-        "jku is not on the issuer's allowlist",
-    ),
 }
 
 
@@ -576,6 +572,23 @@ def test_the_lifetime_limit_is_a_setting(secured, json_logs) -> None:
     assert call(client, token(iat=now, exp=now + 300)).status_code == 200
     assert_refused(call(client, token(iat=now, exp=now + 900)))
     assert refusal_reasons(json_logs) == ["the token lives longer than 300 s"]
+
+
+def test_an_issuer_with_jku_urls_refuses_an_unlisted_jku_before_any_fetch(
+    secured, json_logs
+) -> None:
+    client = secured(trusted_issuers=[{"iss": ISSUER, "jku": ["https://ehr.example.org/jwks"]}])
+    assert_refused(call(client, token(jku="https://attacker.example.com/jwks.json")))
+    assert refusal_reasons(json_logs) == ["jku is not on the issuer's allowlist"]
+
+
+def test_an_issuer_with_a_jwks_file_ignores_an_unlisted_jku(secured) -> None:
+    """Its keys are pinned: a jku selects nothing and is never fetched."""
+    client = secured()
+    assert (
+        call(client, token(jku="https://ehr.example.org/.well-known/jwks.json")).status_code == 200
+    )
+    assert_refused(call(client, token(key=OTHER_EC_KEY, jku="https://attacker.example.com/k")))
 
 
 def test_a_malformed_jwks_file_refuses_tokens_without_crashing(secured, tmp_path) -> None:
