@@ -81,7 +81,7 @@ def create_app(
         raise
 
     log.info(
-        "service ready",
+        "application loaded",
         extra={
             "database": make_url(str(settings.database_url)).render_as_string(hide_password=True),
             "services": [s.id for s in registry],

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import shutil
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -15,6 +16,9 @@ from typing import Any
 from pydantic import ValidationError
 
 __all__ = ["main"]
+
+FHIR_SERVER_BIND_ENV = "KETAMINE_CDS_FHIR_SERVER_BIND"
+DEFAULT_FHIR_SERVER_BIND = "127.0.0.1:8081"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="serve fixture patients as an open, read-only FHIR R4 server, dated today",
     )
     fhir.add_argument("directory", nargs="?", type=Path, help="a directory of FHIR Bundles")
-    fhir.add_argument("--bind", default="127.0.0.1:8081", help="host:port (default 127.0.0.1:8081)")
+    fhir.add_argument(
+        "--bind",
+        default=os.environ.get(FHIR_SERVER_BIND_ENV, DEFAULT_FHIR_SERVER_BIND),
+        help=f"host:port (default {DEFAULT_FHIR_SERVER_BIND}, or {FHIR_SERVER_BIND_ENV})",
+    )
     from cds_service.cli_reports import add_report_commands, run_report_command
 
     add_report_commands(commands)
@@ -127,6 +135,18 @@ def _fhir_server(args: argparse.Namespace) -> int:
 
     directory = args.directory or Path(str(files("cds_service.fixtures") / "patients"))
     host, _, port = args.bind.rpartition(":")
+    if not port.isdigit():
+        print(
+            f"ketamine-cds fhir-server: --bind must be host:port, not {args.bind!r}",
+            file=sys.stderr,
+        )
+        return 2
+    taken = port_taken(
+        args.bind, setting=FHIR_SERVER_BIND_ENV, target="fhir-server", command="fhir-server"
+    )
+    if taken:
+        print(f"ketamine-cds fhir-server: {taken}", file=sys.stderr)
+        return 2
     try:
         store = FhirStore.from_directory(directory, date.today())
     except (OSError, ValueError) as exc:
@@ -207,7 +227,11 @@ def _serve(settings: Any, args: argparse.Namespace) -> int:
     exposure = settings.slow_client_exposure()
     if exposure:
         log.warning(exposure)
-    log.info(f"serving on http://{bind}/cds-services", extra={"pid": os.getpid()})
+    taken = port_taken(bind)
+    if taken:
+        log.error(taken)
+        return 2
+    log.info(f"starting on http://{bind}/cds-services", extra={"pid": os.getpid()})
     run_gunicorn(
         lambda: create_app(settings),
         log_format=settings.log_format,
@@ -216,6 +240,31 @@ def _serve(settings: Any, args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     return 0
+
+
+def port_taken(
+    bind: str, *, setting: str = "KETAMINE_CDS_BIND", target: str = "run", command: str = "serve"
+) -> str | None:
+    """Why ``host:port`` cannot be listened on, with what to do, or None when it can.
+
+    gunicorn would retry for five seconds and end with "Can't connect"; this says which port
+    and how to choose another. The service says it is ready only once gunicorn listens."""
+    host, _, port_text = bind.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    port = int(port_text)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            other = f"{host}:{port + 1 if port < 65535 else 8081}"
+            return (
+                f"cannot listen on {bind}: {exc.strerror or exc}. Another program (another "
+                f"`make {target}`?) has port {port}. Choose another: {setting}={other} "
+                f"make {target}, or ketamine-cds {command} --bind {other}"
+            )
+    return None
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ KETAMINE_CDS_GC_THRESHOLD  default 50000 (gen-0 garbage-collection threshold in 
 """
 
 import gc
+import logging
 import os
 
 from cds_service.config import DEFAULT_BIND
@@ -40,10 +41,15 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
 
 
-def when_ready(_server: object) -> None:
-    """In the master after --preload, before any worker is forked: workers inherit the setting,
-    and frozen objects are never written by a collection, so their pages stay shared."""
+def when_ready(server: object) -> None:
+    """In the master once it listens, after --preload and before any worker is forked: workers
+    inherit the collector setting, and frozen objects are never written by a collection, so
+    their pages stay shared. Only now is the service ready."""
     tune_garbage_collector()
+    listeners = [str(listener) for listener in getattr(server, "LISTENERS", [])]
+    logging.getLogger("cds_service.serving").info(
+        "service ready", extra={"listening": listeners, "pid": os.getpid()}
+    )
 
 
 def child_exit(_server: object, worker: object) -> None:

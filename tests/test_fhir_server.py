@@ -194,3 +194,26 @@ def test_system_only_tokens_zero_count_and_full_url_references(fhir) -> None:
     assert all(link["relation"] != "next" for link in counted["link"])
     full = fhir.get(f"/Condition?patient=http://localhost:8081/Patient/{PID}").json["total"]
     assert full == fhir.get(f"/Condition?patient={PID}").json["total"] >= 1
+
+
+def test_the_cli_takes_its_port_from_the_setting_and_names_a_taken_one(monkeypatch, capsys) -> None:
+    import socket
+
+    from cds_service import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("KETAMINE_CDS_FHIR_SERVER_BIND", f"127.0.0.1:{port}")
+        assert cli.main(["fhir-server"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"ketamine-cds fhir-server: cannot listen on 127.0.0.1:{port}")
+    assert f"KETAMINE_CDS_FHIR_SERVER_BIND=127.0.0.1:{port + 1} make fhir-server" in error
+
+
+def test_the_cli_refuses_a_bind_without_a_port(capsys) -> None:
+    from cds_service import cli
+
+    assert cli.main(["fhir-server", "--bind", "localhost"]) == 2
+    assert "--bind must be host:port, not 'localhost'" in capsys.readouterr().err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -177,14 +178,15 @@ def test_serving_off_loopback_warns_about_slow_clients(monkeypatch, capsys, tmp_
     monkeypatch.setenv("KETAMINE_CDS_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "prometheus"))
     monkeypatch.setattr(cli, "run_gunicorn", lambda load, **options: served.update(options))
-    assert cli.main(["serve", "--bind", "0.0.0.0:8080"]) == 0
-    assert served["bind"] == "0.0.0.0:8080"
+    bind = f"0.0.0.0:{free_port()}"
+    assert cli.main(["serve", "--bind", bind]) == 0
+    assert served["bind"] == bind
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     warnings = [line["msg"] for line in lines if line["level"] == "WARNING"]
-    assert any(w.startswith("binding 0.0.0.0:8080, which other hosts can reach") for w in warnings)
-    assert any(line["msg"] == "serving on http://0.0.0.0:8080/cds-services" for line in lines)
+    assert any(w.startswith(f"binding {bind}, which other hosts can reach") for w in warnings)
+    assert any(line["msg"] == f"starting on http://{bind}/cds-services" for line in lines)
     monkeypatch.setenv("KETAMINE_CDS_BEHIND_BUFFERING_PROXY", "true")
-    assert cli.main(["serve", "--bind", "0.0.0.0:8080"]) == 0
+    assert cli.main(["serve", "--bind", bind]) == 0
     assert "which other hosts can reach" not in capsys.readouterr().err
 
 
@@ -226,3 +228,35 @@ def test_serve_refuses_to_trust_the_sandbox_at_a_public_url(tmp_path) -> None:
     assert result.returncode == 2
     assert "needs every public base URL on loopback" in result.stderr
     assert "https://cds.example.org is not" in result.stderr
+
+
+def test_a_port_in_use_is_named_with_how_to_choose_another(tmp_path) -> None:
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = subprocess.run(
+            [str(CLI), "serve", "--bind", f"127.0.0.1:{port}"],
+            env={**os.environ, "KETAMINE_CDS_DATA_DIR": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    [error] = [line["msg"] for line in lines if line["level"] == "ERROR"]
+    assert error.startswith(f"cannot listen on 127.0.0.1:{port}: Address already in use.")
+    assert f"has port {port}" in error
+    assert f"KETAMINE_CDS_BIND=127.0.0.1:{port + 1} make run" in error
+    assert not [line for line in lines if line["msg"] == "service ready"]
+
+
+def test_ready_is_said_once_gunicorn_listens(server) -> None:
+    _, tmp_path = server
+    lines = [json.loads(line) for line in (tmp_path / "server.log").read_text().splitlines()]
+    messages = [line["msg"] for line in lines]
+    ready = messages.index("service ready")
+    assert messages.index("application loaded") < ready
+    assert any(m.startswith("Listening at: http://127.0.0.1:") for m in messages[:ready])
+    assert lines[ready]["listening"][0].startswith("http://127.0.0.1:")
