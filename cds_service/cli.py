@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from cds_service.settings_errors import SETTINGS_ERRORS, describe
 
 __all__ = ["main"]
 
@@ -79,8 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         settings = Settings()
-    except ValidationError as exc:
-        print(f"ketamine-cds: invalid settings:\n{exc}", file=sys.stderr)
+    except SETTINGS_ERRORS as exc:
+        print(invalid_settings(exc), file=sys.stderr)
         return 2
 
     if args.command in ("feedback-report", "audit"):
@@ -93,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"database schema is ready (revision {revision})")
         return 0
     return _serve(settings, args)
+
+
+def invalid_settings(exc: Exception) -> str:
+    return "ketamine-cds: invalid settings:\n" + "\n".join(f"  {line}" for line in describe(exc))
 
 
 def _positive(text: str) -> int:
@@ -116,8 +120,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     except EvaluationError as exc:
         print(f"ketamine-cds evaluate: {exc}", file=sys.stderr)
         return 2
-    except ValidationError as exc:
-        print(f"ketamine-cds: invalid settings:\n{exc}", file=sys.stderr)
+    except SETTINGS_ERRORS as exc:
+        print(invalid_settings(exc), file=sys.stderr)
         return 2
     if args.format == "json":
         print(json.dumps(body, indent=2))
@@ -221,8 +225,8 @@ def _serve(settings: Any, args: argparse.Namespace) -> int:
     bind = args.bind or gunicorn_conf.bind
     try:  # validated again: the bind address can decide the public base URLs
         settings = type(settings)(bind=bind)
-    except ValidationError as exc:
-        print(f"ketamine-cds: invalid settings:\n{exc}", file=sys.stderr)
+    except SETTINGS_ERRORS as exc:
+        print(invalid_settings(exc), file=sys.stderr)
         return 2
     exposure = settings.slow_client_exposure()
     if exposure:

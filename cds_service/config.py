@@ -34,6 +34,7 @@ from urllib3.util import parse_url
 
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.protocol.callback_policy import LOOPBACK_HOSTS
+from cds_service.settings_errors import SettingsFileError
 
 __all__ = ["SUPPORTED_ALGORITHMS", "Settings", "TrustedIssuer"]
 
@@ -330,7 +331,9 @@ class Settings(BaseSettings):
         if config_file:
             path = Path(config_file)
             if not path.is_file():
-                raise ValueError(f"{CONFIG_FILE_ENV}={config_file} does not name a readable file")
+                raise SettingsFileError(
+                    f"{CONFIG_FILE_ENV}={config_file} does not name a readable file"
+                )
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
 

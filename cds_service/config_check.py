@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
 __all__ = ["Finding", "check_configuration"]
 
 Level = Literal["error", "warning", "ok"]
@@ -30,18 +28,12 @@ class Finding:
 
 def check_configuration() -> list[Finding]:
     from cds_service.config import Settings
+    from cds_service.settings_errors import SETTINGS_ERRORS, describe
 
     try:
         settings = Settings()
-    except ValidationError as exc:
-        return [
-            Finding(
-                "error", f"setting {'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}"
-            )
-            for e in exc.errors(include_url=False)
-        ]
-    except ValueError as exc:
-        return [Finding("error", str(exc))]
+    except SETTINGS_ERRORS as exc:
+        return [Finding("error", line) for line in describe(exc)]
     return [
         Finding("ok", "settings are valid"),
         *_knowledge(settings.knowledge_extra_dir),

@@ -65,9 +65,17 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
+        """The line, then the fields passed with ``extra=`` as ``key=value``, as JSON has them."""
         if not hasattr(record, "request_id"):  # a record from another library's logger
             record.request_id = request_id_var.get()
-        return super().format(record)
+        line = super().format(record)
+        fields = [
+            f"{key}={orjson.dumps(value, default=str).decode()}"
+            for key, value in vars(record).items()
+            if key not in _STANDARD_ATTRS and key != "request_id" and not key.startswith("_")
+        ]
+        head, newline, rest = line.partition("\n")  # any traceback stays below
+        return " ".join([head, *fields]) + newline + rest
 
     def formatException(self, ei: Any) -> str:
         return safe_traceback(ei[1])

@@ -65,8 +65,12 @@ def test_a_production_setup_with_a_trusted_issuer_is_clean(env, capsys, tmp_path
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
-        ("KETAMINE_CDS_JWT_ALGORITHMS", '["HS256"]', "error: setting jwt_algorithms: "),
-        ("KETAMINE_CDS_FHIR_BUDGET_S", "-1", "error: setting fhir_budget_s: "),
+        ("KETAMINE_CDS_JWT_ALGORITHMS", '["HS256"]', "error: KETAMINE_CDS_JWT_ALGORITHMS: "),
+        (
+            "KETAMINE_CDS_FHIR_BUDGET_S",
+            "-1",
+            "error: KETAMINE_CDS_FHIR_BUDGET_S: must be greater than 0 (got '-1')",
+        ),
         ("KETAMINE_CDS_AUTH_ENABLED", "true", "error: no trusted issuers"),
         ("DATABASE_URL", "nosuchdb://x", "error: database nosuchdb://x: "),
     ],

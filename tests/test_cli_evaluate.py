@@ -165,4 +165,4 @@ def test_invalid_settings_are_reported_not_raised(capsys, monkeypatch) -> None:
     monkeypatch.setenv("KETAMINE_CDS_FHIR_BUDGET_S", "-1")
     code, out, err = run(capsys, str(PATIENT), *ANCHOR)
     assert (code, out) == (2, "")
-    assert "invalid settings" in err and "fhir_budget_s" in err
+    assert "invalid settings" in err and "KETAMINE_CDS_FHIR_BUDGET_S" in err

@@ -79,7 +79,7 @@ def test_cli_rejects_invalid_settings(tmp_path) -> None:
         [str(CLI), "init-db"], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 2
-    assert "fhir_budget_s" in result.stderr
+    assert "KETAMINE_CDS_FHIR_BUDGET_S: must be greater than 0 (got '-1')" in result.stderr
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two"])

@@ -620,3 +620,24 @@ def test_scheme_is_case_insensitive_and_typ_must_be_jwt(secured) -> None:
         claims, EC_KEY, algorithm="ES384", headers={"kid": "ec-1", "typ": "at+jwt"}
     )
     assert_refused(call(client, wrong_typ))
+
+
+def test_the_text_log_format_keeps_a_refusal_reason(secured) -> None:
+    import io
+    import logging
+
+    from cds_service.logs import formatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter("text"))
+    logger = logging.getLogger("cds_service")
+    logger.addHandler(handler)
+    try:
+        bearer = token(aud=BASE + "/cds-services")
+        assert_refused(call(secured(), bearer))
+    finally:
+        logger.removeHandler(handler)
+    [line] = [line for line in stream.getvalue().splitlines() if "token refused" in line]
+    assert line.endswith('token refused reason="aud does not name this endpoint"')
+    assert bearer not in stream.getvalue()
