@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from cds_service import console, handouts
 from cds_service.config import Settings
+from cds_service.config_check import NO_ISSUERS_ADVICE
 from cds_service.errors import CdsError, issue, operation_outcome
 from cds_service.logs import configure_logging, request_id_var
 from cds_service.metrics import register_metrics
@@ -191,7 +192,7 @@ def _register_authentication(app: Flask, settings: Settings, db: Database) -> No
     if not settings.trusted_issuers:
         log.error(
             "no trusted issuers are configured (KETAMINE_CDS_TRUSTED_ISSUERS), so every "
-            "service call will be refused with 401"
+            f"service call will be refused with 401. {NO_ISSUERS_ADVICE}"
         )
     verifier = TokenVerifier(
         settings,

@@ -15,6 +15,12 @@ from typing import Any, Literal
 __all__ = ["Finding", "check_configuration"]
 
 Level = Literal["error", "warning", "ok"]
+NO_ISSUERS_ADVICE = (
+    "For local development, `make run` serves with authentication off, and "
+    "KETAMINE_CDS_AUTH_ENABLED=true KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX=true make run checks "
+    "the CDS Hooks Sandbox's tokens; in production, list each EHR in "
+    "KETAMINE_CDS_TRUSTED_ISSUERS (README, Security)"
+)
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,11 @@ def _security(settings: Any) -> list[Finding]:
     if not settings.auth_enabled:
         findings.append(Finding("warning", "authentication is off: for local development only"))
     elif not settings.trusted_issuers:
-        findings.append(Finding("error", "no trusted issuers: every service call will get 401"))
+        findings.append(
+            Finding(
+                "error", f"no trusted issuers: every service call will get 401. {NO_ISSUERS_ADVICE}"
+            )
+        )
     for issuer in settings.trusted_issuers:
         if issuer.jwks_file is not None:
             try:

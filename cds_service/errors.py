@@ -75,19 +75,27 @@ class InvalidRequest(CdsError):
     ) -> None:
         super().__init__(diagnostics, **kwargs)
         self.problems = problems or []
+        self.hint: str | None = None  # what the client probably meant, as an information issue
 
     def issues(self) -> list[dict[str, Any]]:
-        if not self.problems:
-            return super().issues()
-        return [
-            issue(
-                self.issue_code,
-                f"{path}: {message}",
-                error_code=self.error_code,
-                expression=[path] if path else [],
+        found = (
+            super().issues()
+            if not self.problems
+            else [
+                issue(
+                    self.issue_code,
+                    f"{path}: {message}",
+                    error_code=self.error_code,
+                    expression=[path] if path else [],
+                )
+                for path, message in self.problems
+            ]
+        )
+        if self.hint:
+            found.append(
+                issue("informational", self.hint, error_code="hint", severity="information")
             )
-            for path, message in self.problems
-        ]
+        return found
 
 
 class UnsupportedHook(CdsError):

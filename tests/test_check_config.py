@@ -134,3 +134,12 @@ def test_trusting_the_sandbox_is_flagged(env, capsys) -> None:
         "http://127.0.0.1:9090)"
     ) in lines
     assert "ok: issuer https://sandbox.cds-hooks.org: 1 usable keys in " in "\n".join(lines)
+
+
+def test_the_defaults_say_what_to_do_for_local_development(env, capsys) -> None:
+    code, lines = check(capsys)
+    assert code == 1
+    [error] = [line for line in lines if line.startswith("error: no trusted issuers")]
+    assert "`make run` serves with authentication off" in error
+    assert "KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX=true make run" in error
+    assert "list each EHR in KETAMINE_CDS_TRUSTED_ISSUERS" in error

@@ -265,3 +265,48 @@ def test_a_service_error_is_shown_not_swallowed(live_app: Any, browser: Any) -> 
 
     assert "error" in browser.find_element(By.ID, "status").get_attribute("class")
     assert browser.find_element(By.CSS_SELECTOR, "#cards .problem").text
+
+
+def test_a_scenario_with_its_own_drafts_starts_with_them(live_app: Any, browser: Any) -> None:
+    """Changing the scenario used to keep the last catalog draft, so a scenario's own drafts
+    (and the cards they raise) were never sent."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select
+
+    _, base = live_app
+    browser.get(f"{base}/?scenario=candidate-two-failed-trials&hook=order-sign&order=esketamine")
+    _wait(browser, ec.element_to_be_clickable((By.ID, "send")))
+    assert (
+        Select(browser.find_element(By.ID, "order")).first_selected_option.get_attribute("value")
+        == "esketamine"
+    )
+    Select(browser.find_element(By.ID, "scenario")).select_by_value(
+        "order-select-iv-ketamine-weight-missing"
+    )
+    _wait(browser, ec.text_to_be_present_in_element((By.ID, "status"), "Request ready"))
+    order = Select(browser.find_element(By.ID, "order")).first_selected_option
+    assert order.get_attribute("value") == "scenario"
+    Select(browser.find_element(By.ID, "scenario")).select_by_value("candidate-two-failed-trials")
+    _wait(browser, ec.text_to_be_present_in_element((By.ID, "status"), "Request ready"))
+    order = Select(browser.find_element(By.ID, "order")).first_selected_option
+    assert order.get_attribute("value") != "scenario"
+
+
+def test_each_problem_of_a_400_is_on_its_own_line(live_app: Any, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+
+    _, base = live_app
+    browser.get(f"{base}/")
+    send = _wait(browser, ec.element_to_be_clickable((By.ID, "send")))
+    browser.execute_script(
+        "document.getElementById('request').value = arguments[0];",
+        '{"hook": "patient-view", "hookInstance": 5, "context": []}',
+    )
+    send.click()
+    _wait(browser, ec.text_to_be_present_in_element((By.ID, "status"), "HTTP 400"))
+    lines = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#cards .problem li")]
+    assert len(lines) >= 2, lines
+    assert any(line.startswith("hookInstance:") for line in lines)
+    assert any(line.startswith("context:") for line in lines)

@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 UUID = re.compile(UUID_PATTERN)
 PARSED_BODY_KEY = "ketamine_cds.parsed_body"
+FHIR_RESOURCE_HINT = (
+    "This body is a FHIR {kind}, not a CDS Hooks request. Send a hook request: hookInstance, "
+    "hook, context (patientId, userId) and the resources in prefetch. To see the cards for a "
+    "FHIR Bundle without a server, run `ketamine-cds evaluate FILE`."
+)
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,13 @@ def call_service(service_id: str) -> Response:
     app_state = state()
     app_state.registry.hooks_of(service_id)
     g.log_fields = {"service": service_id}
-    hook_request = parse(HookRequest, read_json_object(app_state.settings))
+    body = read_json_object(app_state.settings)
+    try:
+        hook_request = parse(HookRequest, body)
+    except InvalidRequest as exc:
+        if isinstance(body.get("resourceType"), str):
+            exc.hint = FHIR_RESOURCE_HINT.format(kind=str(body["resourceType"])[:40])
+        raise
     check_limits(hook_request, app_state.settings)
     patient_id = hook_request.context.get("patientId")
     g.audit_patient_id = patient_id if isinstance(patient_id, str) else None

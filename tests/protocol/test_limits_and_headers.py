@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize
 
-from tests.builders import hook_request
+from tests.builders import FIXTURES, hook_request
 
 URL = "/cds-services/ketamine-trd-patient-view"
 SIGN_URL = "/cds-services/ketamine-order-sign"
@@ -158,3 +159,23 @@ def test_a_body_that_cannot_be_read_is_a_400(client, path, error) -> None:
     issue = problem(response)
     assert issue["details"]["coding"][0]["code"] == "unreadable-body", issue
     assert issue["diagnostics"].startswith("The request body could not be read")
+
+
+def test_a_fhir_bundle_posted_to_a_service_gets_a_hint(client) -> None:
+    bundle = json.loads((FIXTURES / "patients" / "candidate-two-failed-trials.json").read_text())
+    response = client.post(URL, json=bundle)
+    assert response.status_code == 400
+    issues = response.json["issue"]
+    assert {i["severity"] for i in issues[:-1]} == {"error"}
+    hint = issues[-1]
+    assert hint["severity"] == "information"
+    assert hint["details"]["coding"][0]["code"] == "hint"
+    assert hint["diagnostics"].startswith("This body is a FHIR Bundle, not a CDS Hooks request.")
+    assert "ketamine-cds evaluate FILE" in hint["diagnostics"]
+
+
+def test_a_hook_request_with_a_wrong_field_gets_no_fhir_hint(client) -> None:
+    body = hook_request("patient-view")
+    body["hookInstance"] = 5
+    issues = client.post(URL, json=body).json["issue"]
+    assert [i["severity"] for i in issues] == ["error"]

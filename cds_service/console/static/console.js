@@ -4,7 +4,7 @@
 import { renderMarkdown } from "./markdown.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { catalog: null, services: {}, lastService: null };
+const state = { catalog: null, services: {}, lastService: null, ordersFor: null };
 
 function element(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -27,9 +27,14 @@ function setStatus(text, isError = false) {
   $("status").classList.toggle("error", isError);
 }
 
-function problemText(body) {
+function problems(body) {
   const issues = (body && body.issue) || [];
-  return issues.map((i) => i.diagnostics).filter(Boolean).join(" ") || "no details";
+  const lines = issues.map((i) => i.diagnostics).filter(Boolean);
+  return lines.length ? lines : ["no details"];
+}
+
+function problemText(body) {
+  return problems(body).join(" ");
 }
 
 async function getJson(url, options = {}) {
@@ -48,7 +53,10 @@ function fillOrders() {
   const scenario = state.catalog.scenarios.find((s) => s.name === $("scenario").value);
   const hook = $("hook").value;
   const select = $("order");
+  // A scenario with its own draft orders starts with them; otherwise the last choice stays.
   const previous = select.value;
+  const newScenario = scenario.name !== state.ordersFor;
+  state.ordersFor = scenario.name;
   select.replaceChildren();
   if ((scenario.ownOrders || []).length) {
     select.append(element("option", { value: "scenario", text: "The scenario's own draft orders" }));
@@ -56,7 +64,8 @@ function fillOrders() {
   for (const order of state.catalog.orders) {
     select.append(element("option", { value: order.key, text: order.label }));
   }
-  if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+  if (newScenario && (scenario.ownOrders || []).length) select.value = "scenario";
+  else if ([...select.options].some((o) => o.value === previous)) select.value = previous;
   select.disabled = hook === "patient-view";
   $("story").textContent = `${scenario.patient}. ${scenario.story}`;
 }
@@ -106,7 +115,9 @@ async function sendRequest() {
   $("response").textContent = result.body ? pretty(result.body) : result.text;
   if (!result.ok) {
     setStatus(`HTTP ${result.status} in ${elapsed} ms: ${problemText(result.body)}`, true);
-    $("cards").replaceChildren(element("p", { class: "problem", text: problemText(result.body) }));
+    $("cards").replaceChildren(
+      element("ul", { class: "problem" }, ...problems(result.body).map((text) => element("li", { text }))),
+    );
     return;
   }
   const cards = result.body.cards || [];
