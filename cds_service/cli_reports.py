@@ -93,14 +93,16 @@ def _feedback_report(db: Any, args: argparse.Namespace) -> str:
     from cds_service.services.codes import override_displays
 
     displays = override_displays()
-    line = "{:<28} {:<16} {:>6} {:>8} {:>10} {:>6}".format
+    topic_width = max(len("topic"), *(len(r.topic) for r in rows))
+    decision_width = max(len("decision"), *(len(r.decision) for r in rows))
+    line = f"{{:<{topic_width}}} {{:<{decision_width}}} {{:>6}} {{:>8}} {{:>10}} {{:>6}}".format
     lines = [line("topic", "decision", "issued", "accepted", "overridden", "rate")]
     for r in rows:
         rate = f"{r.acceptance_rate:.0%}" if r.acceptance_rate is not None else "-"
         lines.append(line(r.topic, r.decision, r.issued, r.accepted, r.overridden, rate))
         for code, count in r.override_reasons.items():
             name = f"{code} ({displays[code]})" if code in displays else code
-            lines.append(f"{'':<28}   overridden because {name}: {count}")
+            lines.append(f"{'':<{topic_width}}   overridden because {name}: {count}")
     return "\n".join(lines)
 
 

@@ -161,3 +161,12 @@ def test_audit_by_patient_needs_the_services_salt(tmp_path, monkeypatch, capsys)
     out = run(capsys, "audit", "--patient", "p1")
     assert out.startswith("No audit salt in")
     assert not (tmp_path / "elsewhere" / "audit-salt").exists()
+
+
+def test_text_columns_line_up_for_every_decision(history, make_app, capsys) -> None:
+    caution = json.loads((FIXTURES / "patients/candidate-caution-bp-150-92.json").read_text())
+    make_app().test_client().post(PATIENT_VIEW, json=hook_request("patient-view", caution))
+    text = run(capsys, "feedback-report")
+    rows = [line for line in text.splitlines() if "overridden because" not in line]
+    assert any(" candidate-caution " in row for row in rows), text
+    assert len({len(row) for row in rows}) == 1, text
