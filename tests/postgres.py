@@ -28,7 +28,10 @@ __all__ = ["BACKENDS", "ENV", "admin_engine", "server_url", "throwaway_schema"]
 ENV = "KETAMINE_CDS_TEST_POSTGRES_URL"
 # Read once at import: every test clears the KETAMINE_CDS_* variables (conftest.py).
 _SERVER_URL = os.environ.get(ENV, "").strip()
-HOW = f"export {ENV}=$(sudo bash .ci/postgres.sh) to run them"
+HOW = (
+    f"export {ENV}=$(sudo bash .ci/postgres.sh) to run them, or without root see "
+    "docs/development.md, PostgreSQL tests without root"
+)
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 

@@ -166,3 +166,22 @@ def test_invalid_settings_are_reported_not_raised(capsys, monkeypatch) -> None:
     code, out, err = run(capsys, str(PATIENT), *ANCHOR)
     assert (code, out) == (2, "")
     assert "invalid settings" in err and "KETAMINE_CDS_FHIR_BUDGET_S" in err
+
+
+def test_a_reader_that_stops_reading_gets_no_traceback() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = Path(sys.executable).with_name("ketamine-cds")
+    process = subprocess.Popen(
+        [str(cli), "evaluate", str(PATIENT), *ANCHOR],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # as `| head` does once it has its lines
+    with process.stderr:
+        error = process.stderr.read().decode()
+    assert process.wait(60) == 1
+    assert "Traceback" not in error and "BrokenPipeError" not in error
