@@ -201,8 +201,9 @@ def _register_authentication(app: Flask, settings: Settings, db: Database) -> No
     if settings.trust_cds_hooks_sandbox:
         log.warning(
             "the CDS Hooks Sandbox is trusted (KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX): its "
-            "private key is public, so anyone on this machine can sign as it. For development "
-            "only; audiences: " + ", ".join(settings.public_base_urls)
+            "private key is public, so anyone who can reach this service can sign as it, "
+            "web pages open in this machine's browser included. For development only; "
+            "audiences: " + ", ".join(settings.public_base_urls)
         )
     # Unset only when no issuer is trusted, so every token fails anyway.
     base_urls = [normalise_url(url) for url in settings.public_base_urls]

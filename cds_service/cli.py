@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import shutil
@@ -263,16 +264,23 @@ def port_taken(
     and how to choose another. The service says it is ready only once gunicorn listens."""
     host, _, port_text = bind.rpartition(":")
     host = host.strip("[]") or "0.0.0.0"
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        return f"cannot listen on {bind}: the port must be a number from 1 to 65535"
     port = int(port_text)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except OSError as exc:
+        return f"cannot listen on {bind}: {host} is not a known address ({exc.strerror or exc})"
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
         try:
-            probe.bind((host, port))
+            probe.bind(address)
         except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return f"cannot listen on {bind}: {exc.strerror or exc}"
             other = f"{host}:{port + 1 if port < 65535 else 8081}"
             return (
-                f"cannot listen on {bind}: {exc.strerror or exc}. Another program (another "
+                f"cannot listen on {bind}: {exc.strerror}. Another program (another "
                 f"`make {target}`?) has port {port}. Choose another: {setting}={other} "
                 f"make {target}, or ketamine-cds {command} --bind {other}"
             )

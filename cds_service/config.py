@@ -225,8 +225,11 @@ class Settings(BaseSettings):
         urls = [part.strip() for part in value.split(",") if part.strip()]
         for url in urls:
             scheme, host = _scheme_and_host(url)
-            if scheme not in ("http", "https") or not host:
-                raise ValueError(f"public_base_url: {url!r} is not an http or https URL")
+            if scheme not in ("http", "https") or not host or "?" in url or "#" in url:
+                raise ValueError(
+                    f"public_base_url: {url!r} is not an http or https base URL (no query or "
+                    "fragment)"
+                )
         return ",".join(urls) or None
 
     @model_validator(mode="after")
@@ -236,17 +239,22 @@ class Settings(BaseSettings):
         spellings of the bind address are the audiences."""
         if not self.trust_cds_hooks_sandbox:
             return self
+        host, _, port = self.bind.rpartition(":")
         if not self.public_base_url:
-            port = self.bind.rpartition(":")[2]
-            self.public_base_url = f"http://localhost:{port},http://127.0.0.1:{port}"
+            spellings = ["localhost", "127.0.0.1"] + (["[::1]"] if "::1" in host else [])
+            self.public_base_url = ",".join(f"http://{name}:{port}" for name in spellings)
         exposed = [url for url in self.public_base_urls if not _is_loopback_url(url)]
+        if not _is_loopback_bind(self.bind) or self.behind_buffering_proxy:
+            exposed.insert(0, f"the bind address {self.bind}")
         if exposed:
             raise ValueError(
-                f"trust_cds_hooks_sandbox (KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX) needs every "
-                f"public base URL on loopback, and {', '.join(exposed)} is not: the Sandbox's "
-                "private key is published in its repository, so anyone can sign as the "
-                "Sandbox. Where other hosts can call the service, trust the Sandbox issuer "
-                "explicitly in KETAMINE_CDS_TRUSTED_ISSUERS instead (README, Security)"
+                "trust_cds_hooks_sandbox (KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX) needs the "
+                "service on loopback only (its bind address and every public base URL, and no "
+                f"proxy in front), and {', '.join(exposed)} is not: the Sandbox's private key "
+                "is published in its repository, so anyone who can reach the service could "
+                "sign as the Sandbox. Where other hosts can call it, and only where it sees no "
+                "real patient data, configure the Sandbox issuer explicitly in "
+                "KETAMINE_CDS_TRUSTED_ISSUERS (README, Security)"
             )
         if all(issuer.iss != SANDBOX_ISSUER for issuer in self.trusted_issuers):
             self.trusted_issuers.append(TrustedIssuer(iss=SANDBOX_ISSUER, jwks_file=SANDBOX_JWKS))

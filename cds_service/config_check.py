@@ -132,8 +132,8 @@ def _security(settings: Any) -> list[Finding]:
         findings.append(
             Finding(
                 "warning",
-                "the CDS Hooks Sandbox is trusted: its private key is public, so anyone on this "
-                "machine can sign as it; development only (audiences "
+                "the CDS Hooks Sandbox is trusted: its private key is public, so anyone who can "
+                "reach this service can sign as it; development only (audiences "
                 + ", ".join(settings.public_base_urls)
                 + ")",
             )

@@ -23,6 +23,7 @@ SECRETS = {"audit_salt", "database_url"}  # a URL can hold a password
 ALIASES: dict[str, tuple[str, ...]] = {
     "database_url": ("KETAMINE_CDS_DATABASE_URL", "DATABASE_URL")
 }
+_FIELD_OF_ALIAS = {name.lower(): field for field, names in ALIASES.items() for name in names}
 _FIELD = re.compile(r'field "(\w+)"')
 _WORDS = {
     "float_parsing": "must be a number",
@@ -60,6 +61,8 @@ def describe(exc: Exception) -> list[str]:
 
 def _problem(error: Any) -> str:
     loc = tuple(error["loc"])
+    if loc and isinstance(loc[0], str):  # pydantic names an aliased field by the alias used
+        loc = (_FIELD_OF_ALIAS.get(loc[0].lower(), loc[0]), *loc[1:])
     kind = error["type"]
     context = error.get("ctx") or {}
     if kind == "greater_than":
@@ -91,6 +94,8 @@ def _where(loc: tuple[Any, ...]) -> str:
             break
         head.append(str(part))
     rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[len(head) :])
+    if not head:
+        return "settings" + rest
     names: tuple[str, ...] = ALIASES.get(head[0], ()) if len(head) == 1 else ()
     names = names or (PREFIX + "__".join(h.upper() for h in head),)
     set_in_env = [name for name in names if _in_environment(name)]

@@ -129,8 +129,8 @@ def test_trusting_the_sandbox_is_flagged(env, capsys) -> None:
     code, lines = check(capsys)
     assert code == 0
     assert (
-        "warning: the CDS Hooks Sandbox is trusted: its private key is public, so anyone on this "
-        "machine can sign as it; development only (audiences http://localhost:9090, "
+        "warning: the CDS Hooks Sandbox is trusted: its private key is public, so anyone who can "
+        "reach this service can sign as it; development only (audiences http://localhost:9090, "
         "http://127.0.0.1:9090)"
     ) in lines
     assert "ok: issuer https://sandbox.cds-hooks.org: 1 usable keys in " in "\n".join(lines)

@@ -207,12 +207,14 @@ def test_public_base_urls_are_a_comma_separated_list() -> None:
     assert settings.links_base_url() == "http://localhost:8080"
     with pytest.raises(ValidationError) as refused:
         Settings(public_base_url="https://a.example.org,cds.example.org")
-    assert "'cds.example.org' is not an http or https URL" in str(refused.value)
+    assert "'cds.example.org' is not an http or https base URL" in str(refused.value)
 
 
 def test_trusting_the_sandbox_takes_both_loopback_audiences_from_the_bind_address() -> None:
-    settings = Settings(trust_cds_hooks_sandbox=True, bind="0.0.0.0:9090")
+    settings = Settings(trust_cds_hooks_sandbox=True, bind="127.0.0.1:9090")
     assert settings.public_base_urls == ["http://localhost:9090", "http://127.0.0.1:9090"]
+    ipv6 = Settings(trust_cds_hooks_sandbox=True, bind="[::1]:9090")
+    assert ipv6.public_base_urls[-1] == "http://[::1]:9090"
     [issuer] = settings.trusted_issuers
     assert issuer.iss == "https://sandbox.cds-hooks.org"
     assert issuer.jwks_file is not None and issuer.jwks_file.name == "cds-hooks-sandbox.jwks.json"
@@ -240,7 +242,30 @@ def test_the_sandbox_is_refused_where_other_hosts_can_call(bases: str) -> None:
     message = str(refused.value)
     assert "KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX" in message
     assert "private key is published" in message
-    assert "trust the Sandbox issuer explicitly in KETAMINE_CDS_TRUSTED_ISSUERS" in message
+    assert "configure the Sandbox issuer explicitly in KETAMINE_CDS_TRUSTED_ISSUERS" in message
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"bind": "0.0.0.0:8080"},
+        {"bind": "192.168.1.5:8080"},
+        {"bind": "0.0.0.0:8080", "public_base_url": "http://localhost:8080"},
+        {"bind": "127.0.0.1:8080", "behind_buffering_proxy": True},
+    ],
+)
+def test_the_sandbox_is_refused_when_the_service_listens_beyond_loopback(settings) -> None:
+    """The audience is whatever the token says; only where the service listens keeps others out."""
+    with pytest.raises(ValidationError) as refused:
+        Settings(trust_cds_hooks_sandbox=True, **settings)
+    assert f"the bind address {settings['bind']}" in str(refused.value)
+
+
+def test_a_public_base_url_has_no_query_or_fragment() -> None:
+    for bad in ("http://localhost:8080?x=1", "http://localhost:8080/#top"):
+        with pytest.raises(ValidationError) as refused:
+            Settings(public_base_url=bad)
+        assert "no query or fragment" in str(refused.value)
 
 
 def test_an_explicit_sandbox_issuer_is_kept() -> None:

@@ -226,7 +226,7 @@ def test_serve_refuses_to_trust_the_sandbox_at_a_public_url(tmp_path) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert "needs every public base URL on loopback" in result.stderr
+    assert "needs the service on loopback only" in result.stderr
     assert "https://cds.example.org is not" in result.stderr
 
 
@@ -260,3 +260,20 @@ def test_ready_is_said_once_gunicorn_listens(server) -> None:
     assert messages.index("application loaded") < ready
     assert any(m.startswith("Listening at: http://127.0.0.1:") for m in messages[:ready])
     assert lines[ready]["listening"][0].startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    ("bind", "expected"),
+    [
+        ("127.0.0.1:99999", "the port must be a number from 1 to 65535"),
+        ("nosuchhost.invalid:8080", "nosuchhost.invalid is not a known address"),
+    ],
+)
+def test_a_bind_address_that_cannot_work_is_named_without_blaming_another_program(
+    bind: str, expected: str
+) -> None:
+    from cds_service.cli import port_taken
+
+    reason = port_taken(bind)
+    assert reason is not None and reason.startswith(f"cannot listen on {bind}: {expected}")
+    assert "Another program" not in reason

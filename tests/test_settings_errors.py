@@ -91,3 +91,14 @@ def test_a_secret_is_never_shown(monkeypatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://cds:hunter2@db/cds")
     monkeypatch.setenv("KETAMINE_CDS_FHIR_BUDGET_S", "-1")
     assert problems() == ["KETAMINE_CDS_FHIR_BUDGET_S: must be greater than 0 (got '-1')"]
+
+
+def test_an_aliased_field_is_named_by_its_variable_and_never_shown(
+    monkeypatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "cds.toml"
+    config.write_text("database_url = 5\n")
+    monkeypatch.setenv("KETAMINE_CDS_CONFIG_FILE", str(config))
+    [problem] = problems()
+    assert problem.startswith(f"{config}: database_url: ")
+    assert "got" not in problem
