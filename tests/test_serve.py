@@ -148,23 +148,26 @@ def test_a_missing_metrics_directory_is_created_at_start(tmp_path) -> None:
         running.stop()
 
 
-def test_a_metrics_directory_that_cannot_be_used_stops_the_start(tmp_path) -> None:
-    taken = tmp_path / "a-file"
-    taken.write_text("")
-    env = {
-        **os.environ,
-        "KETAMINE_CDS_DATA_DIR": str(tmp_path / "data"),
-        "PROMETHEUS_MULTIPROC_DIR": str(taken),
-    }
+def refused_start(
+    tmp_path, settings: dict[str, str], port: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``ketamine-cds serve`` with ``settings``, which must refuse to start (exit 2)."""
     result = subprocess.run(
-        [str(CLI), "serve", "--bind", f"127.0.0.1:{free_port()}"],
-        env=env,
+        [str(CLI), "serve", "--bind", f"127.0.0.1:{port or free_port()}"],
+        env={**os.environ, "KETAMINE_CDS_DATA_DIR": str(tmp_path / "data"), **settings},
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    assert result.returncode == 2
+    assert result.returncode == 2, result.stderr
+    return result
+
+
+def test_a_metrics_directory_that_cannot_be_used_stops_the_start(tmp_path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    result = refused_start(tmp_path, {"PROMETHEUS_MULTIPROC_DIR": str(taken)})
     [line] = [json.loads(line) for line in result.stderr.splitlines() if "cannot start" in line]
     assert line["level"] == "ERROR"
     expected = f"cannot start: PROMETHEUS_MULTIPROC_DIR={taken} is a file, not a directory"
@@ -211,21 +214,11 @@ def test_serve_trusts_the_sandbox_at_the_port_it_binds(tmp_path) -> None:
 
 
 def test_serve_refuses_to_trust_the_sandbox_at_a_public_url(tmp_path) -> None:
-    env = {
-        **os.environ,
-        "KETAMINE_CDS_DATA_DIR": str(tmp_path / "data"),
+    settings = {
         "KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX": "true",
         "KETAMINE_CDS_PUBLIC_BASE_URL": "https://cds.example.org",
     }
-    result = subprocess.run(
-        [str(CLI), "serve", "--bind", f"127.0.0.1:{free_port()}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 2
+    result = refused_start(tmp_path, settings)
     assert "needs the service on loopback only" in result.stderr
     assert "https://cds.example.org is not" in result.stderr
 
@@ -235,15 +228,7 @@ def test_a_port_in_use_is_named_with_how_to_choose_another(tmp_path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen()
-        result = subprocess.run(
-            [str(CLI), "serve", "--bind", f"127.0.0.1:{port}"],
-            env={**os.environ, "KETAMINE_CDS_DATA_DIR": str(tmp_path)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert result.returncode == 2
+        result = refused_start(tmp_path, {}, port=port)
     lines = [json.loads(line) for line in result.stderr.splitlines()]
     [error] = [line["msg"] for line in lines if line["level"] == "ERROR"]
     assert error.startswith(f"cannot listen on 127.0.0.1:{port}: Address already in use.")
