@@ -16,8 +16,7 @@ from sqlalchemy.engine import make_url
 from werkzeug.exceptions import HTTPException
 
 from cds_service import console, handouts
-from cds_service.config import Settings
-from cds_service.config_check import NO_ISSUERS_ADVICE
+from cds_service.config import NO_ISSUERS_ADVICE, Settings
 from cds_service.errors import CdsError, issue, operation_outcome
 from cds_service.logs import configure_logging, request_id_var
 from cds_service.metrics import register_metrics

@@ -33,7 +33,6 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
 from cds_service.clinical.settings import ClinicalSettings
-from cds_service.protocol.callback_policy import LOOPBACK_HOSTS
 from cds_service.settings_errors import SettingsFileError
 
 __all__ = ["SUPPORTED_ALGORITHMS", "Settings", "TrustedIssuer"]
@@ -42,6 +41,14 @@ SUPPORTED_ALGORITHMS = {"ES384", "RS384", "ES256", "RS256", "PS384"}
 
 
 DEFAULT_BIND = "127.0.0.1:8080"  # gunicorn_conf.py reads the same default
+# Where the development flag allows plain http: FHIR callbacks and trusted issuers' key sets.
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+NO_ISSUERS_ADVICE = (
+    "For local development, `make run` serves with authentication off, and "
+    "KETAMINE_CDS_AUTH_ENABLED=true KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX=true make run checks "
+    "the CDS Hooks Sandbox's tokens; in production, list each EHR in "
+    "KETAMINE_CDS_TRUSTED_ISSUERS (README, Security)"
+)
 
 # The CDS Hooks Sandbox signs every call as this issuer with one ES384 key. Its public key set is
 # shipped, from the Sandbox repository's build/.well-known/jwks.json (cds-hooks/sandbox), so that

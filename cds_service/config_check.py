@@ -12,15 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from cds_service.config import NO_ISSUERS_ADVICE
+
 __all__ = ["Finding", "check_configuration"]
 
 Level = Literal["error", "warning", "ok"]
-NO_ISSUERS_ADVICE = (
-    "For local development, `make run` serves with authentication off, and "
-    "KETAMINE_CDS_AUTH_ENABLED=true KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX=true make run checks "
-    "the CDS Hooks Sandbox's tokens; in production, list each EHR in "
-    "KETAMINE_CDS_TRUSTED_ISSUERS (README, Security)"
-)
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,11 @@ applied only when one is actually needed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-if TYPE_CHECKING:
-    from cds_service.config import Settings
+from cds_service.config import LOOPBACK_HOSTS, Settings
 
 __all__ = ["callback_refusal"]
-
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 def callback_refusal(server: str, issuer: str | None, settings: Settings) -> str | None:
