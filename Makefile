@@ -39,7 +39,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 
 fhir-server: $(VENV)/.installed
-	$(BIN)/ketamine-cds fhir-server
+	$(BIN)/ketamine-cds fhir-server --smart
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -15,7 +15,7 @@ from flask_cors import CORS
 from sqlalchemy.engine import make_url
 from werkzeug.exceptions import HTTPException
 
-from cds_service import console, handouts
+from cds_service import console, handouts, smartapp
 from cds_service.config import NO_ISSUERS_ADVICE, Settings
 from cds_service.errors import CdsError, issue, operation_outcome
 from cds_service.logs import configure_logging, request_id_var
@@ -108,6 +108,7 @@ def _assemble(app: Flask, settings: Settings, registry: ServiceRegistry, db: Dat
     app.register_blueprint(routes.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(handouts.bp)
+    smartapp.register(app, settings, db)
     app.wsgi_app = _TolerantPaths(app.wsgi_app)  # type: ignore[method-assign]
     _register_request_hooks(app)
     _register_authentication(app, settings, db)
@@ -148,6 +149,8 @@ def _register_request_hooks(app: Flask) -> None:
     def finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         for name, value in SECURITY_HEADERS.items():
+            if name == "X-Frame-Options" and g.get("frameable"):
+                continue  # the view's CSP frame-ancestors names the EHRs that may frame it
             response.headers.setdefault(name, value)
         if request.is_secure:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"

@@ -64,6 +64,12 @@ def _main(argv: Sequence[str] | None) -> int:
     )
     fhir.add_argument("directory", nargs="?", type=Path, help="a directory of FHIR Bundles")
     fhir.add_argument(
+        "--smart",
+        action="store_true",
+        help="also act as a SMART authorization server that approves at once (a test double, "
+        "for launching the TRD and course view; loopback only)",
+    )
+    fhir.add_argument(
         "--bind",
         default=os.environ.get(FHIR_SERVER_BIND_ENV, DEFAULT_FHIR_SERVER_BIND),
         help=f"host:port (default {DEFAULT_FHIR_SERVER_BIND}, or {FHIR_SERVER_BIND_ENV})",
@@ -154,6 +160,15 @@ def _fhir_server(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from cds_service.config import is_loopback_bind
+
+    if args.smart and not is_loopback_bind(args.bind):
+        print(
+            f"ketamine-cds fhir-server: --smart approves every sign-in, so it binds loopback "
+            f"only (127.0.0.1, localhost or [::1]), not {args.bind!r}",
+            file=sys.stderr,
+        )
+        return 2
     taken = port_taken(
         args.bind, setting=FHIR_SERVER_BIND_ENV, target="fhir-server", command="fhir-server"
     )
@@ -170,7 +185,12 @@ def _fhir_server(args: argparse.Namespace) -> int:
         f"ketamine-cds: FHIR R4 server with {patients} patients on http://{args.bind}/",
         file=sys.stderr,
     )
-    run_simple(host or "127.0.0.1", int(port), create_fhir_app(store), threaded=True)
+    if args.smart:
+        from cds_service.fhirserver.smart import BANNER
+
+        print(f"ketamine-cds: {BANNER}", file=sys.stderr)
+    app = create_fhir_app(store, smart=args.smart)
+    run_simple(host or "127.0.0.1", int(port), app, threaded=True)
     return 0
 
 

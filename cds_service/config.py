@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,7 +36,7 @@ from urllib3.util import parse_url
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.settings_errors import SettingsFileError
 
-__all__ = ["SUPPORTED_ALGORITHMS", "Settings", "TrustedIssuer"]
+__all__ = ["SUPPORTED_ALGORITHMS", "Settings", "SmartClient", "TrustedIssuer"]
 
 SUPPORTED_ALGORITHMS = {"ES384", "RS384", "ES256", "RS256", "PS384"}
 
@@ -79,6 +80,24 @@ class TrustedIssuer(BaseModel):
             raise ValueError(f"trusted issuer {self.iss}: jwks_file {self.jwks_file} is not a file")
         return self
 
+
+class SmartClient(BaseModel):
+    """This service's registration, as a SMART app, with one FHIR server's authorization
+    server: a public client has only a ``client_id``; a confidential one a secret too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str = Field(min_length=1, max_length=255)
+    client_secret: SecretStr | None = None
+
+
+# A CSP frame-ancestors source: an origin (a leading "*." for subdomains), or 'self'. Nothing
+# that could end the directive or add another.
+FRAME_ANCESTOR = re.compile(r"^(https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?|'self')$")
+SESSION_KEY_HELP = (
+    "generate one with: python3 -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())'"
+)
 
 CONFIG_FILE_ENV = "KETAMINE_CDS_CONFIG_FILE"
 
@@ -199,10 +218,42 @@ class Settings(BaseSettings):
         "created once in data_dir. Set it when several hosts share one database.",
     )
 
+    smart_clients: dict[str, SmartClient] = Field(
+        default_factory=dict,
+        description="The TRD and course view (a SMART app): JSON mapping each FHIR base URL "
+        'to this service\'s registration there, {"client_id": ...} plus "client_secret" for a '
+        "confidential client. Unset: no view, and cards carry no SMART link.",
+    )
+    smart_session_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key that encrypts the view's tokens at rest. Required with "
+        "authentication on; under `make run` one is generated in data_dir.",
+    )
+    smart_session_idle_s: int = Field(
+        default=1800, ge=60, le=86400, description="A view session ends after this idle time."
+    )
+    smart_launch_ttl_s: int = Field(
+        default=300, ge=30, le=3600, description="Time from launch to the authorization callback."
+    )
+    smart_fhir_budget_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="Wall time for reading a whole chart for the view; give its workers threads "
+        "(KETAMINE_CDS_THREADS) so a slow chart does not hold up hook calls.",
+    )
+    smart_frame_ancestors: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="EHR origins that may show the view in a frame (CSP frame-ancestors), "
+        "comma-separated. Empty: only this service's own pages.",
+    )
+
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
 
-    @field_validator("cors_origins", "fhir_server_allowlist", mode="before")
+    @field_validator(
+        "cors_origins", "fhir_server_allowlist", "smart_frame_ancestors", mode="before"
+    )
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         """Accept a comma-separated list or a JSON array."""
@@ -211,6 +262,28 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("smart_frame_ancestors")
+    @classmethod
+    def _frame_ancestors(cls, value: list[str]) -> list[str]:
+        refused = [source for source in value if not FRAME_ANCESTOR.match(source)]
+        if refused:
+            raise ValueError(
+                f"smart_frame_ancestors: {refused[0][:80]!r} is not an origin such as "
+                "https://ehr.example.org (or 'self')"
+            )
+        return value
+
+    @field_validator("smart_clients")
+    @classmethod
+    def _smart_servers(cls, value: dict[str, SmartClient]) -> dict[str, SmartClient]:
+        normalised = {}
+        for url, client in value.items():
+            scheme, host = _scheme_and_host(url)
+            if scheme not in ("http", "https") or not host or "?" in url or "#" in url:
+                raise ValueError(f"smart_clients: {url[:80]!r} is not a FHIR base URL")
+            normalised[url.rstrip("/")] = client
+        return normalised
 
     @field_validator("jwt_algorithms")
     @classmethod
@@ -251,7 +324,7 @@ class Settings(BaseSettings):
             spellings = ["localhost", "127.0.0.1"] + (["[::1]"] if "::1" in host else [])
             self.public_base_url = ",".join(f"http://{name}:{port}" for name in spellings)
         exposed = [url for url in self.public_base_urls if not _is_loopback_url(url)]
-        if not _is_loopback_bind(self.bind) or self.behind_buffering_proxy:
+        if not is_loopback_bind(self.bind) or self.behind_buffering_proxy:
             exposed.insert(0, f"the bind address {self.bind}")
         if exposed:
             raise ValueError(
@@ -297,6 +370,45 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _smart_app(self) -> Settings:
+        """The view's cookie and redirect URI follow the first public base URL, so it must be
+        https except on this machine; its tokens at rest need a key the operator keeps."""
+        if not self.smart_clients:
+            return self
+        scheme, host = _scheme_and_host(self.links_base_url())
+        if scheme != "https" and not _is_loopback_host(host):
+            raise ValueError(
+                "smart_clients (KETAMINE_CDS_SMART_CLIENTS) needs an https public base URL "
+                "(KETAMINE_CDS_PUBLIC_BASE_URL): the authorization server redirects the browser, "
+                "with its code, to it. Plain http is allowed only on this machine"
+            )
+        for url in self.smart_clients:
+            scheme, host = _scheme_and_host(url)
+            if scheme != "https" and not (host in LOOPBACK_HOSTS and self.fhir_allow_http_loopback):
+                raise ValueError(
+                    f"smart_clients: {url} must be an https URL; plain http to this machine "
+                    "needs KETAMINE_CDS_FHIR_ALLOW_HTTP_LOOPBACK=true"
+                )
+        key = self.smart_session_key
+        if key is None and self.auth_enabled:
+            raise ValueError(
+                "smart_session_key (KETAMINE_CDS_SMART_SESSION_KEY) is required for the SMART "
+                f"view when authentication is on: it encrypts the view's tokens at rest; "
+                f"{SESSION_KEY_HELP}"
+            )
+        if key is not None:
+            from cryptography.fernet import Fernet
+
+            try:
+                Fernet(key.get_secret_value())
+            except ValueError:
+                raise ValueError(
+                    "smart_session_key (KETAMINE_CDS_SMART_SESSION_KEY) is not a Fernet key "
+                    f"(32 bytes, url-safe base64); {SESSION_KEY_HELP}"
+                ) from None
+        return self
+
+    @model_validator(mode="after")
     def _default_database(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir.resolve() / 'ketamine-cds.sqlite3'}"
@@ -305,7 +417,7 @@ class Settings(BaseSettings):
     def slow_client_exposure(self) -> str | None:
         """Why slow clients could stall this service, or None: it listens on loopback only, or
         a proxy in front buffers whole requests."""
-        if self.behind_buffering_proxy or _is_loopback_bind(self.bind):
+        if self.behind_buffering_proxy or is_loopback_bind(self.bind):
             return None
         return (
             f"binding {self.bind}, which other hosts can reach: each worker reads a request's "
@@ -380,6 +492,6 @@ def _is_loopback_host(host: str) -> bool:
         return False
 
 
-def _is_loopback_bind(bind: str) -> bool:
+def is_loopback_bind(bind: str) -> bool:
     """True when ``host:port`` listens on loopback only (0.0.0.0 and :: listen everywhere)."""
     return _is_loopback_host(bind.rpartition(":")[0].strip("[]"))

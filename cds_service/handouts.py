@@ -45,7 +45,7 @@ def handout_html(drug: str) -> str:
     """The whole page. Raw HTML in the Markdown is not rendered: the file is text, not markup."""
     source = handout_markdown(drug)
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(source)
-    title = source.splitlines()[0].lstrip("# ").strip()
+    title = _title(drug)
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -53,6 +53,28 @@ def handout_html(drug: str) -> str:
         '<link rel="stylesheet" href="/handouts/static/handout.css">\n'
         f"</head>\n<body>\n<main>\n{body}</main>\n</body>\n</html>\n"
     )
+
+
+@bp.get("/handouts")
+def index() -> Response:
+    """Both handouts, for a card with room for one link to them."""
+    items = "".join(
+        f'<li><a href="/handouts/{drug}">{escape(_title(drug))}</a></li>\n' for drug in HANDOUTS
+    )
+    html = (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        "<title>Patient handouts</title>\n"
+        '<link rel="stylesheet" href="/handouts/static/handout.css">\n'
+        f"</head>\n<body>\n<main>\n<h1>Patient handouts</h1>\n<ul>\n{items}</ul>\n"
+        "</main>\n</body>\n</html>\n"
+    )
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = PAGE_POLICY
+    return response
+
+
+def _title(drug: str) -> str:
+    return handout_markdown(drug).splitlines()[0].lstrip("# ").strip()
 
 
 @bp.get("/handouts/<drug>")

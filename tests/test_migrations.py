@@ -16,16 +16,24 @@ from cds_service.storage import Database
 from cds_service.storage.db import _alembic_config
 from cds_service.storage.models import Base, FeedbackRecord
 
-TABLES = {"feedback", "used_token_id", "audit", "issued_card", "alembic_version"}
+TABLES = {
+    "feedback",
+    "used_token_id",
+    "audit",
+    "issued_card",
+    "smart_launch",
+    "smart_session",
+    "alembic_version",
+}
 
 pytestmark = pytest.mark.both_databases
 
 
 def test_a_new_database_is_created_at_the_newest_revision(database_url) -> None:
     db = Database(database_url)
-    assert db.create_schema() == "0002"
+    assert db.create_schema() == "0003"
     assert set(inspect(db.engine).get_table_names()) == TABLES
-    assert db.create_schema() == "0002"  # idempotent
+    assert db.create_schema() == "0003"  # idempotent
     db.dispose()
 
 
@@ -45,7 +53,7 @@ def test_a_database_from_before_migrations_keeps_its_feedback(database_url) -> N
     engine.dispose()
 
     db = Database(database_url)
-    assert db.create_schema() == "0002"
+    assert db.create_schema() == "0003"
     assert set(inspect(db.engine).get_table_names()) == TABLES
     with db.session() as session:
         assert session.scalars(select(FeedbackRecord.card_uuid)).all() == [
@@ -81,7 +89,7 @@ def test_db_upgrade_command(tmp_path, database_url) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "database schema is ready (revision 0002)"
+    assert result.stdout.strip() == "database schema is ready (revision 0003)"
     engine = create_engine(database_url)
     assert set(inspect(engine).get_table_names()) == TABLES
     engine.dispose()
@@ -94,6 +102,28 @@ def test_a_database_with_some_newer_tables_but_no_version_is_completed(database_
         Base.metadata.tables[name].create(engine)
     engine.dispose()
     db = Database(database_url)
-    assert db.create_schema() == "0002"
+    assert db.create_schema() == "0003"
     assert set(inspect(db.engine).get_table_names()) == TABLES
+    db.dispose()
+
+
+def test_a_database_at_0002_gains_the_smart_tables_and_keeps_its_rows(database_url) -> None:
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0002")
+        conn.execute(
+            FeedbackRecord.__table__.insert().values(
+                service_id="ketamine-trd-patient-view",
+                card_uuid="0c1f7f3e-5a7e-4f43-9d55-3c8e1c2b9a10",
+                outcome="accepted",
+                outcome_timestamp="2026-11-02T10:06:00.000000Z",
+                received_at=datetime(2026, 11, 2, tzinfo=UTC),
+            )
+        )
+    engine.dispose()
+    db = Database(database_url)
+    assert db.create_schema() == "0003"
+    assert set(inspect(db.engine).get_table_names()) == TABLES
+    with db.session() as session:
+        assert session.scalars(select(FeedbackRecord.outcome)).all() == ["accepted"]
     db.dispose()

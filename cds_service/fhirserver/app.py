@@ -17,6 +17,7 @@ from flask import Flask, Response, request
 from flask_cors import CORS
 
 from cds_service.fhirserver.search import SUPPORTED, SearchError, check, matches, unsupported
+from cds_service.fhirserver.smart import add_smart_mode
 from cds_service.fixture_loader import ANCHOR, shift_dates
 
 __all__ = ["FhirStore", "create_fhir_app"]
@@ -66,9 +67,12 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), mimetype=FHIR_JSON)
 
 
-def create_fhir_app(store: FhirStore) -> Flask:
+def create_fhir_app(store: FhirStore, *, smart: bool = False) -> Flask:
+    """The server; with ``smart``, also the SMART test double (``app.extensions["smart"]``)."""
     app = Flask(__name__)
     CORS(app, origins="*", allow_headers=["Authorization", "Content-Type", "Accept"])
+    if smart:
+        app.extensions["smart"] = add_smart_mode(app, set(store.resources.get("Patient", {})))
 
     @app.get("/metadata")
     def metadata() -> Response:

@@ -89,6 +89,7 @@ def patient_view(call: HookCall) -> list[Card]:
     record = record_for(call)
     settings = call.settings.clinical
     base_url = call.settings.links_base_url()
+    view = bool(call.settings.smart_clients)
     assessment = assess(record, terminology_for(call), settings)
     patient_id = call.context.patientId
     in_scope = assessment.depressive_disorder or assessment.course is not None
@@ -97,12 +98,22 @@ def patient_view(call: HookCall) -> list[Card]:
         suicide_card(assessment, patient_id=patient_id, today=call.today),
         blood_pressure_card(assessment, today=call.today) if in_scope else None,
         eligibility_card(
-            assessment, settings, patient_id=patient_id, today=call.today, base_url=base_url
+            assessment,
+            settings,
+            patient_id=patient_id,
+            today=call.today,
+            base_url=base_url,
+            view=view,
         )
         if assessment.depressive_disorder and assessment.decision != "monitoring" and not quiet
         else None,
         course_card(
-            assessment, settings, patient_id=patient_id, today=call.today, base_url=base_url
+            assessment,
+            settings,
+            patient_id=patient_id,
+            today=call.today,
+            base_url=base_url,
+            view=view,
         ),
         interaction_card(
             assessment,

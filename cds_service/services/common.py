@@ -87,11 +87,14 @@ def referral(
     )
 
 
+HANDOUTS_LABEL = "Patient handouts: esketamine and ketamine"
 HANDOUT_LABELS = {
     "esketamine": "Patient handout: esketamine (Spravato)",
     "ketamine": "Patient handout: ketamine infusions",
 }
 MAX_LINKS = 3
+VIEW_LAUNCH_PATH = "/app/launch"
+VIEW_LABEL = "Open TRD and course view"
 
 
 def handout(drug: str, base_url: str) -> Link:
@@ -101,13 +104,26 @@ def handout(drug: str, base_url: str) -> Link:
     )
 
 
-def links(*ids: str, handouts: tuple[Link, ...] = ()) -> list[Link]:
+def handouts_index(base_url: str) -> Link:
+    """Both handouts, on one page: for a card whose third link is the view."""
+    return Link(label=HANDOUTS_LABEL, url=f"{base_url.rstrip('/')}/handouts", type="absolute")
+
+
+def view_link(base_url: str) -> Link:
+    """The TRD and course view, a SMART app: the EHR adds ``iss`` and ``launch``. No
+    ``appContext``: the launch context names the patient, and the link carries no PHI."""
+    return Link(label=VIEW_LABEL, url=f"{base_url.rstrip('/')}{VIEW_LAUNCH_PATH}", type="smart")
+
+
+def links(*ids: str, handouts: tuple[Link, ...] = (), view: Link | None = None) -> list[Link]:
     """The card's links: the catalogue entries named (``cards/evidence.json``), then its
-    handouts, at most three in all."""
+    handouts, then the view, at most three in all."""
     catalogue = evidence_links()
-    chosen = [
-        Link(label=catalogue[i]["label"], url=catalogue[i]["url"], type="absolute") for i in ids
-    ] + list(handouts)
+    chosen = (
+        [Link(label=catalogue[i]["label"], url=catalogue[i]["url"], type="absolute") for i in ids]
+        + list(handouts)
+        + ([view] if view else [])
+    )
     if len(chosen) > MAX_LINKS:
         raise ValueError(f"a card carries at most {MAX_LINKS} links, not {len(chosen)}")
     return chosen

@@ -25,6 +25,7 @@ from cds_service.services.common import (
     sentence_case,
     source,
     summary_fit,
+    view_link,
 )
 from cds_service.services.content import texts
 from cds_service.services.detail import Detail, day, short_day
@@ -132,6 +133,7 @@ def course_card(
     patient_id: str,
     today: date,
     base_url: str,
+    view: bool = False,
 ) -> Card | None:
     course = assessment.course
     if course is None:
@@ -201,6 +203,10 @@ def course_card(
         suggestions=suggestions or None,
         selectionBehavior="any" if suggestions else None,
         overrideReasons=override_reasons("ketamine-course"),
-        links=links(reference, handouts=(handout(course.drug, base_url),)),
+        links=links(
+            reference,
+            handouts=(handout(course.drug, base_url),),
+            view=view_link(base_url) if view else None,
+        ),
         extension=extension(assessment, shown_reasons),
     )

@@ -27,11 +27,13 @@ from cds_service.services.common import (
     capital,
     extension,
     handout,
+    handouts_index,
     links,
     referral,
     sentence_case,
     source,
     summary_fit,
+    view_link,
 )
 from cds_service.services.content import md, texts
 from cds_service.services.detail import Detail, Table, short_day
@@ -300,20 +302,29 @@ def _suggestions(
     return []
 
 
-def _links(assessment: Assessment, order: DraftOrder | None, base_url: str) -> list[Link]:
-    """Candidate and caution cards, and every order card, link the fitting handout."""
+VIEW_DECISIONS = {"candidate", "not-trd", "indeterminate"}
+
+
+def _links(
+    assessment: Assessment, order: DraftOrder | None, base_url: str, view: bool
+) -> list[Link]:
+    """Candidate and caution cards, and every order card, link the fitting handout; candidate,
+    not-TRD and indeterminate cards the view too, when it is set up."""
     decision = assessment.decision
+    shown = view_link(base_url) if view and decision in VIEW_DECISIONS else None
     if order is not None:
         drug = order_drug(order)
         reference = "spravato-label" if drug == "esketamine" else "apa-consensus"
-        return links(reference, handouts=(handout(drug, base_url),))
+        return links(reference, handouts=(handout(drug, base_url),), view=shown)
     if decision in ("candidate", "candidate-caution"):
-        return links(
-            "spravato-label",
-            handouts=(handout("esketamine", base_url), handout("ketamine", base_url)),
+        both = (
+            (handouts_index(base_url),)
+            if shown
+            else (handout("esketamine", base_url), handout("ketamine", base_url))
         )
+        return links("spravato-label", handouts=both, view=shown)
     if decision in ("not-trd", "indeterminate"):
-        return links("eu-pearl-trd", "canmat-2023")
+        return links("eu-pearl-trd", "canmat-2023", view=shown)
     return links("spravato-label", "canmat-2023")
 
 
@@ -325,6 +336,7 @@ def eligibility_card(
     today: date,
     base_url: str,
     order: DraftOrder | None = None,
+    view: bool = False,
 ) -> Card:
     frame = _frame(assessment, order)
     drug = (
@@ -343,7 +355,7 @@ def eligibility_card(
         suggestions=suggestions or None,
         selectionBehavior="any" if suggestions else None,
         overrideReasons=override_reasons("ketamine-eligibility"),
-        links=_links(assessment, order, base_url),
+        links=_links(assessment, order, base_url, view),
         extension=extension(
             assessment,
             [r for r in assessment.reasons if r.code not in CHECKLIST_ONLY],

@@ -78,6 +78,7 @@ def order_cards(call: HookCall) -> list[Card]:
                     today=call.today,
                     base_url=base_url,
                     order=order,
+                    view=bool(call.settings.smart_clients),
                 )
             )
         checklist = checklist_card(assessment, order, settings, base_url=base_url)
@@ -91,7 +92,12 @@ def order_cards(call: HookCall) -> list[Card]:
     if cards:
         context_assessment = framed or plain
         course = course_card(
-            context_assessment, settings, patient_id=patient_id, today=call.today, base_url=base_url
+            context_assessment,
+            settings,
+            patient_id=patient_id,
+            today=call.today,
+            base_url=base_url,
+            view=bool(call.settings.smart_clients),
         )
         if course:
             cards.append(course)

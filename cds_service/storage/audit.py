@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.storage.db import Database
+from cds_service.storage.kept_secret import kept_secret
 from cds_service.storage.models import AuditRecord, IssuedCard
 
 __all__ = ["AuditEntry", "IssuedCardEntry", "load_or_create_salt", "patient_hash", "record_audit"]
@@ -60,22 +60,9 @@ def load_or_create_salt(configured: str | None, data_dir: Path) -> bytes:
     """The configured salt, else the one in ``data_dir`` (created on first use, mode 0600)."""
     if configured:
         return configured.encode("utf-8")
-    path = data_dir / SALT_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        draft = data_dir / f".{SALT_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        try:
-            os.link(draft, path)  # atomic and first-wins: a reader never sees a half-written salt
-        except FileExistsError:
-            pass
-        finally:
-            draft.unlink()
-    salt = path.read_text(encoding="utf-8").strip()
-    if not salt:
-        raise RuntimeError(f"{path} is empty; delete it or set KETAMINE_CDS_AUDIT_SALT")
+    salt = kept_secret(
+        data_dir, SALT_FILE, lambda: secrets.token_hex(32), setting="KETAMINE_CDS_AUDIT_SALT"
+    )
     return salt.encode("utf-8")
 
 

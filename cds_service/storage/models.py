@@ -16,7 +16,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["AuditRecord", "Base", "FeedbackRecord", "IssuedCard", "UsedTokenId"]
+__all__ = [
+    "AuditRecord",
+    "Base",
+    "FeedbackRecord",
+    "IssuedCard",
+    "SmartLaunch",
+    "SmartSession",
+    "UsedTokenId",
+]
 
 # None is SQL NULL, not the JSON text 'null', so that "IS NULL" means "none" on every database.
 NullableJSON = JSON(none_as_null=True)
@@ -92,3 +100,29 @@ class IssuedCard(Base):
     topic: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     decision: Mapped[str | None] = mapped_column(String(64), nullable=True)
     indicator: Mapped[str] = mapped_column(String(16))
+
+
+class SmartLaunch(Base):
+    """A SMART launch waiting for its authorization callback; taken once, then deleted.
+
+    Keys are SHA-256 hashes, so the table alone cannot finish a launch; ``sealed`` holds the
+    PKCE verifier and the endpoints, encrypted with the session key.
+    """
+
+    __tablename__ = "smart_launch"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SmartSession(Base):
+    """A view session: the FHIR server, its token and the patient, encrypted in ``sealed``;
+    found by the hash of the random id in the browser's cookie."""
+
+    __tablename__ = "smart_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
