@@ -29,7 +29,7 @@ from cds_service.protocol.bounded_read import BodyTooLarge, BodyTooSlow, read_bo
 from cds_service.protocol.models import FHIR_ID_PATTERN
 from cds_service.protocol.prefetch import Template
 from cds_service.smartapp.failures import LaunchFailure
-from cds_service.smartapp.store import PendingLaunch, ViewSession
+from cds_service.smartapp.store import PendingLaunch, TokenGrant
 
 __all__ = [
     "SmartServer",
@@ -175,7 +175,7 @@ def authorization_url(
 
 def exchange(
     pending: PendingLaunch, client: SmartClient, redirect_uri: str, code: str
-) -> ViewSession:
+) -> TokenGrant:
     """Trade the code for a token, once; the answer must name a bearer token and a patient."""
     secret = client.client_secret.get_secret_value() if client.client_secret else None
     try:
@@ -209,12 +209,12 @@ def exchange(
     if not isinstance(patient, str) or not FHIR_ID.match(patient):
         raise LaunchFailure("no-patient", "the authorization server named no patient")
     expires_in = token.get("expires_in")
-    expires_at = (
-        time.time() + float(expires_in)
+    lifetime = (
+        float(expires_in)
         if isinstance(expires_in, int | float) and not isinstance(expires_in, bool)
         else None
     )
-    return ViewSession(pending.iss, access_token, patient, expires_at)
+    return TokenGrant(pending.iss, access_token, patient, lifetime)
 
 
 def _short(text: object) -> str:

@@ -171,8 +171,8 @@ def callback() -> Response:
     client = settings.smart_clients.get(pending.iss)
     if client is None:
         raise LaunchFailure("unknown-iss")
-    view = exchange(pending, client, redirect_uri(settings), code)
-    session_id = store().open_session(view)
+    grant = exchange(pending, client, redirect_uri(settings), code)
+    session_id = store().open_session(grant)
     response = _redirect(VIEW_PATH, 303)
     _clear_cookie(response, names.launch, names.secure)
     _set_cookie(response, names.session, session_id, names.secure, None)

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select, update
 from cds_service.storage import Database
 from cds_service.storage.models import SmartLaunch, SmartSession
 
-__all__ = ["PendingLaunch", "SessionStore", "ViewSession"]
+__all__ = ["PendingLaunch", "SessionStore", "TokenGrant", "ViewSession"]
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,21 @@ class PendingLaunch:
 
 
 @dataclass(frozen=True)
+class TokenGrant:
+    """What the token endpoint granted: a bearer token for one patient's chart."""
+
+    iss: str
+    access_token: str
+    patient: str
+    expires_in: float | None
+
+
+@dataclass(frozen=True)
 class ViewSession:
     iss: str
     access_token: str
     patient: str
-    token_expires_at: float | None  # POSIX seconds, when the server said
+    token_expires_at: float | None  # POSIX seconds on the store's clock, when the server said
 
 
 def _aware(moment: datetime) -> datetime:
@@ -109,10 +119,12 @@ class SessionStore:
         data = self._open(row.sealed)
         return PendingLaunch(**data) if data else None
 
-    def open_session(self, view: ViewSession) -> str:
-        """Keep ``view`` under a new random id, which is returned."""
+    def open_session(self, grant: TokenGrant) -> str:
+        """Keep the session ``grant`` opens under a new random id, which is returned."""
         session_id = secrets.token_urlsafe(32)
         now = self._clock()
+        expires = now.timestamp() + grant.expires_in if grant.expires_in is not None else None
+        view = ViewSession(grant.iss, grant.access_token, grant.patient, expires)
         with self._db.session() as session, session.begin():
             session.execute(delete(SmartSession).where(SmartSession.expires_at <= now))
             session.add(

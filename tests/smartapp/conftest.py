@@ -1,0 +1,109 @@
+"""A SMART-mode fixture FHIR server on a real port, and the service configured to launch from it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.serving import make_server
+
+from cds_service.app import create_app
+from cds_service.fhirserver import FhirStore, create_fhir_app
+from cds_service.fhirserver.smart import SmartDouble
+from tests.builders import FIXTURES
+from tests.conftest import NOW
+
+CLIENT_ID = "ketamine-cds-test"
+CANDIDATE = "pat-candidate-two-failed-trials"
+
+
+@dataclass
+class FhirServer:
+    base: str
+    double: SmartDouble | None
+
+
+@pytest.fixture(scope="module")
+def store() -> FhirStore:
+    return FhirStore.from_directory(FIXTURES / "patients", NOW.date())
+
+
+def serve(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture
+def fhir(store: FhirStore) -> Iterator[FhirServer]:
+    app = create_fhir_app(store, smart=True)
+    for base in serve(app):
+        yield FhirServer(base, app.extensions["smart"])
+
+
+class Clock:
+    """The service's clock, which a test may move on."""
+
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def make_smart_app(make_settings: Any, clock: Clock) -> Iterator[Any]:
+    apps: list[Flask] = []
+
+    def build(fhir_base: str, **overrides: Any) -> Flask:
+        settings = make_settings(smart_clients={fhir_base: {"client_id": CLIENT_ID}}, **overrides)
+        app = create_app(settings, clock=clock)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["ketamine_cds"].db.dispose()
+
+
+@pytest.fixture
+def smart_app(make_smart_app: Any, fhir: FhirServer) -> Flask:
+    return make_smart_app(fhir.base)
+
+
+def launch_path(iss: str, launch: str = CANDIDATE) -> str:
+    return f"/app/launch?iss={quote(iss, safe='')}&launch={quote(launch, safe='')}"
+
+
+def authorize(location: str) -> str:
+    """Follow the authorization redirect at the test double; the callback's path and query."""
+    answer = requests.get(location, allow_redirects=False, timeout=5)
+    assert answer.status_code == 302, answer.text
+    callback = urlsplit(answer.headers["Location"])
+    return f"{callback.path}?{callback.query}"
+
+
+def sign_in(client: FlaskClient, iss: str, launch: str = CANDIDATE) -> Any:
+    """Launch, authorize and call back; the callback's response."""
+    started = client.get(launch_path(iss, launch))
+    assert started.status_code == 302, started.get_data(as_text=True)
+    return client.get(authorize(started.headers["Location"]))
