@@ -18,7 +18,7 @@ VIEW_DECISIONS = {"candidate", "not-trd", "indeterminate"}
 def cards_for(client: Any, name: str) -> list[dict[str, Any]]:
     bundle = json.loads((FIXTURES / "patients" / f"{name}.json").read_text())
     response = client.post(
-        "/cds-services/ketamine-trd-patient-view", json=hook_request(hook, bundle)
+        "/cds-services/ketamine-trd-patient-view", json=hook_request("patient-view", bundle)
     )
     return response.json["cards"]  # type: ignore[no-any-return]
 

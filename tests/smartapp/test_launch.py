@@ -1,4 +1,4 @@
-"""The SMART EHR launch end to end against the fixture server's SMART mode, and each way it fails."""
+"""The SMART EHR launch end to end against the fixture server's SMART mode; each way it fails."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ import html
 import json
 import re
 import xml.etree.ElementTree as ET
+
 import pytest
 from flask import Flask
 
@@ -35,7 +36,7 @@ def test_the_view_agrees_with_the_cards(smart_app: Flask, fhir: FhirServer, name
     page = response.get_data(as_text=True)
     svg = svg_of(page)
 
-    record, assessment, expected = view_of(bundle)
+    _, assessment, expected = view_of(bundle)
     assert [float(v) for v in values(svg, "circle", "phq9")] == [p.value for p in expected.phq9]
     assert [float(v) for v in values(svg, "circle", "systolic")] == [
         bp.systolic for bp in expected.blood_pressures
