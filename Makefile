@@ -25,8 +25,18 @@ install: $(VENV)/.installed
 
 # Local development only: no EHR signs tokens for localhost, so `make run` turns JWT checks off
 # (the service logs a warning). Deployments leave KETAMINE_CDS_AUTH_ENABLED at its default, true.
+# With checks off, cards also link the TRD and course view through `make fhir-server`'s SMART
+# test double, unless KETAMINE_CDS_SMART_CLIENTS says otherwise (README, The TRD and course view).
+DEMO_FHIR := http://127.0.0.1:8081
+DEMO_SMART_CLIENTS := {"$(DEMO_FHIR)": {"client_id": "ketamine-cds-demo"}}
 run: $(VENV)/.installed
-	KETAMINE_CDS_AUTH_ENABLED=$${KETAMINE_CDS_AUTH_ENABLED:-false} $(BIN)/ketamine-cds serve
+	@export KETAMINE_CDS_AUTH_ENABLED=$${KETAMINE_CDS_AUTH_ENABLED:-false}; \
+	if [ "$$KETAMINE_CDS_AUTH_ENABLED" = false ] && [ -z "$${KETAMINE_CDS_SMART_CLIENTS+set}" ]; then \
+		export KETAMINE_CDS_SMART_CLIENTS='$(DEMO_SMART_CLIENTS)'; \
+		export KETAMINE_CDS_FHIR_SERVER_ALLOWLIST=$${KETAMINE_CDS_FHIR_SERVER_ALLOWLIST:-$(DEMO_FHIR)}; \
+		export KETAMINE_CDS_FHIR_ALLOW_HTTP_LOOPBACK=$${KETAMINE_CDS_FHIR_ALLOW_HTTP_LOOPBACK:-true}; \
+	fi; \
+	exec $(BIN)/ketamine-cds serve
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

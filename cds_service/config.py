@@ -323,7 +323,7 @@ class Settings(BaseSettings):
         if not self.public_base_url:
             spellings = ["localhost", "127.0.0.1"] + (["[::1]"] if "::1" in host else [])
             self.public_base_url = ",".join(f"http://{name}:{port}" for name in spellings)
-        exposed = [url for url in self.public_base_urls if not _is_loopback_url(url)]
+        exposed = [url for url in self.public_base_urls if not is_loopback_url(url)]
         if not is_loopback_bind(self.bind) or self.behind_buffering_proxy:
             exposed.insert(0, f"the bind address {self.bind}")
         if exposed:
@@ -478,7 +478,7 @@ def _scheme_and_host(url: str) -> tuple[str, str]:
     return (parts.scheme or "").lower(), (parts.host or "").lower().strip("[]")
 
 
-def _is_loopback_url(url: str) -> bool:
+def is_loopback_url(url: str) -> bool:
     return _is_loopback_host(_scheme_and_host(url)[1])
 
 

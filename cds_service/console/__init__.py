@@ -11,6 +11,7 @@ from importlib.resources import files
 
 from flask import Blueprint, Response, request
 
+from cds_service.config import Settings, is_loopback_url
 from cds_service.console.catalog import (
     ConsoleError,
     build_console_request,
@@ -63,8 +64,16 @@ def list_scenarios() -> Response:
             "services": {s.hook: s.id for s in app_state.registry},
             "orders": [{"key": k, "label": v} for k, v in draft_orders().items()],
             "scenarios": [s.as_json() for s in scenarios()],
+            **_smart_launch(app_state.settings),
         }
     )
+
+
+def _smart_launch(settings: Settings) -> dict[str, str]:
+    """The FHIR server the console launches ``smart`` links against, as an EHR would: the
+    first SMART client on this machine (``make fhir-server --smart``, the test double)."""
+    local = [url for url in settings.smart_clients if is_loopback_url(url)]
+    return {"smartIss": local[0]} if local else {}
 
 
 @bp.get("/console/api/request")

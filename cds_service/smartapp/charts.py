@@ -61,30 +61,37 @@ def describe(view: Timeline) -> str:
     """The chart in words, for a screen reader or a printout without images."""
     counted = sum(t.counted for t in view.trials)
     words = [
-        f"From {day(view.start)} to {day(view.end)}: {len(view.trials)} antidepressant "
-        f"trials, {counted} counted as failed adequate trials."
+        f"From {day(view.start)} to {day(view.end)}: "
+        f"{_count(len(view.trials), 'antidepressant trial')}, {counted} counted as failed "
+        "adequate."
     ]
     if view.sessions:
         words.append(
-            f"{len(view.sessions)} {view.course_drug} sessions from {day(view.sessions[0])} "
+            f"{_count(len(view.sessions), f'{view.course_drug} session')} from "
+            f"{day(view.sessions[0])} "
             f"to {day(view.sessions[-1])}."
         )
     if view.phq9:
         last = view.phq9[-1]
         words.append(
-            f"{len(view.phq9)} PHQ-9 scores, the latest {last.value:g} on {day(last.when)}."
+            f"{_count(len(view.phq9), 'PHQ-9 score')}, the latest {last.value:g} on "
+            f"{day(last.when)}."
         )
     else:
         words.append("No PHQ-9 on record.")
     if view.blood_pressures:
         bp = view.blood_pressures[-1]
         words.append(
-            f"{len(view.blood_pressures)} blood pressures, the latest "
+            f"{_count(len(view.blood_pressures), 'blood pressure')}, the latest "
             f"{bp.systolic:g}/{bp.diastolic:g} on {day(bp.when)}."
         )
     else:
         words.append("No blood pressure on record.")
     return " ".join(words)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _scale(start: date, end: date) -> Scale:

@@ -89,7 +89,7 @@ def enabled() -> None:
 def page_headers(response: Response) -> Response:
     ancestors = " ".join(state().settings.smart_frame_ancestors) or "'self'"
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
         f"form-action 'none'; frame-ancestors {ancestors}"
     )
     return response

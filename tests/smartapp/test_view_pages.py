@@ -6,13 +6,38 @@ import html
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask
 
+from cds_service.app import create_app
+from cds_service.config import Settings
+from cds_service.fhirserver import FhirStore, create_fhir_app
 from tests.builders import FIXTURES, hook_request, patient_id
-from tests.smartapp.conftest import FhirServer, sign_in
+from tests.conftest import NOW
+from tests.smartapp.conftest import CLIENT_ID, serve, sign_in
 from tests.smartapp.test_timeline import EXTENSION, PATIENTS, SVG, view_of
+
+
+@pytest.fixture(scope="module")
+def fhir_base(store: FhirStore) -> Iterator[str]:
+    yield from serve(create_fhir_app(store, smart=True))
+
+
+@pytest.fixture(scope="module")
+def view_app(fhir_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """One service for every fixture: each test signs in afresh, for its own patient."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("pages") / "data",
+        auth_enabled=False,
+        smart_clients={fhir_base: {"client_id": CLIENT_ID}},
+        fhir_server_allowlist=[fhir_base],
+        fhir_allow_http_loopback=True,
+    )
+    app = create_app(settings, clock=lambda: NOW)
+    yield app
+    app.extensions["ketamine_cds"].db.dispose()
 
 
 def svg_of(page: str) -> ET.Element:
@@ -26,11 +51,11 @@ def values(svg: ET.Element, tag: str, css: str, attribute: str = "data-value") -
 
 
 @pytest.mark.parametrize("name", PATIENTS)
-def test_the_view_agrees_with_the_cards(smart_app: Flask, fhir: FhirServer, name: str) -> None:
+def test_the_view_agrees_with_the_cards(view_app: Flask, fhir_base: str, name: str) -> None:
     bundle = json.loads((FIXTURES / "patients" / f"{name}.json").read_text())
     pid = patient_id(bundle)
-    client = smart_app.test_client()
-    assert sign_in(client, fhir.base, pid).status_code == 303
+    client = view_app.test_client()
+    assert sign_in(client, fhir_base, pid).status_code == 303
     response = client.get("/app")
     assert response.status_code == 200, name
     page = response.get_data(as_text=True)

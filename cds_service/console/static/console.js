@@ -4,7 +4,7 @@
 import { renderMarkdown } from "./markdown.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { catalog: null, services: {}, lastService: null, ordersFor: null };
+const state = { catalog: null, services: {}, lastService: null, lastPatient: null, ordersFor: null };
 
 function element(tag, props = {}, ...children) {
   const node = document.createElement(tag);
@@ -94,6 +94,7 @@ async function sendRequest() {
     return;
   }
   const serviceId = state.services[payload.hook] || state.services[$("hook").value];
+  state.lastPatient = payload.context && payload.context.patientId;
   state.lastService = serviceId;
   $("send").disabled = true;
   setStatus(`POST /cds-services/${serviceId} …`);
@@ -238,10 +239,19 @@ function renderPreview(card, suggestion, feedback) {
   return box;
 }
 
+// An EHR opens a smart link with its FHIR server (iss) and a launch id; the console does the
+// same through `make fhir-server`'s SMART test double, whose launch id is the patient's id.
+function smartHref(url) {
+  const iss = state.catalog && state.catalog.smartIss;
+  if (!safeHref(url) || !iss || !state.lastPatient) return null;
+  const query = new URLSearchParams({ iss, launch: state.lastPatient });
+  return `${url}${url.includes("?") ? "&" : "?"}${query}`;
+}
+
 function renderLinks(links) {
   const list = element("div", { class: "links" });
   for (const link of links) {
-    const href = safeHref(link.url);
+    const href = link.type === "smart" ? smartHref(link.url) : safeHref(link.url);
     const label = link.type === "smart" ? `${link.label} (SMART app)` : link.label;
     list.append(
       href
