@@ -56,9 +56,9 @@ def course_status(
             change = (course.latest.value - course.baseline.value) / course.baseline.value
             latest += f" ({change:+.0%} from baseline)"
         rows.append(("Latest PHQ-9", latest))
-    verdicts = [sentence_case(display(r)) for r in course.reasons]
+    verdicts = [display(r) for r in course.reasons]
     if verdicts:
-        rows.append(("Findings", "; ".join(verdicts)))
+        rows.append(("Findings", "; ".join([verdicts[0], *map(sentence_case, verdicts[1:])])))
     if course.overdue_days and course.next_due:
         rows.append(
             (

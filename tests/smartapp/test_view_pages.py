@@ -87,3 +87,39 @@ def test_the_view_agrees_with_the_cards(view_app: Flask, fhir_base: str, name: s
             f"counted in this episode: {assessment.trd.failed} of the "
             f"{assessment.trd.required} the TRD criteria need" in text
         )
+
+
+def test_the_course_status_states_the_courses_own_numbers(view_app: Flask, fhir_base: str) -> None:
+    from cds_service.clinical.settings import ClinicalSettings
+    from cds_service.smartapp.summary import course_status
+
+    bundle = json.loads((FIXTURES / "patients" / "course-iv-ketamine-responder.json").read_text())
+    _, assessment, _ = view_of(bundle)
+    course = assessment.course
+    assert course is not None and course.baseline and course.latest
+    rows = dict(course_status(assessment, ClinicalSettings(), NOW.date()))
+    assert rows["Drug"] == "Ketamine, IV"
+    assert rows["Sessions so far"].startswith(f"{len(course.sessions)}, from ")
+    change = (course.latest.value - course.baseline.value) / course.baseline.value
+    assert rows["Latest PHQ-9"].endswith(f"({change:+.0%} from baseline)")
+    assert change <= -0.5  # the fixture is a responder
+    assert rows["Findings"] == "Induction complete; response"
+    assert rows["Next session"].startswith("due ")
+
+    client = view_app.test_client()
+    sign_in(client, fhir_base, patient_id(bundle))
+    page = html.unescape(client.get("/app").get_data(as_text=True))
+    for label, value in rows.items():
+        assert f"<dt>{label}</dt><dd>{value}</dd>" in page
+
+
+def test_missing_data_is_named_on_the_view(view_app: Flask, fhir_base: str) -> None:
+    bundle = json.loads(
+        (FIXTURES / "patients" / "indeterminate-no-recent-bp-or-phq9.json").read_text()
+    )
+    client = view_app.test_client()
+    sign_in(client, fhir_base, patient_id(bundle))
+    page = re.sub(r"\s+", " ", html.unescape(client.get("/app").get_data(as_text=True)))
+    missing = page.split('id="missing"', 1)[1]
+    assert "No PHQ-9 score on file for this episode." in missing
+    assert "Nothing the decision depends on is missing." not in missing
