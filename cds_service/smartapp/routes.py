@@ -30,7 +30,7 @@ from cds_service.smartapp.store import PendingLaunch, SessionStore
 from cds_service.smartapp.summary import course_status, missing
 from cds_service.smartapp.timeline import timeline
 
-__all__ = ["LAUNCH_PATH", "bp", "cookie_names", "launch_url", "redirect_uri"]
+__all__ = ["bp", "cookie_names", "redirect_uri"]
 
 bp = Blueprint(
     "smartapp",
@@ -42,7 +42,6 @@ bp = Blueprint(
 )
 log = logging.getLogger(__name__)
 
-LAUNCH_PATH = "/app/launch"
 CALLBACK_PATH = "/app/callback"
 VIEW_PATH = "/app"
 MAX_PARAMETER = 2048
@@ -64,10 +63,6 @@ def cookie_names(settings: Settings) -> CookieNames:
     if _secure(settings):
         return CookieNames("__Host-kcds-launch", "__Host-kcds-view", True)
     return CookieNames("kcds-launch", "kcds-view", False)
-
-
-def launch_url(settings: Settings) -> str:
-    return settings.links_base_url() + LAUNCH_PATH
 
 
 def redirect_uri(settings: Settings) -> str:
@@ -164,7 +159,7 @@ def callback() -> Response:
         raise LaunchFailure("denied", _word(error))
     state_value, code = _parameter("state"), _parameter("code")
     if not state_value or not code:
-        raise LaunchFailure("state" if not state_value else "denied", "no code")
+        raise LaunchFailure("state" if not state_value else "denied", "a callback without one")
     pending = store().take_launch(state_value, request.cookies.get(names.launch))
     if pending is None:
         raise LaunchFailure("state")

@@ -467,3 +467,33 @@ def test_the_test_double_refuses_tokens_it_did_not_issue(fhir: FhirServer) -> No
         f"{fhir.base}/Patient/{CANDIDATE}", headers={"Authorization": "Bearer made-up"}, timeout=5
     )
     assert answer.status_code == 401
+
+
+def test_a_callback_without_a_code_is_refused_before_the_token_endpoint(
+    smart_app: Flask, fhir: FhirServer
+) -> None:
+    client = smart_app.test_client()
+    started = client.get(launch_path(fhir.base))
+    state = query_of(started.headers["Location"])["state"]
+    response = client.get(f"/app/callback?state={state}")
+    assert response.status_code == 403
+    assert "a callback without one instead of a code" in page_text(response)
+    assert fhir.double is not None and fhir.double.token_requests == 0
+
+
+def test_an_unexpected_error_is_a_plain_page_with_the_request_id(
+    smart_app: Flask, fhir: FhirServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cds_service.smartapp import routes
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("secret detail from inside")
+
+    client = smart_app.test_client()
+    sign_in(client, fhir.base)
+    monkeypatch.setattr(routes, "read_chart", broken)
+    response = client.get("/app", headers={"X-Request-ID": "req-123"})
+    assert response.status_code == 500
+    text = page_text(response)
+    assert "The view failed" in text and "req-123" in text
+    assert "secret detail" not in text and "Traceback" not in text
