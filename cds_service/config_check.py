@@ -40,6 +40,7 @@ def check_configuration() -> list[Finding]:
         Finding("ok", "settings are valid"),
         *_knowledge(settings.knowledge_extra_dir),
         *_security(settings),
+        *_smart_view(settings),
         *_database(str(settings.database_url)),
     ]
 
@@ -145,6 +146,45 @@ def _security(settings: Any) -> list[Finding]:
         if exposure
         else Finding("ok", f"slow clients cannot hold workers ({_why_not_exposed(settings)})")
     )
+    return findings
+
+
+def _smart_view(settings: Any) -> list[Finding]:
+    """The TRD and course view: where it can be launched from, and what it needs to."""
+    import os
+
+    from cds_service.smartapp.chart import unreadable_smart_servers
+    from cds_service.smartapp.routes import redirect_uri
+
+    if not settings.smart_clients:
+        return [Finding("ok", "the TRD and course view is off: no KETAMINE_CDS_SMART_CLIENTS")]
+    findings = [
+        Finding(
+            "ok",
+            f"the TRD and course view can be launched from {len(settings.smart_clients)} FHIR "
+            f"server(s); register the redirect URI {redirect_uri(settings)}",
+        )
+    ]
+    findings += [
+        Finding(
+            "error",
+            f"smart_clients: {url} is not on the FHIR callback allowlist or any issuer's "
+            "fhir_servers, so every launch from it is refused",
+        )
+        for url in unreadable_smart_servers(settings)
+    ]
+    if settings.smart_session_key is None:
+        findings.append(
+            Finding("warning", "the view's session key is generated in the data directory")
+        )
+    if int(os.environ.get("KETAMINE_CDS_THREADS", "1")) <= 1:
+        findings.append(
+            Finding(
+                "warning",
+                "the view reads a whole chart, which can take seconds, and each worker has one "
+                "thread; set KETAMINE_CDS_THREADS=4 so hook calls do not wait behind it",
+            )
+        )
     return findings
 
 

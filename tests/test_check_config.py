@@ -143,3 +143,36 @@ def test_the_defaults_say_what_to_do_for_local_development(env, capsys) -> None:
     assert "`make run` serves with authentication off" in error
     assert "KETAMINE_CDS_TRUST_CDS_HOOKS_SANDBOX=true make run" in error
     assert "list each EHR in KETAMINE_CDS_TRUSTED_ISSUERS" in error
+
+
+def test_the_view_is_reported_with_what_it_still_needs(env, capsys) -> None:
+    env.setenv("KETAMINE_CDS_AUTH_ENABLED", "false")
+    env.setenv(
+        "KETAMINE_CDS_SMART_CLIENTS",
+        '{"https://fhir.example.org/r4": {"client_id": "kcds"}, '
+        '"https://other.example.org/fhir": {"client_id": "kcds"}}',
+    )
+    env.setenv("KETAMINE_CDS_FHIR_SERVER_ALLOWLIST", "https://fhir.example.org/r4")
+    code, lines = check(capsys)
+    assert code == 1
+    assert (
+        "ok: the TRD and course view can be launched from 2 FHIR server(s); register the "
+        "redirect URI http://127.0.0.1:8080/app/callback" in lines
+    )
+    assert (
+        "error: smart_clients: https://other.example.org/fhir is not on the FHIR callback "
+        "allowlist or any issuer's fhir_servers, so every launch from it is refused" in lines
+    )
+    assert "warning: the view's session key is generated in the data directory" in lines
+    assert any(line.startswith("warning: the view reads a whole chart") for line in lines)
+    env.setenv("KETAMINE_CDS_THREADS", "4")
+    env.setenv("KETAMINE_CDS_SMART_CLIENTS", '{"https://fhir.example.org/r4": {"client_id": "k"}}')
+    code, lines = check(capsys)
+    assert code == 0
+    assert not any("whole chart" in line or "smart_clients" in line for line in lines)
+
+
+def test_without_smart_clients_the_view_is_off(env, capsys) -> None:
+    env.setenv("KETAMINE_CDS_AUTH_ENABLED", "false")
+    _, lines = check(capsys)
+    assert "ok: the TRD and course view is off: no KETAMINE_CDS_SMART_CLIENTS" in lines

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet
 
+from cds_service.smartapp.chart import unreadable_smart_servers
 from cds_service.smartapp.routes import bp
 from cds_service.smartapp.store import SessionStore
 from cds_service.storage.kept_secret import kept_secret
@@ -35,6 +36,12 @@ def register(app: Flask, settings: Settings, db: Database) -> None:
     app.register_blueprint(bp)
     if not settings.smart_clients:
         return
+    for url in unreadable_smart_servers(settings):
+        log.error(
+            "a SMART client's FHIR server is not on the FHIR callback allowlist, so every "
+            "launch from it will be refused",
+            extra={"fhir_server": url},
+        )
     if settings.smart_session_key is not None:
         key = settings.smart_session_key.get_secret_value()
     else:  # the settings allow this only with authentication off (`make run`)

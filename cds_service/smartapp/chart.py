@@ -24,7 +24,7 @@ from cds_service.services.records import record_for, terminology_for
 from cds_service.smartapp.failures import LaunchFailure
 from cds_service.smartapp.store import ViewSession
 
-__all__ = ["ChartReading", "allowed_issuer", "read_chart"]
+__all__ = ["ChartReading", "allowed_issuer", "read_chart", "unreadable_smart_servers"]
 
 HOOK = "patient-view"
 # The hook request needs a user; the launch names none, since the view asks for no openid scope.
@@ -47,6 +47,11 @@ def allowed_issuer(iss: str, settings: Settings) -> tuple[bool, str | None]:
         if callback_refusal(iss, trusted.iss, settings) is None:
             return True, trusted.iss
     return False, None
+
+
+def unreadable_smart_servers(settings: Settings) -> list[str]:
+    """The SMART clients' FHIR servers that the allowlist would refuse."""
+    return [url for url in settings.smart_clients if not allowed_issuer(url, settings)[0]]
 
 
 def view_settings(settings: Settings) -> Settings:

@@ -88,3 +88,11 @@ def test_client_secrets_never_print(tmp_path: Any) -> None:
         smart_clients={FHIR: {"client_id": "kcds", "client_secret": "s3cret-value"}},
     )
     assert "s3cret-value" not in repr(settings)
+
+
+def test_a_smart_server_off_the_allowlist_is_logged_at_start(make_app: Any, json_logs: Any) -> None:
+    make_app(smart_clients={"https://other.example.org/fhir": {"client_id": "kcds"}})
+    lines = [line for line in json_logs.getvalue().splitlines() if "SMART client" in line]
+    assert len(lines) == 1
+    assert '"fhir_server":"https://other.example.org/fhir"' in lines[0]
+    assert '"level":"ERROR"' in lines[0]
