@@ -279,7 +279,7 @@ class Settings(BaseSettings):
     def _smart_servers(cls, value: dict[str, SmartClient]) -> dict[str, SmartClient]:
         normalised = {}
         for url, client in value.items():
-            scheme, host = _scheme_and_host(url)
+            scheme, host = scheme_and_host(url)
             if scheme not in ("http", "https") or not host or "?" in url or "#" in url:
                 raise ValueError(f"smart_clients: {url[:80]!r} is not a FHIR base URL")
             normalised[url.rstrip("/")] = client
@@ -304,7 +304,7 @@ class Settings(BaseSettings):
             return None
         urls = [part.strip() for part in value.split(",") if part.strip()]
         for url in urls:
-            scheme, host = _scheme_and_host(url)
+            scheme, host = scheme_and_host(url)
             if scheme not in ("http", "https") or not host or "?" in url or "#" in url:
                 raise ValueError(
                     f"public_base_url: {url!r} is not an http or https base URL (no query or "
@@ -356,7 +356,7 @@ class Settings(BaseSettings):
         token of that issuer is checked against."""
         for issuer in self.trusted_issuers:
             for url in issuer.jku:
-                scheme, host = _scheme_and_host(url)
+                scheme, host = scheme_and_host(url)
                 if scheme == "https" and host:
                     continue
                 if scheme == "http" and host in LOOPBACK_HOSTS and self.fhir_allow_http_loopback:
@@ -375,7 +375,7 @@ class Settings(BaseSettings):
         https except on this machine; its tokens at rest need a key the operator keeps."""
         if not self.smart_clients:
             return self
-        scheme, host = _scheme_and_host(self.links_base_url())
+        scheme, host = scheme_and_host(self.links_base_url())
         if scheme != "https" and not _is_loopback_host(host):
             raise ValueError(
                 "smart_clients (KETAMINE_CDS_SMART_CLIENTS) needs an https public base URL "
@@ -383,7 +383,7 @@ class Settings(BaseSettings):
                 "with its code, to it. Plain http is allowed only on this machine"
             )
         for url in self.smart_clients:
-            scheme, host = _scheme_and_host(url)
+            scheme, host = scheme_and_host(url)
             if scheme != "https" and not (host in LOOPBACK_HOSTS and self.fhir_allow_http_loopback):
                 raise ValueError(
                     f"smart_clients: {url} must be an https URL; plain http to this machine "
@@ -465,7 +465,7 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-def _scheme_and_host(url: str) -> tuple[str, str]:
+def scheme_and_host(url: str) -> tuple[str, str]:
     """A URL's scheme and host as the HTTP client will read them (urllib3 and urlsplit disagree
     on ``http://a\\@localhost``); ("", "") for one with user info or characters a URL cannot
     hold, which no key-set URL needs."""
@@ -479,7 +479,7 @@ def _scheme_and_host(url: str) -> tuple[str, str]:
 
 
 def is_loopback_url(url: str) -> bool:
-    return _is_loopback_host(_scheme_and_host(url)[1])
+    return _is_loopback_host(scheme_and_host(url)[1])
 
 
 def _is_loopback_host(host: str) -> bool:

@@ -15,7 +15,6 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -24,10 +23,11 @@ from authlib.common.errors import AuthlibBaseError
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
-from cds_service.config import LOOPBACK_HOSTS, Settings, SmartClient
+from cds_service.config import LOOPBACK_HOSTS, Settings, SmartClient, scheme_and_host
 from cds_service.protocol.bounded_read import BodyTooLarge, BodyTooSlow, read_body
 from cds_service.protocol.models import FHIR_ID_PATTERN
 from cds_service.protocol.prefetch import Template
+from cds_service.smartapp.chart import view_settings
 from cds_service.smartapp.failures import LaunchFailure
 from cds_service.smartapp.store import PendingLaunch, TokenGrant
 
@@ -69,18 +69,20 @@ def scopes(server: SmartServer) -> str:
 
 
 def endpoint_refusal(url: str, settings: Settings) -> str | None:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "https" and host:
+    """Why the browser or this service may not be sent to ``url``, or None. The host is read as
+    the HTTP client reads it; user info and backslashes are refused."""
+    scheme, host = scheme_and_host(url)
+    if scheme == "https" and host:
         return None
-    if parts.scheme == "http" and host in LOOPBACK_HOSTS and settings.fhir_allow_http_loopback:
+    if scheme == "http" and host in LOOPBACK_HOSTS and settings.fhir_allow_http_loopback:
         return None
     return "it is not an https URL"
 
 
 def discover(iss: str, settings: Settings) -> SmartServer:
     """Read ``{iss}/.well-known/smart-configuration``; its endpoints must be usable."""
-    deadline = time.monotonic() + settings.smart_fhir_budget_s
+    budgeted = view_settings(settings)
+    deadline = time.monotonic() + budgeted.fhir_budget_s
     url = iss + DISCOVERY_PATH
     session = requests.Session()
     session.trust_env = False
@@ -88,7 +90,7 @@ def discover(iss: str, settings: Settings) -> SmartServer:
         with session.get(
             url,
             headers={"Accept": "application/json"},
-            timeout=(settings.fhir_connect_timeout_s * 10, settings.smart_fhir_budget_s),
+            timeout=(budgeted.fhir_connect_timeout_s, budgeted.fhir_read_timeout_s),
             stream=True,
             allow_redirects=False,
         ) as response:

@@ -497,3 +497,25 @@ def test_an_unexpected_error_is_a_plain_page_with_the_request_id(
     text = page_text(response)
     assert "The view failed" in text and "req-123" in text
     assert "secret detail" not in text and "Traceback" not in text
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "https://user@auth.example.org/authorize",
+        "http://auth.example.org\\@localhost/authorize",
+        "javascript:alert(1)",
+        "//auth.example.org/authorize",
+    ],
+)
+def test_an_endpoint_a_browser_or_client_could_misread_is_refused(
+    make_smart_app: Any, httpserver: HTTPServer, endpoint: str
+) -> None:
+    base = httpserver.url_for("/fhir").rstrip("/")
+    httpserver.expect_request("/fhir/.well-known/smart-configuration").respond_with_json(
+        {"authorization_endpoint": endpoint, "token_endpoint": "https://auth.example.org/token"}
+    )
+    response = make_smart_app(base).test_client().get(launch_path(base))
+    assert response.status_code == 502
+    assert "authorization_endpoint is refused" in page_text(response)
+    assert "Location" not in response.headers
