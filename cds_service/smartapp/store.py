@@ -159,10 +159,6 @@ class SessionStore:
             )
         return view
 
-    def end_session(self, session_id: str) -> None:
-        with self._db.session() as session, session.begin():
-            session.execute(delete(SmartSession).where(SmartSession.id_hash == _hash(session_id)))
-
     def count(self) -> tuple[int, int]:
         """Rows kept: (launches, sessions), for tests and the operator."""
         with self._db.session() as session:
