@@ -266,7 +266,7 @@ class Settings(BaseSettings):
     @field_validator("smart_frame_ancestors")
     @classmethod
     def _frame_ancestors(cls, value: list[str]) -> list[str]:
-        refused = [source for source in value if not FRAME_ANCESTOR.match(source)]
+        refused = [source for source in value if not FRAME_ANCESTOR.fullmatch(source)]
         if refused:
             raise ValueError(
                 f"smart_frame_ancestors: {refused[0][:80]!r} is not an origin such as "

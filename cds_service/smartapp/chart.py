@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cds_service.clinical.assessment import Assessment, assess
 from cds_service.config import Settings
@@ -20,6 +21,8 @@ from cds_service.protocol.callback_policy import callback_refusal
 from cds_service.protocol.discovery import ServiceRegistry
 from cds_service.protocol.hookcall import HookCall
 from cds_service.protocol.models import Card, HookRequest, PatientViewContext
+from cds_service.record.values import parse_date
+from cds_service.services.detail import day
 from cds_service.services.records import record_for, terminology_for
 from cds_service.smartapp.failures import LaunchFailure
 from cds_service.smartapp.store import ViewSession
@@ -36,6 +39,7 @@ class ChartReading:
     cards: list[Card]
     assessment: Assessment
     gaps: dict[str, list[str]]  # prefetch key: what went wrong reading it
+    patient: str  # the name and birth date, so the reader can check the chart is the right one
 
 
 def allowed_issuer(iss: str, settings: Settings) -> tuple[bool, str | None]:
@@ -96,7 +100,23 @@ def read_chart(
     cards = service.handler(call)
     assessment = assess(record_for(call), terminology_for(call), settings.clinical)
     gaps = {key: result.notes or ["not available"] for key, result in data.gaps().items()}
-    return ChartReading(cards, assessment, gaps)
+    patients = data.keys["patient"].resources if "patient" in data.keys else []
+    return ChartReading(cards, assessment, gaps, patient_label(patients[0] if patients else {}))
+
+
+def patient_label(patient: dict[str, Any]) -> str:
+    """ "Jordan Lee, born 12 Apr 1980": the name the chart uses, and the birth date."""
+    names = [n for n in patient.get("name") or [] if isinstance(n, dict)]
+    chosen = next((n for n in names if n.get("use") in ("official", "usual")), None)
+    chosen = chosen or (names[0] if names else {})
+    given = [g for g in chosen.get("given") or [] if isinstance(g, str)]
+    family = chosen.get("family")
+    family = family if isinstance(family, str) else ""
+    text = chosen.get("text")
+    text = text if isinstance(text, str) else ""
+    name = (text or " ".join([*given, family]).strip() or "Name not recorded")[:120]
+    born = parse_date(patient.get("birthDate"))
+    return f"{name}, born {day(born)}" if born else f"{name}, birth date not recorded"
 
 
 def _unavailable(exc: PrefetchUnavailable) -> str:

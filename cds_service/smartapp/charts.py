@@ -173,6 +173,10 @@ def _phq9(view: Timeline, x: Scale, top: int) -> list[str]:
             f'data-value="{p.value:g}"><title>PHQ-9 {p.value:g} on {day(p.when)}</title></circle>'
             for p in view.phq9
         ]
+        parts += [
+            _text(x(p.when), y(p.value) - 7, f"{p.value:g}", anchor="middle", css="phq9-value")
+            for p in view.phq9
+        ]
     return parts
 
 

@@ -63,6 +63,25 @@ FAILURES = {
         "The EHR granted access but named no patient, so there is no chart to show. Open the "
         "view from a card in a patient's chart.",
     ),
+    "mix-up": Failure(
+        400,
+        "The sign-in came back from another server",
+        "The authorization server that answered is not the one the view sent you to, so its "
+        "code was not used. " + AGAIN,
+    ),
+    "busy": Failure(
+        503,
+        "Too many launches are in progress",
+        "The service keeps a limited number of launches waiting for their sign-in. Try again in "
+        "a few minutes; if it persists, tell the service's administrator.",
+    ),
+    "replaced": Failure(
+        409,
+        "This view was replaced by a later one",
+        "A later launch in this browser opened the view for a patient, perhaps another one, "
+        "so this page no longer shows anything. Open the view again from the card in the "
+        "patient's chart you are working in.",
+    ),
     "expired": Failure(
         401,
         "Your session has ended",

@@ -11,7 +11,9 @@ SMART App Launch 2.2.0: http://hl7.org/fhir/smart-app-launch/STU2.2/app-launch.h
 
 from __future__ import annotations
 
+import math
 import re
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +44,8 @@ __all__ = [
 
 DISCOVERY_PATH = "/.well-known/smart-configuration"
 MAX_DISCOVERY_BYTES = 256 * 1024
+DISCOVERY_TTL_S = 300.0
+MAX_TOKEN_RESPONSE_BYTES = 64 * 1024
 EXCHANGE_TIMEOUT_S = 10.0
 FHIR_ID = re.compile(FHIR_ID_PATTERN)
 
@@ -59,6 +63,8 @@ class SmartServer:
     authorization_endpoint: str
     token_endpoint: str
     v2_scopes: bool
+    issuer: str | None = None  # the authorization server's identifier, when it names one
+    issuer_in_callback: bool = False  # RFC 9207: it adds ``iss`` to every callback
 
 
 def scopes(server: SmartServer) -> str:
@@ -79,7 +85,42 @@ def endpoint_refusal(url: str, settings: Settings) -> str | None:
     return "it is not an https URL"
 
 
+class _Discovered:
+    """Usable SMART configurations by FHIR server, for ``DISCOVERY_TTL_S``: a launch anyone can
+    begin should not cost the EHR a fetch each time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, bool], tuple[float, SmartServer]] = {}
+
+    def get(self, key: tuple[str, bool]) -> SmartServer | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry[1] if entry and entry[0] > time.monotonic() else None
+
+    def put(self, key: tuple[str, bool], server: SmartServer) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic() + DISCOVERY_TTL_S, server)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+DISCOVERED = _Discovered()
+
+
 def discover(iss: str, settings: Settings) -> SmartServer:
+    """The SMART configuration of ``iss``, fetched at most every ``DISCOVERY_TTL_S``."""
+    key = (iss, settings.fhir_allow_http_loopback)
+    server = DISCOVERED.get(key)
+    if server is None:
+        server = _fetch_configuration(iss, settings)
+        DISCOVERED.put(key, server)
+    return server
+
+
+def _fetch_configuration(iss: str, settings: Settings) -> SmartServer:
     """Read ``{iss}/.well-known/smart-configuration``; its endpoints must be usable."""
     budgeted = view_settings(settings)
     deadline = time.monotonic() + budgeted.fhir_budget_s
@@ -124,7 +165,14 @@ def discover(iss: str, settings: Settings) -> SmartServer:
     methods = document.get("code_challenge_methods_supported")
     if isinstance(methods, list) and "S256" not in methods:
         raise LaunchFailure("discovery", "it does not support PKCE with S256")
-    return SmartServer(iss=iss, v2_scopes=_speaks_v2(document), **endpoints)
+    issuer = document.get("issuer")
+    return SmartServer(
+        iss=iss,
+        v2_scopes=_speaks_v2(document),
+        issuer=issuer if isinstance(issuer, str) and issuer else None,
+        issuer_in_callback=document.get("authorization_response_iss_parameter_supported") is True,
+        **endpoints,
+    )
 
 
 def _speaks_v2(document: dict[str, Any]) -> bool:
@@ -180,6 +228,15 @@ def exchange(
 ) -> TokenGrant:
     """Trade the code for a token, once; the answer must name a bearer token and a patient."""
     secret = client.client_secret.get_secret_value() if client.client_secret else None
+    deadline = time.monotonic() + EXCHANGE_TIMEOUT_S
+
+    def bounded(response: requests.Response) -> requests.Response:
+        # Authlib reads the answer whole; read it here first, within a size and a time limit.
+        response._content = read_body(
+            response, max_bytes=MAX_TOKEN_RESPONSE_BYTES, deadline=deadline
+        )
+        return response
+
     try:
         with OAuth2Session(
             client.client_id,
@@ -189,34 +246,43 @@ def exchange(
             token_endpoint_auth_method="client_secret_basic" if secret else "none",
         ) as oauth:
             oauth.trust_env = False
+            oauth.register_compliance_hook("access_token_response", bounded)
             token = oauth.fetch_token(
                 pending.token_endpoint,
                 code=code,
                 code_verifier=pending.code_verifier,
                 timeout=EXCHANGE_TIMEOUT_S,
                 allow_redirects=False,
+                stream=True,
             )
     except AuthlibBaseError as exc:
         raise LaunchFailure("token", f"it refused the code ({_short(exc.error)})") from None
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise LaunchFailure("token", f"it could not be used ({type(exc).__name__})") from None
-    except ValueError:
-        raise LaunchFailure("token", "its answer is not a JSON object") from None
+    except (BodyTooLarge, BodyTooSlow):
+        raise LaunchFailure("token", "its answer was too large or too slow") from None
+    except ValueError:  # not a JSON object, or fields Authlib cannot read (expires_in: "soon")
+        raise LaunchFailure("token", "its answer is malformed") from None
     access_token = token.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         raise LaunchFailure("token", "its answer has no access_token")
     if str(token.get("token_type", "")).lower() != "bearer":
         raise LaunchFailure("token", "its answer is not a bearer token")
     patient = token.get("patient")
-    if not isinstance(patient, str) or not FHIR_ID.match(patient):
+    if not isinstance(patient, str) or not FHIR_ID.fullmatch(patient):
         raise LaunchFailure("no-patient", "the authorization server named no patient")
-    expires_in = token.get("expires_in")
-    lifetime = (
-        float(expires_in)
-        if isinstance(expires_in, int | float) and not isinstance(expires_in, bool)
-        else None
-    )
-    return TokenGrant(pending.iss, access_token, patient, lifetime)
+    return TokenGrant(pending.iss, access_token, patient, _lifetime(token.get("expires_in")))
+
+
+def _lifetime(expires_in: object) -> float | None:
+    """Seconds the token lives: a number, or a numeric string as some servers send."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float | str):
+        return None
+    try:
+        seconds = float(expires_in)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _short(text: object) -> str:

@@ -10,9 +10,10 @@ launch and authorization codes, so nothing here logs them; the request log has t
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from functools import cache
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, current_app, g, render_template, request
 from markdown_it import MarkdownIt
@@ -26,7 +27,7 @@ from cds_service.smartapp.chart import allowed_issuer, read_chart
 from cds_service.smartapp.charts import describe, timeline_svg
 from cds_service.smartapp.failures import LaunchFailure
 from cds_service.smartapp.oauth import authorization_url, discover, exchange, new_verifier
-from cds_service.smartapp.store import PendingLaunch, SessionStore
+from cds_service.smartapp.store import PendingLaunch, SessionStore, TooManyLaunches
 from cds_service.smartapp.summary import course_status, missing
 from cds_service.smartapp.timeline import timeline
 
@@ -133,9 +134,17 @@ def launch() -> Response:
         raise LaunchFailure("unknown-iss")
     server = discover(iss, settings)
     verifier = new_verifier()
-    state_value, browser = store().begin_launch(
-        PendingLaunch(iss=iss, token_endpoint=server.token_endpoint, code_verifier=verifier)
+    pending = PendingLaunch(
+        iss=iss,
+        token_endpoint=server.token_endpoint,
+        code_verifier=verifier,
+        issuer=server.issuer,
+        issuer_required=server.issuer_in_callback,
     )
+    try:
+        state_value, browser = store().begin_launch(pending)
+    except TooManyLaunches:
+        raise LaunchFailure("busy") from None
     target = authorization_url(
         server,
         client,
@@ -163,12 +172,13 @@ def callback() -> Response:
     pending = store().take_launch(state_value, request.cookies.get(names.launch))
     if pending is None:
         raise LaunchFailure("state")
+    _check_issuer(pending, request.args.get("iss"))
     client = settings.smart_clients.get(pending.iss)
     if client is None:
         raise LaunchFailure("unknown-iss")
     grant = exchange(pending, client, redirect_uri(settings), code)
-    session_id = store().open_session(grant)
-    response = _redirect(VIEW_PATH, 303)
+    session_id, handle = store().open_session(grant)
+    response = _redirect(f"{VIEW_PATH}?{urlencode({'view': handle})}", 303)
     _clear_cookie(response, names.launch, names.secure)
     _set_cookie(response, names.session, session_id, names.secure, None)
     return response
@@ -182,12 +192,15 @@ def view() -> Response:
     session = store().session(session_id) if session_id else None
     if session is None:
         raise LaunchFailure("expired")
+    if not secrets.compare_digest(request.args.get("view", ""), session.handle):
+        raise LaunchFailure("replaced")
     now = app_state.clock()
     reading = read_chart(session, settings, app_state.registry, now)
     drawn = timeline(reading.assessment, settings.clinical)
     html = render_template(
         "view.html",
         today=day(now.date()),
+        patient=reading.patient,
         cards=[(card, _markdown(card.detail or "")) for card in reading.cards],
         chart=Markup(timeline_svg(drawn)),
         chart_text=describe(drawn),
@@ -199,6 +212,16 @@ def view() -> Response:
         missing=missing(reading.assessment, reading.gaps, settings.clinical),
     )
     return Response(html, mimetype="text/html")
+
+
+def _check_issuer(pending: PendingLaunch, iss: str | None) -> None:
+    """RFC 9207: a callback that names its authorization server must name the one the launch
+    went to, and one that promised to must name it, so that a code from another server is
+    never sent to this one's token endpoint."""
+    if iss is None and not pending.issuer_required:
+        return
+    if iss is None or pending.issuer is None or iss != pending.issuer:
+        raise LaunchFailure("mix-up")
 
 
 def _redirect(location: str, status: int) -> Response:

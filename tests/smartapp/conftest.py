@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 from cds_service.app import create_app
 from cds_service.fhirserver import FhirStore, create_fhir_app
 from cds_service.fhirserver.smart import SmartDouble
+from cds_service.smartapp.oauth import DISCOVERED
 from tests.builders import FIXTURES
 from tests.conftest import NOW
 
@@ -29,6 +30,14 @@ CANDIDATE = "pat-candidate-two-failed-trials"
 class FhirServer:
     base: str
     double: SmartDouble | None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_discovery() -> Iterator[None]:
+    """Tests serve different SMART configurations at the same URL; none may see another's."""
+    DISCOVERED.clear()
+    yield
+    DISCOVERED.clear()
 
 
 @pytest.fixture(scope="module")

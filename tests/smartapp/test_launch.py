@@ -63,16 +63,17 @@ def test_launch_callback_and_view_end_to_end(smart_app: Flask, fhir: FhirServer)
     client = smart_app.test_client()
     callback = sign_in(client, fhir.base)
     assert callback.status_code == 303
-    assert callback.headers["Location"] == "/app"
+    assert re.fullmatch(r"/app\?view=[A-Za-z0-9_-]{22}", callback.headers["Location"])
     cookies = callback.headers.getlist("Set-Cookie")
     assert any(c.startswith("kcds-launch=;") for c in cookies)  # the pre-auth cookie is cleared
     session_cookie = next(c for c in cookies if c.startswith("kcds-view="))
     assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
     assert fhir.double is not None and fhir.double.token_requests == 1
 
-    view = client.get("/app")
+    view = client.get(callback.headers["Location"])
     assert view.status_code == 200, page_text(view)
     text = page_text(view)
+    assert "TRD and course view: Jordan Lee, born " in text
     assert "TRD and course view" in text
     assert "<svg" in text and 'class="phq9"' in text
     assert fhir.double.bearer_requests >= 4  # every read carried the issued token
@@ -161,13 +162,13 @@ def test_a_session_expires_after_its_idle_time(
     smart_app: Flask, fhir: FhirServer, clock: Clock
 ) -> None:
     client = smart_app.test_client()
-    sign_in(client, fhir.base)
+    view = sign_in(client, fhir.base).headers["Location"]
     clock.advance(minutes=29)
-    assert client.get("/app").status_code == 200  # use restarts the idle time
+    assert client.get(view).status_code == 200  # use restarts the idle time
     clock.advance(minutes=29)
-    assert client.get("/app").status_code == 200
+    assert client.get(view).status_code == 200
     clock.advance(minutes=31)
-    expired = client.get("/app")
+    expired = client.get(view)
     assert expired.status_code == 401
     assert "Your session has ended" in page_text(expired)
     assert smart_app.extensions["ketamine_cds_smart"].count() == (0, 0)
@@ -177,12 +178,12 @@ def test_a_session_ends_with_its_access_token(
     smart_app: Flask, fhir: FhirServer, clock: Clock
 ) -> None:
     client = smart_app.test_client()
-    sign_in(client, fhir.base)
+    view = sign_in(client, fhir.base).headers["Location"]
     for _ in range(2):  # kept busy, but the token lives an hour
         clock.advance(minutes=25)
-        assert client.get("/app").status_code == 200
+        assert client.get(view).status_code == 200
     clock.advance(minutes=25)
-    assert client.get("/app").status_code == 401
+    assert client.get(view).status_code == 401
 
 
 def test_an_authorization_error_is_shown_not_exchanged(smart_app: Flask, fhir: FhirServer) -> None:
@@ -327,7 +328,13 @@ def callback_from(client: Any, base: str) -> str:
             "is not a bearer token",
         ),
         ("<html>gateway error</html>", 502, 502, "could not be used (HTTPError)"),
-        ("[1, 2]", 200, 502, "is not a JSON object"),
+        ("[1, 2]", 200, 502, "its answer is malformed"),
+        (
+            {"access_token": "t0k3n", "token_type": "Bearer", "patient": "p1", "expires_in": "x"},
+            200,
+            502,
+            "its answer is malformed",
+        ),
         ({"error": "invalid_client"}, 401, 502, "refused the code (invalid_client)"),
     ],
 )
@@ -436,16 +443,21 @@ def test_no_token_code_state_or_patient_reaches_the_logs(
     client = smart_app.test_client()
     started = client.get(launch_path(fhir.base))
     callback = authorize(started.headers["Location"])
-    client.get(callback)
-    client.get("/app")
+    view = client.get(callback).headers["Location"]
+    assert client.get(view).status_code == 200
     client.get(callback)  # the replay is logged as refused
     logged = json_logs.getvalue()
     assert '"path":"/app/callback"' in logged
     assert fhir.double is not None
-    secrets = [*fhir.double.tokens, query_of(callback)["code"], query_of(callback)["state"]]
+    secrets = [
+        *fhir.double.tokens,
+        query_of(callback)["code"],
+        query_of(callback)["state"],
+        query_of(view)["view"],
+    ]
     for secret in [*secrets, CANDIDATE, fhir.base]:
         assert secret not in logged
-    assert "Two failed" not in logged
+    assert "Two failed" not in logged and "Jordan" not in logged
 
 
 def test_tokens_are_encrypted_at_rest(smart_app: Flask, fhir: FhirServer) -> None:
@@ -490,9 +502,9 @@ def test_an_unexpected_error_is_a_plain_page_with_the_request_id(
         raise RuntimeError("secret detail from inside")
 
     client = smart_app.test_client()
-    sign_in(client, fhir.base)
+    view = sign_in(client, fhir.base).headers["Location"]
     monkeypatch.setattr(routes, "read_chart", broken)
-    response = client.get("/app", headers={"X-Request-ID": "req-123"})
+    response = client.get(view, headers={"X-Request-ID": "req-123"})
     assert response.status_code == 500
     text = page_text(response)
     assert "The view failed" in text and "req-123" in text
@@ -519,3 +531,108 @@ def test_an_endpoint_a_browser_or_client_could_misread_is_refused(
     assert response.status_code == 502
     assert "authorization_endpoint is refused" in page_text(response)
     assert "Location" not in response.headers
+
+
+def test_a_later_launch_in_the_same_browser_does_not_take_over_an_open_view(
+    smart_app: Flask, fhir: FhirServer
+) -> None:
+    client = smart_app.test_client()
+    first = sign_in(client, fhir.base).headers["Location"]
+    assert client.get(first).status_code == 200
+    second = sign_in(client, fhir.base, "pat-contraindicated-cerebral-aneurysm").headers["Location"]
+    assert client.get(second).status_code == 200
+    reloaded = client.get(first)
+    assert reloaded.status_code == 409
+    assert "This view was replaced by a later one" in page_text(reloaded)
+    assert "Jordan" not in page_text(reloaded)
+    assert client.get("/app").status_code == 409  # no handle at all: not the latest view either
+
+
+def test_a_callback_from_another_authorization_server_is_refused(
+    make_smart_app: Any, httpserver: HTTPServer
+) -> None:
+    base = httpserver.url_for("/fhir").rstrip("/")
+    httpserver.expect_request("/fhir/.well-known/smart-configuration").respond_with_json(
+        {
+            "issuer": "https://auth.example.org",
+            "authorization_endpoint": "https://auth.example.org/authorize",
+            "token_endpoint": httpserver.url_for("/token"),
+            "authorization_response_iss_parameter_supported": True,
+        }
+    )
+    client = make_smart_app(base).test_client()
+    for iss in ("&iss=https%3A%2F%2Fevil.example.org", ""):
+        response = client.get(callback_from(client, base) + iss)
+        assert response.status_code == 400
+        assert "came back from another server" in page_text(response)
+    assert not [r for r, _ in httpserver.log if r.path == "/token"]
+
+
+def test_a_token_answer_too_large_is_refused(make_smart_app: Any, httpserver: HTTPServer) -> None:
+    base = fake_authorization_server(
+        httpserver, {"access_token": "t" * 100_000, "token_type": "Bearer", "patient": "p1"}
+    )
+    client = make_smart_app(base).test_client()
+    response = client.get(callback_from(client, base))
+    assert response.status_code == 502
+    assert "its answer was too large or too slow" in page_text(response)
+
+
+@pytest.mark.parametrize(("expires_in", "lives"), [("3600", True), ("60", False)])
+def test_a_numeric_string_expires_in_is_honoured(
+    make_smart_app: Any, httpserver: HTTPServer, clock: Clock, expires_in: str, lives: bool
+) -> None:
+    base = fake_authorization_server(
+        httpserver,
+        {
+            "access_token": "t0k3n",
+            "token_type": "Bearer",
+            "patient": "p1",
+            "expires_in": expires_in,
+        },
+    )
+    app = make_smart_app(base)
+    client = app.test_client()
+    assert client.get(callback_from(client, base)).status_code == 303
+    clock.advance(minutes=5)
+    session_id = client.get_cookie("kcds-view", path="/app").value
+    assert (app.extensions["ketamine_cds_smart"].session(session_id) is not None) is lives
+
+
+def test_a_session_ends_after_twelve_hours_however_busy(
+    make_smart_app: Any, httpserver: HTTPServer, clock: Clock
+) -> None:
+    base = fake_authorization_server(
+        httpserver, {"access_token": "t0k3n", "token_type": "Bearer", "patient": "p1"}
+    )
+    app = make_smart_app(base)
+    client = app.test_client()
+    assert client.get(callback_from(client, base)).status_code == 303
+    session_id = client.get_cookie("kcds-view", path="/app").value
+    store = app.extensions["ketamine_cds_smart"]
+    for _ in range(24):
+        clock.advance(minutes=29)
+        assert store.session(session_id) is not None
+    clock.advance(minutes=29)
+    assert store.session(session_id) is None
+
+
+def test_discovery_is_fetched_once_for_many_launches(
+    make_smart_app: Any, httpserver: HTTPServer
+) -> None:
+    base = fake_authorization_server(httpserver, {})
+    client = make_smart_app(base).test_client()
+    for _ in range(5):
+        assert client.get(launch_path(base)).status_code == 302
+    fetched = [r for r, _ in httpserver.log if r.path.endswith("/smart-configuration")]
+    assert len(fetched) == 1
+
+
+def test_launches_beyond_the_cap_are_refused(
+    smart_app: Flask, fhir: FhirServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = smart_app.extensions["ketamine_cds_smart"]
+    monkeypatch.setattr(store, "_max_pending", 2)
+    client = smart_app.test_client()
+    assert [client.get(launch_path(fhir.base)).status_code for _ in range(3)] == [302, 302, 503]
+    assert "Too many launches are in progress" in page_text(client.get(launch_path(fhir.base)))

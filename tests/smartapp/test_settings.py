@@ -72,6 +72,7 @@ def test_under_make_run_a_key_is_generated_in_the_data_directory(make_app: Any) 
         ({"smart_clients": {FHIR: {"client_id": ""}}}, "client_id"),
         ({"smart_frame_ancestors": "https://ehr.example.org; script-src *"}, "is not an origin"),
         ({"smart_frame_ancestors": "*"}, "is not an origin"),
+        ({"smart_frame_ancestors": '["https://ehr.example.org\\n"]'}, "is not an origin"),
     ],
 )
 def test_unsafe_view_settings_are_refused(

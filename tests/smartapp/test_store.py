@@ -67,7 +67,7 @@ def test_expired_rows_are_purged_by_later_launches_and_sessions(db: Database, cl
 def test_a_new_key_ends_every_session_and_launch(db: Database, clock: Clock) -> None:
     old = store_on(db, clock)
     state, browser = old.begin_launch(PENDING)
-    session_id = old.open_session(GRANT)
+    session_id, _ = old.open_session(GRANT)
     new = store_on(db, clock, Fernet.generate_key())
     assert new.session(session_id) is None
     assert new.take_launch(state, browser) is None
@@ -78,7 +78,7 @@ def test_a_session_keeps_the_grant_and_times_the_token_on_the_stores_clock(
     db: Database, clock: Clock
 ) -> None:
     store = store_on(db, clock)
-    session_id = store.open_session(GRANT)
+    session_id, handle = store.open_session(GRANT)
     view = store.session(session_id)
     assert view is not None
     assert (view.iss, view.access_token, view.patient) == (
@@ -87,3 +87,4 @@ def test_a_session_keeps_the_grant_and_times_the_token_on_the_stores_clock(
         "p1",
     )
     assert view.token_expires_at == (clock.now + timedelta(hours=1)).timestamp()
+    assert view.handle == handle and len(handle) == 22

@@ -77,7 +77,7 @@ def test_a_card_opens_the_view_with_the_patients_phq9(
     _wait(browser, lambda driver: len(driver.window_handles) == 2)
     browser.switch_to.window(next(h for h in browser.window_handles if h != console))
     _wait(browser, ec.title_is("TRD and course view"))
-    assert browser.current_url == f"{base}/app"
+    assert browser.current_url.startswith(f"{base}/app?view=")
 
     points = browser.find_elements(By.CSS_SELECTOR, "svg circle.phq9")
     bundle = json.loads((FIXTURES / "patients" / "candidate-two-failed-trials.json").read_text())
@@ -88,7 +88,9 @@ def test_a_card_opens_the_view_with_the_patients_phq9(
     assert expected.phq9, "the fixture has PHQ-9 scores to draw"
     summary = browser.find_element(By.CSS_SELECTOR, "article.card h3").text
     assert "reasonable next step" in summary
-    assert CANDIDATE not in browser.page_source  # the page shows no ids, only the chart
+    assert CANDIDATE not in browser.page_source  # the page shows no ids
+    heading = browser.find_element(By.TAG_NAME, "h1").text
+    assert heading.startswith("TRD and course view: Jordan Lee, born ")
     assert _severe_console_errors(browser) == []  # no CSP violation, nothing failed to load
     browser.set_window_size(1100, 1750)
     shot = Path(SCREENSHOT_DIR or tmp_path) / "trd-view.png"

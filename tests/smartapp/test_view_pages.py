@@ -55,8 +55,9 @@ def test_the_view_agrees_with_the_cards(view_app: Flask, fhir_base: str, name: s
     bundle = json.loads((FIXTURES / "patients" / f"{name}.json").read_text())
     pid = patient_id(bundle)
     client = view_app.test_client()
-    assert sign_in(client, fhir_base, pid).status_code == 303
-    response = client.get("/app")
+    callback = sign_in(client, fhir_base, pid)
+    assert callback.status_code == 303
+    response = client.get(callback.headers["Location"])
     assert response.status_code == 200, name
     page = response.get_data(as_text=True)
     svg = svg_of(page)
@@ -107,8 +108,8 @@ def test_the_course_status_states_the_courses_own_numbers(view_app: Flask, fhir_
     assert rows["Next session"].startswith("due ")
 
     client = view_app.test_client()
-    sign_in(client, fhir_base, patient_id(bundle))
-    page = html.unescape(client.get("/app").get_data(as_text=True))
+    view = sign_in(client, fhir_base, patient_id(bundle)).headers["Location"]
+    page = html.unescape(client.get(view).get_data(as_text=True))
     for label, value in rows.items():
         assert f"<dt>{label}</dt><dd>{value}</dd>" in page
 
@@ -118,8 +119,8 @@ def test_missing_data_is_named_on_the_view(view_app: Flask, fhir_base: str) -> N
         (FIXTURES / "patients" / "indeterminate-no-recent-bp-or-phq9.json").read_text()
     )
     client = view_app.test_client()
-    sign_in(client, fhir_base, patient_id(bundle))
-    page = re.sub(r"\s+", " ", html.unescape(client.get("/app").get_data(as_text=True)))
+    view = sign_in(client, fhir_base, patient_id(bundle)).headers["Location"]
+    page = re.sub(r"\s+", " ", html.unescape(client.get(view).get_data(as_text=True)))
     missing = page.split('id="missing"', 1)[1]
     assert "No PHQ-9 score on file for this episode." in missing
     assert "Nothing the decision depends on is missing." not in missing
