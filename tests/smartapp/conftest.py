@@ -45,8 +45,9 @@ def store() -> FhirStore:
     return FhirStore.from_directory(FIXTURES / "patients", NOW.date())
 
 
-def serve(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def serve(app: Flask, port: int = 0) -> Iterator[str]:
+    """Serve ``app`` on loopback in a thread; yields its base URL, then stops it."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"

@@ -50,16 +50,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Flask, str]
             log_level="ERROR",
         )
         app = create_app(settings, clock=lambda: NOW)
-        from werkzeug.serving import make_server
-
-        server = make_server("127.0.0.1", port, app, threaded=True)
-        import threading
-
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        yield app, f"http://127.0.0.1:{port}"
-        server.shutdown()
-        thread.join(5)
+        for base in serve(app, port):
+            yield app, base
         app.extensions["ketamine_cds"].db.dispose()
 
 
