@@ -192,7 +192,8 @@ def view() -> Response:
     session = store().session(session_id) if session_id else None
     if session is None:
         raise LaunchFailure("expired")
-    if not secrets.compare_digest(request.args.get("view", ""), session.handle):
+    handle = request.args.get("view", "").encode("utf-8", "replace")
+    if not secrets.compare_digest(handle, session.handle.encode("ascii")):
         raise LaunchFailure("replaced")
     now = app_state.clock()
     reading = read_chart(session, settings, app_state.registry, now)

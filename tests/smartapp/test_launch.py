@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from cds_service.smartapp.oauth import read_types
@@ -546,6 +548,7 @@ def test_a_later_launch_in_the_same_browser_does_not_take_over_an_open_view(
     assert "This view was replaced by a later one" in page_text(reloaded)
     assert "Jordan" not in page_text(reloaded)
     assert client.get("/app").status_code == 409  # no handle at all: not the latest view either
+    assert client.get("/app?view=%C3%A9t%C3%A9").status_code == 409  # not ASCII: still a page
 
 
 def test_a_callback_from_another_authorization_server_is_refused(
@@ -636,3 +639,21 @@ def test_launches_beyond_the_cap_are_refused(
     client = smart_app.test_client()
     assert [client.get(launch_path(fhir.base)).status_code for _ in range(3)] == [302, 302, 503]
     assert "Too many launches are in progress" in page_text(client.get(launch_path(fhir.base)))
+
+
+@given(
+    path=st.sampled_from(["/app/launch", "/app/callback", "/app"]),
+    params=st.dictionaries(
+        st.sampled_from(["iss", "launch", "state", "code", "error", "view", "other"]),
+        st.text(max_size=40),
+        max_size=5,
+    ),
+)
+def test_no_query_string_makes_the_view_fail_unexpectedly(
+    smart_app: Flask, fhir: FhirServer, path: str, params: dict[str, str]
+) -> None:
+    client = smart_app.test_client()
+    response = client.get(path, query_string=params)
+    assert response.status_code < 500 or response.status_code in (502, 503)
+    assert response.mimetype == "text/html"
+    assert "The view failed" not in page_text(response)
