@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -217,3 +218,34 @@ def test_the_cli_refuses_a_bind_without_a_port(capsys) -> None:
 
     assert cli.main(["fhir-server", "--bind", "localhost"]) == 2
     assert "--bind must be host:port, not 'localhost'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:8099", "10.0.0.5:8099", "fhir.example.org:8099"])
+def test_smart_mode_binds_loopback_only(capsys, bind: str) -> None:
+    from cds_service import cli
+
+    assert cli.main(["fhir-server", "--smart", "--bind", bind]) == 2
+    error = capsys.readouterr().err
+    assert "--smart approves every sign-in, so it binds loopback only" in error
+    assert repr(bind) in error
+
+
+def test_smart_mode_says_it_is_a_test_double(monkeypatch, capsys) -> None:
+    import socket
+
+    from werkzeug import serving
+
+    from cds_service import cli
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    served: list[Any] = []
+    monkeypatch.setattr(serving, "run_simple", lambda *args, **kwargs: served.append(args))
+    assert cli.main(["fhir-server", "--smart", "--bind", f"127.0.0.1:{port}"]) == 0
+    error = capsys.readouterr().err
+    assert "SMART mode is a TEST DOUBLE: it approves every authorization at once" in error
+    assert served and served[0][0] == "127.0.0.1"
+    app = served[0][2]
+    configuration = app.test_client().get("/.well-known/smart-configuration").json
+    assert configuration["code_challenge_methods_supported"] == ["S256"]
