@@ -32,6 +32,8 @@ __all__ = ["ChartReading", "allowed_issuer", "read_chart", "unreadable_smart_ser
 HOOK = "patient-view"
 # The hook request needs a user; the launch names none, since the view asks for no openid scope.
 VIEW_USER = "Practitioner/ketamine-cds-view"
+# The hooks' 0.2 s suits an EHR's own network; a clinician waiting for a page can wait longer.
+VIEW_CONNECT_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ def view_settings(settings: Settings) -> Settings:
         update={
             "fhir_budget_s": budget,
             "fhir_read_timeout_s": budget,
-            "fhir_connect_timeout_s": min(budget, max(settings.fhir_connect_timeout_s, 2.0)),
+            "fhir_connect_timeout_s": min(
+                budget, max(settings.fhir_connect_timeout_s, VIEW_CONNECT_TIMEOUT_S)
+            ),
         }
     )
 
@@ -105,7 +109,7 @@ def read_chart(
 
 
 def patient_label(patient: dict[str, Any]) -> str:
-    """ "Jordan Lee, born 12 Apr 1980": the name the chart uses, and the birth date."""
+    """The name the chart uses, and the birth date: ``Jordan Lee, born 12 Apr 1980``."""
     names = [n for n in patient.get("name") or [] if isinstance(n, dict)]
     chosen = next((n for n in names if n.get("use") in ("official", "usual")), None)
     chosen = chosen or (names[0] if names else {})
@@ -121,4 +125,5 @@ def patient_label(patient: dict[str, Any]) -> str:
 
 def _unavailable(exc: PrefetchUnavailable) -> str:
     keys = ", ".join(sorted(exc.failures))
-    return f"it could not supply {keys}"
+    why = next(iter(exc.failures.values()), "")
+    return f"it could not supply {keys} ({why})" if why else f"it could not supply {keys}"

@@ -657,3 +657,18 @@ def test_no_query_string_makes_the_view_fail_unexpectedly(
     assert response.status_code < 500 or response.status_code in (502, 503)
     assert response.mimetype == "text/html"
     assert "The view failed" not in page_text(response)
+
+
+def test_a_token_the_fhir_server_no_longer_takes_is_a_chart_failure(
+    smart_app: Flask, fhir: FhirServer
+) -> None:
+    client = smart_app.test_client()
+    view = sign_in(client, fhir.base).headers["Location"]
+    assert fhir.double is not None
+    fhir.double.tokens.clear()  # revoked at the EHR
+    response = client.get(view)
+    assert response.status_code == 502
+    text = page_text(response)
+    assert "The chart could not be read" in text
+    assert "fhirServer refused access (HTTP 401)" in text
+    assert "Jordan" not in text
