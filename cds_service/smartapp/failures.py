@@ -94,6 +94,12 @@ FAILURES = {
         "The service read the patient's chart from the FHIR server, and {detail}. Try again; "
         "if it persists, tell the service's administrator.",
     ),
+    "storage": Failure(
+        503,
+        "The service cannot reach its database",
+        "Sign-ins and sessions are kept in the service's database, which did not answer. Try "
+        "again in a minute; if it persists, tell the service's administrator.",
+    ),
     "disabled": Failure(
         404,
         "The TRD and course view is not set up",

@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Response, current_app, g, render_template, request
 from markdown_it import MarkdownIt
 from markupsafe import Markup
+from sqlalchemy.exc import SQLAlchemyError
 
 from cds_service.config import Settings
 from cds_service.protocol.routes import state
@@ -103,6 +104,12 @@ def failed(exc: LaunchFailure) -> Response:
         request_id=g.get("request_id", "-"),
     )
     return Response(html, status=failure.status, mimetype="text/html")
+
+
+@bp.errorhandler(SQLAlchemyError)
+def storage_down(exc: SQLAlchemyError) -> Response:
+    log.error("view storage failed", extra={"error": type(exc).__name__})
+    return failed(LaunchFailure("storage"))
 
 
 @bp.errorhandler(Exception)
@@ -195,6 +202,8 @@ def view() -> Response:
     handle = request.args.get("view", "").encode("utf-8", "replace")
     if not secrets.compare_digest(handle, session.handle.encode("ascii")):
         raise LaunchFailure("replaced")
+    if session.iss not in settings.smart_clients:
+        raise LaunchFailure("unknown-iss")  # its registration was withdrawn since the launch
     now = app_state.clock()
     reading = read_chart(session, settings, app_state.registry, now)
     drawn = timeline(reading.assessment, settings.clinical)

@@ -672,3 +672,47 @@ def test_a_token_the_fhir_server_no_longer_takes_is_a_chart_failure(
     assert "The chart could not be read" in text
     assert "fhirServer refused access (HTTP 401)" in text
     assert "Jordan" not in text
+
+
+def test_an_unreachable_fhir_server_is_a_discovery_failure(make_smart_app: Any) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        base = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    response = make_smart_app(base).test_client().get(launch_path(base))
+    assert response.status_code == 502
+    assert "could not be reached (ConnectionError)" in page_text(response)
+
+
+def test_a_database_that_does_not_answer_is_a_503_page(
+    smart_app: Flask, fhir: FhirServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    store = smart_app.extensions["ketamine_cds_smart"]
+
+    def down(*_: Any) -> None:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(store, "begin_launch", down)
+    response = smart_app.test_client().get(launch_path(fhir.base))
+    assert response.status_code == 503
+    text = page_text(response)
+    assert "cannot reach its database" in text and "connection refused" not in text
+
+
+def test_a_session_whose_registration_was_withdrawn_is_refused(
+    make_smart_app: Any, fhir: FhirServer, make_settings: Any
+) -> None:
+    from dataclasses import replace
+
+    app = make_smart_app(fhir.base)
+    client = app.test_client()
+    view = sign_in(client, fhir.base).headers["Location"]
+    withdrawn = make_settings(smart_clients={"https://other.example.org": {"client_id": "k"}})
+    app.extensions["ketamine_cds"] = replace(app.extensions["ketamine_cds"], settings=withdrawn)
+    response = client.get(view)
+    assert response.status_code == 403
+    assert "not one the view may read" in page_text(response)
+    assert fhir.double is not None and fhir.double.bearer_requests == 0
