@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -138,8 +138,8 @@ def settings(make_settings: Any) -> Settings:
 def make_app(make_settings: Any) -> Iterator[Any]:
     apps: list[Flask] = []
 
-    def build(**overrides: Any) -> Flask:
-        app = create_app(make_settings(**overrides), clock=lambda: NOW)
+    def build(clock: Callable[[], datetime] = lambda: NOW, **overrides: Any) -> Flask:
+        app = create_app(make_settings(**overrides), clock=clock)
         app.test_client_class = ContractClient
         apps.append(app)
         return app

@@ -15,7 +15,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from cds_service.app import create_app
 from cds_service.fhirserver import FhirStore, create_fhir_app
 from cds_service.fhirserver.smart import SmartDouble
 from cds_service.smartapp.oauth import DISCOVERED
@@ -81,18 +80,14 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_smart_app(make_settings: Any, clock: Clock) -> Iterator[Any]:
-    apps: list[Flask] = []
+def make_smart_app(make_app: Any, clock: Clock) -> Any:
+    """The service with a SMART client for ``fhir_base``, on the test's movable clock."""
 
     def build(fhir_base: str, **overrides: Any) -> Flask:
-        settings = make_settings(smart_clients={fhir_base: {"client_id": CLIENT_ID}}, **overrides)
-        app = create_app(settings, clock=clock)
-        apps.append(app)
-        return app
+        clients = {fhir_base: {"client_id": CLIENT_ID}}
+        return make_app(clock=clock, smart_clients=clients, **overrides)  # type: ignore[no-any-return]
 
-    yield build
-    for app in apps:
-        app.extensions["ketamine_cds"].db.dispose()
+    return build
 
 
 @pytest.fixture
@@ -112,8 +107,13 @@ def authorize(location: str) -> str:
     return f"{callback.path}?{callback.query}"
 
 
-def sign_in(client: FlaskClient, iss: str, launch: str = CANDIDATE) -> Any:
-    """Launch, authorize and call back; the callback's response."""
+def callback_path(client: FlaskClient, iss: str, launch: str = CANDIDATE) -> str:
+    """Launch and authorize; the callback the authorization server sends the browser to."""
     started = client.get(launch_path(iss, launch))
     assert started.status_code == 302, started.get_data(as_text=True)
-    return client.get(authorize(started.headers["Location"]))
+    return authorize(started.headers["Location"])
+
+
+def sign_in(client: FlaskClient, iss: str, launch: str = CANDIDATE) -> Any:
+    """Launch, authorize and call back; the callback's response."""
+    return client.get(callback_path(client, iss, launch))

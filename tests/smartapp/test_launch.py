@@ -21,6 +21,7 @@ from tests.smartapp.conftest import (
     Clock,
     FhirServer,
     authorize,
+    callback_path,
     launch_path,
     sign_in,
 )
@@ -123,8 +124,7 @@ def test_a_replayed_callback_is_refused_and_the_code_is_exchanged_once(
     smart_app: Flask, fhir: FhirServer
 ) -> None:
     client = smart_app.test_client()
-    started = client.get(launch_path(fhir.base))
-    callback = authorize(started.headers["Location"])
+    callback = callback_path(client, fhir.base)
     assert client.get(callback).status_code == 303
     replay = client.get(callback)
     assert replay.status_code == 400
@@ -134,8 +134,7 @@ def test_a_replayed_callback_is_refused_and_the_code_is_exchanged_once(
 
 def test_a_forged_state_makes_no_token_request(smart_app: Flask, fhir: FhirServer) -> None:
     client = smart_app.test_client()
-    started = client.get(launch_path(fhir.base))
-    callback = authorize(started.headers["Location"])
+    callback = callback_path(client, fhir.base)
     forged = re.sub(r"state=[^&]+", "state=forged-state-value", callback)
     response = client.get(forged)
     assert response.status_code == 400
@@ -153,8 +152,7 @@ def test_a_callback_in_another_browser_is_refused(smart_app: Flask, fhir: FhirSe
 
 def test_a_launch_expires(smart_app: Flask, fhir: FhirServer, clock: Clock) -> None:
     client = smart_app.test_client()
-    started = client.get(launch_path(fhir.base))
-    callback = authorize(started.headers["Location"])
+    callback = callback_path(client, fhir.base)
     clock.advance(seconds=301)
     assert client.get(callback).status_code == 400
     assert fhir.double is not None and fhir.double.token_requests == 0
@@ -199,8 +197,7 @@ def test_an_authorization_error_is_shown_not_exchanged(smart_app: Flask, fhir: F
 
 def test_a_code_the_server_refuses_is_a_token_error(smart_app: Flask, fhir: FhirServer) -> None:
     client = smart_app.test_client()
-    started = client.get(launch_path(fhir.base))
-    callback = authorize(started.headers["Location"])
+    callback = callback_path(client, fhir.base)
     tampered = re.sub(r"code=[^&]+", "code=not-the-code", callback)
     response = client.get(tampered)
     assert response.status_code == 502
@@ -443,8 +440,7 @@ def test_no_token_code_state_or_patient_reaches_the_logs(
     smart_app: Flask, fhir: FhirServer, json_logs: Any
 ) -> None:
     client = smart_app.test_client()
-    started = client.get(launch_path(fhir.base))
-    callback = authorize(started.headers["Location"])
+    callback = callback_path(client, fhir.base)
     view = client.get(callback).headers["Location"]
     assert client.get(view).status_code == 200
     client.get(callback)  # the replay is logged as refused
