@@ -385,7 +385,19 @@ def test_pregnancy_says_what_the_label_says(client) -> None:
     words = text(eligibility)
     assert "Not recommended in pregnancy; this service's own hard stop" in words
     assert "not a label contraindication" in words
-    assert "National Pregnancy Registry for Antidepressants" in words
+    assert "Registry" not in words  # no exposure yet: nothing to register
+
+
+def test_pregnancy_during_a_course_stops_it_and_registers_the_exposure(client) -> None:
+    sessions = [f.esketamine_administration(f"s{n}", P, f.ago(20 - 3 * n)) for n in range(4)]
+    pregnant = f.pregnancy_status("preg", P, True, f.ago(2))
+    cards = call(client, [*patient(), before_course(days=24), *sessions, pregnant])
+    words = "\n".join(text(c) for c in cards)
+    assert any(
+        assessment(c).get("decision") == "contraindicated" for c in cards if c.get("extension")
+    )
+    assert "Stop the course and counsel the patient" in words
+    assert "National Pregnancy Registry for Antidepressants, 1-844-405-6185" in words
 
 
 def test_a_patient_who_could_become_pregnant_is_advised_on_contraception(client) -> None:

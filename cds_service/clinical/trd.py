@@ -39,7 +39,7 @@ from cds_service.record.observations import Reading
 from cds_service.record.record import ConditionFact, PatientRecord
 from cds_service.record.terminology import Code, Terminology
 
-__all__ = ["Episode", "TrdResult", "assess_trd"]
+__all__ = ["Episode", "TrdResult", "assess_trd", "counts_toward_trd"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,14 @@ class TrdResult:
     mdd: tuple[tuple[ConditionFact, Code], ...]
     remission_only: bool
     reasons: tuple[Reason, ...]
+
+
+def counts_toward_trd(trial: Trial, settings: ClinicalSettings) -> bool:
+    """A failed adequate trial that counts: an augmenting drug counts only when the site's
+    settings say so (docs/clinical-basis.md, augmentation)."""
+    return trial.status == "adequate-failed" and (
+        not trial.augmenter or settings.augmentation_counts_as_trial
+    )
 
 
 def _episode(
@@ -162,7 +170,7 @@ def assess_trd(
         )
     )
     counted = [t for t in trials if not t.augmenter or settings.augmentation_counts_as_trial]
-    failed = sum(1 for t in counted if t.status == "adequate-failed")
+    failed = sum(1 for t in counted if counts_toward_trd(t, settings))
     uncertain = [t for t in counted if is_uncertain(t, settings)]
     short = [t for t in counted if t.status == "indeterminate" and not is_uncertain(t, settings)]
 
@@ -188,7 +196,9 @@ def assess_trd(
                 Reason(
                     "trial-duration-indeterminate",
                     tuple(
-                        Evidence(t.reference, None, t.start, f"{t.ingredient} {t.days} days")
+                        Evidence(
+                            t.reference, None, t.start, f"{t.ingredient} ({t.days} days on record)"
+                        )
                         for t in short
                     ),
                 )

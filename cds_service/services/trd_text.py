@@ -11,7 +11,7 @@ from cds_service.clinical.vitals import latest_blood_pressure
 from cds_service.services.content import md, texts
 from cds_service.services.detail import day
 
-__all__ = ["measures", "phq9_label", "still_needed", "trd_line", "trial_row"]
+__all__ = ["measures", "needed_items", "phq9_label", "still_needed", "trd_line", "trial_row"]
 
 
 def phq9_label(assessment: Assessment) -> str:
@@ -56,6 +56,15 @@ def _episode(episode: Episode, settings: ClinicalSettings) -> str:
 
 
 def still_needed(assessment: Assessment, settings: ClinicalSettings) -> str:
+    """What the record still needs before the decision can be made, as one sentence."""
+    items = needed_items(assessment, settings)
+    if len(items) == 2:
+        return f"{items[0]} and {items[1]}."
+    return "; ".join(items) + ("." if items else "")
+
+
+def needed_items(assessment: Assessment, settings: ClinicalSettings) -> list[str]:
+    """Each thing the record still needs, in the cards' words (``cards/text.json``)."""
     needed = texts()["eligibility"]["needed"]
     items: list[str] = []
     trd = assessment.trd
@@ -80,9 +89,7 @@ def still_needed(assessment: Assessment, settings: ClinicalSettings) -> str:
             items.append(needed[reason.code].format(names=names, minimum=settings.trial_min_days))
         elif reason.code == "no-qualifying-mdd":
             items.append(needed[reason.code])
-    if len(items) == 2:
-        return f"{items[0]} and {items[1]}."
-    return "; ".join(items) + ("." if items else "")
+    return items
 
 
 def measures(assessment: Assessment, settings: ClinicalSettings) -> str:

@@ -60,10 +60,11 @@ def timeline_svg(view: Timeline) -> str:
 def describe(view: Timeline) -> str:
     """The chart in words, for a screen reader or a printout without images."""
     counted = sum(t.counted for t in view.trials)
+    undated = f" ({view.undated_trials} more without dates)" if view.undated_trials else ""
     words = [
         f"From {day(view.start)} to {day(view.end)}: "
-        f"{_count(len(view.trials), 'antidepressant trial')}, {counted} counted as failed "
-        "adequate."
+        f"{_count(len(view.trials), 'dated antidepressant trial')}{undated}, {counted} "
+        "counting toward TRD as failed adequate trials."
     ]
     if view.sessions:
         words.append(

@@ -10,10 +10,10 @@ from datetime import date
 
 from cds_service.clinical.assessment import Assessment
 from cds_service.clinical.settings import ClinicalSettings
-from cds_service.services.common import sentence_case
+from cds_service.services.common import capital, sentence_case
 from cds_service.services.detail import day
 from cds_service.services.reasons import display
-from cds_service.services.trd_text import trial_row
+from cds_service.services.trd_text import needed_items
 
 __all__ = ["course_status", "missing"]
 
@@ -49,7 +49,12 @@ def course_status(
     if course.baseline and course.baseline.value is not None:
         rows.append(("Baseline PHQ-9", f"{course.baseline.value:g} on {day(course.baseline.when)}"))
     else:
-        rows.append(("Baseline PHQ-9", "none on file before the first session"))
+        rows.append(
+            (
+                "Baseline PHQ-9",
+                f"none in the {settings.course_baseline_days} days before the first session",
+            )
+        )
     if course.latest and course.latest.value is not None:
         latest = f"{course.latest.value:g} on {day(course.latest.when)}"
         if course.baseline and course.baseline.value and course.latest.value is not None:
@@ -74,20 +79,14 @@ def course_status(
 def missing(
     assessment: Assessment, gaps: dict[str, list[str]], settings: ClinicalSettings
 ) -> list[str]:
-    """What the view could not read, and what the chart lacks that the decision turns on."""
+    """What the view could not read, then what the record still needs before the decision
+    can be made, in the eligibility card's own words."""
     lines = [f"{KEY_NAMES.get(key, key)}: {'; '.join(notes)}." for key, notes in gaps.items()]
-    trd = assessment.trd
-    if trd.status in ("not-met", "indeterminate"):
+    lines += [capital(item) + "." for item in needed_items(assessment, settings)]
+    course = assessment.course
+    if course is not None and course.baseline is None:
         lines.append(
-            f"Failed adequate antidepressant trials counted in this episode: {trd.failed} of "
-            f"the {trd.required} the TRD criteria need."
+            f"No baseline PHQ-9 in the {settings.course_baseline_days} days before the first "
+            "session, so response cannot be judged."
         )
-    for trial in trd.trials:
-        if trial.status == "indeterminate":
-            name, _, _, why = trial_row(trial, settings)
-            lines.append(f"{name}: {why}; a dose and dates on file would let it be judged.")
-    if trd.phq9_state == "missing":
-        lines.append("No PHQ-9 score on file for this episode.")
-    if assessment.course is not None and assessment.course.baseline is None:
-        lines.append("No baseline PHQ-9 before the first session, so response cannot be judged.")
     return lines

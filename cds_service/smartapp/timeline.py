@@ -12,11 +12,10 @@ from datetime import date
 
 from cds_service.clinical.assessment import Assessment
 from cds_service.clinical.settings import ClinicalSettings
+from cds_service.clinical.trd import counts_toward_trd
 from cds_service.services.trd_text import trial_row
 
 __all__ = ["BpPoint", "Point", "Timeline", "TrialBar", "timeline"]
-
-COUNTED = {"adequate-failed"}
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ class TrialBar:
     end: date  # today while the trial is ongoing
     ongoing: bool
     daily_dose_mg: float | None
-    counted: bool  # a failed adequate trial toward TRD
+    counted: bool  # a failed adequate trial that counts toward TRD
     why: str  # the cards' words for its status
 
 
@@ -48,6 +47,7 @@ class Timeline:
     start: date
     end: date
     trials: tuple[TrialBar, ...]
+    undated_trials: int  # trials without a start date: in the table, not on the time axis
     course_drug: str | None
     sessions: tuple[date, ...]
     phq9: tuple[Point, ...]
@@ -68,7 +68,7 @@ def timeline(assessment: Assessment, settings: ClinicalSettings) -> Timeline:
             end=today if trial.ongoing or trial.end is None else trial.end,
             ongoing=trial.ongoing,
             daily_dose_mg=trial.daily_dose_mg,
-            counted=trial.status in COUNTED,
+            counted=counts_toward_trd(trial, settings),
             why=trial_row(trial, settings)[3],
         )
         for trial in assessment.trd.trials
@@ -96,6 +96,7 @@ def timeline(assessment: Assessment, settings: ClinicalSettings) -> Timeline:
         start=min(dates, default=today),
         end=today,
         trials=trials,
+        undated_trials=sum(1 for trial in assessment.trd.trials if trial.start is None),
         course_drug=course.drug if course else None,
         sessions=sessions,
         phq9=phq9,

@@ -124,3 +124,30 @@ def test_text_from_the_record_is_escaped() -> None:
     assert "<script>" not in text
     ET.fromstring(text)  # still well-formed
     assert date.today() >= view.end
+
+
+@pytest.mark.parametrize("augmentation_counts", [False, True])
+def test_an_augmenting_drug_is_drawn_as_the_trd_rule_counts_it(augmentation_counts: bool) -> None:
+    from dataclasses import replace
+
+    bundle = json.loads((FIXTURES / "patients" / "candidate-two-failed-trials.json").read_text())
+    _, assessment, _ = view_of(bundle)
+    first = replace(assessment.trd.trials[0], augmenter=True)
+    trd = replace(assessment.trd, trials=(first, *assessment.trd.trials[1:]))
+    settings = ClinicalSettings(augmentation_counts_as_trial=augmentation_counts)
+    view = timeline(replace(assessment, trd=trd), settings)
+    assert first.status == "adequate-failed"
+    assert view.trials[0].counted is augmentation_counts
+    assert view.trials[1].counted
+
+
+def test_trials_without_dates_are_counted_in_the_chart_text() -> None:
+    from dataclasses import replace
+
+    bundle = json.loads((FIXTURES / "patients" / "candidate-two-failed-trials.json").read_text())
+    _, assessment, _ = view_of(bundle)
+    undated = replace(assessment.trd.trials[0], start=None)
+    trd = replace(assessment.trd, trials=(*assessment.trd.trials, undated))
+    view = timeline(replace(assessment, trd=trd), ClinicalSettings())
+    assert view.undated_trials == 1
+    assert "2 dated antidepressant trials (1 more without dates)" in describe(view)

@@ -12,8 +12,11 @@ import pytest
 from flask import Flask
 
 from cds_service.app import create_app
+from cds_service.clinical.settings import ClinicalSettings
 from cds_service.config import Settings
 from cds_service.fhirserver import FhirStore, create_fhir_app
+from cds_service.services.common import capital
+from cds_service.services.trd_text import needed_items
 from tests.builders import FIXTURES, hook_request, patient_id
 from tests.conftest import NOW
 from tests.smartapp.conftest import CLIENT_ID, serve, sign_in
@@ -83,11 +86,13 @@ def test_the_view_agrees_with_the_cards(view_app: Flask, fhir_base: str, name: s
         trials = [t for t in extension["trials"] if t.get("start")]
         counted = [t["status"] == "adequate-failed" for t in trials]
         assert values(svg, "rect", "trial", "data-counted") == [str(c).lower() for c in counted]
-    if assessment.trd.status in ("not-met", "indeterminate"):
-        assert (
-            f"counted in this episode: {assessment.trd.failed} of the "
-            f"{assessment.trd.required} the TRD criteria need" in text
-        )
+    missing = text.split('id="missing"', 1)[1]
+    eligibility = [c for c in cards if c["source"]["topic"]["code"] == "ketamine-eligibility"]
+    for item in needed_items(assessment, ClinicalSettings()):
+        assert f"<li>{capital(item)}.</li>" in missing, name
+        for card in eligibility:  # an indeterminate card asks for the same thing to decide
+            if assessment.decision == "indeterminate":
+                assert item in html.unescape(card["detail"]), name
 
 
 def test_the_course_status_states_the_courses_own_numbers(view_app: Flask, fhir_base: str) -> None:
@@ -122,5 +127,6 @@ def test_missing_data_is_named_on_the_view(view_app: Flask, fhir_base: str) -> N
     view = sign_in(client, fhir_base, patient_id(bundle)).headers["Location"]
     page = re.sub(r"\s+", " ", html.unescape(client.get(view).get_data(as_text=True)))
     missing = page.split('id="missing"', 1)[1]
-    assert "No PHQ-9 score on file for this episode." in missing
+    assert "<li>A blood pressure within 30 days.</li>" in missing
+    assert "<li>A PHQ-9 within 30 days.</li>" in missing
     assert "Nothing the decision depends on is missing." not in missing
