@@ -40,7 +40,8 @@ def _not_shown_card(left_out: list[Card], *, total: int, limit: int, orders: boo
     by_indicator = Counter(card.indicator for card in left_out)
     counts = _and(
         [
-            f"{by_indicator[level]} {words['indicators'][level]}"
+            f"{by_indicator[level]} {words['indicators'][level]} "
+            + ("card" if by_indicator[level] == 1 else "cards")
             for level in URGENCY
             if by_indicator[level]
         ]
@@ -56,7 +57,10 @@ def _not_shown_card(left_out: list[Card], *, total: int, limit: int, orders: boo
     return Card(
         summary=summary_fit(
             words["summary"].format(
-                count=count, cards="card" if count == 1 else "cards", limit=limit
+                count=count,
+                cards="card" if count == 1 else "cards",
+                level=words["indicators"][left_out[0].indicator],
+                topic=_topic(left_out[0]),
             )
         ),
         detail=detail.markdown(),

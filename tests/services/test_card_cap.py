@@ -37,11 +37,13 @@ def test_over_the_limit_the_most_urgent_stay_in_order_and_one_card_counts_the_re
     last = out[2]
     assert last.source.topic is not None and last.source.topic.code == "cards-not-shown"
     assert last.indicator == "warning"  # the most urgent card left out
-    assert last.summary == "3 more cards not shown: this service shows at most 3 per request"
+    assert last.summary == (
+        "3 more cards not shown, the most urgent warning: Ketamine/esketamine eligibility"
+    )
     assert last.detail is not None
     assert "This request produced 5 cards; the 2 most urgent are shown." in last.detail
     assert (
-        "Not shown: 1 warning and 2 information cards "
+        "Not shown: 1 warning card and 2 information cards "
         "(topics: Ketamine/esketamine eligibility, Order checklist, ECT/TMS safety)."
     ) in last.detail
     assert last.extension == {
@@ -60,10 +62,13 @@ def test_the_count_card_is_as_urgent_as_the_most_urgent_card_left_out() -> None:
     assert [c.summary for c in out[:1]] == ["critical 0"]
     assert out[1].indicator == "critical"
     assert out[1].detail is not None
-    assert out[1].detail.startswith("**Ask your clinical informatics team to raise the card limit")
+    assert out[1].detail.startswith(
+        "**Ask your clinical informatics team to raise this service's card limit"
+    )
+    assert "KETAMINE_CDS" not in out[1].detail
     mixed = [cards[0], card("info", "order-checklist", "i"), card("warning", "blood-pressure", "w")]
     assert capped(mixed, 2, orders=True)[1].indicator == "warning"
-    assert out[1].summary.startswith("2 more cards not shown")
+    assert out[1].summary == "2 more cards not shown, the most urgent critical: Suicide risk"
     assert out[1].detail is not None and "Not shown: 2 critical cards" in out[1].detail
 
 
@@ -88,7 +93,7 @@ def test_a_request_with_many_drafts_is_answered_within_the_card_limit(make_app) 
     last = cards[4]
     assert last["source"]["topic"]["code"] == "cards-not-shown"
     assert last["extension"][NOT_SHOWN]["total"] == 12
-    assert last["summary"] == "8 more cards not shown: this service shows at most 5 per request"
+    assert last["summary"].startswith("8 more cards not shown, the most urgent ")
     assert len(last["summary"]) < 140
     assert not any(p.search(last["summary"]) for p in CODE_PATTERNS.values())
     assert prose_words(last["detail"]) <= 100
