@@ -116,8 +116,8 @@ def measures(assessment: Assessment, settings: ClinicalSettings) -> str:
 
 
 def trd_line(assessment: Assessment, settings: ClinicalSettings, *, quiet: bool) -> str:
-    """The TRD verdict in one line: trials counted, since when, and (unless ``quiet``, the short
-    not-trd card) the latest PHQ-9 and BP."""
+    """The TRD verdict in one line: trials counted, since when, and the latest PHQ-9 and BP; on
+    the short not-trd card (``quiet``) the PHQ-9 alone, with its date."""
     words = texts()["eligibility"]
     trd = assessment.trd
     fields = {
@@ -132,4 +132,13 @@ def trd_line(assessment: Assessment, settings: ClinicalSettings, *, quiet: bool)
         line = words["trd"].format(episode=episode, **fields)
     if not quiet:
         line += " " + measures(assessment, settings)
+    elif (
+        trd.phq9_state in ("partial-response", "remission")
+        and trd.phq9
+        and trd.phq9.value is not None
+    ):
+        # the reading the not-TRD verdict rests on
+        line += " " + words["quietPhq9"].format(
+            value=f"{trd.phq9.value:g}", date=day(trd.phq9.when)
+        )
     return str(line)

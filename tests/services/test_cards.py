@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from datetime import date
+
+import pytest
 
 from cds_service.services.common import summary_fit
 from cds_service.services.content import md
@@ -99,6 +102,15 @@ def test_partial_response_summary_names_the_phq9(client) -> None:
         "Ketamine or esketamine not yet indicated: TRD not met, latest PHQ-9 of 7 shows a partial "
         "response"
     )
+    when = date.fromisoformat(f.ago(10)[:10])  # trd_base's recent PHQ-9
+    assert f"Latest PHQ-9: 7 on {when.day} {when:%b %Y}." in card["detail"]
+
+
+@pytest.mark.parametrize("score", [0, 3])
+def test_a_remission_card_dates_the_phq9_it_rests_on(client, score: int) -> None:
+    body = hook_request("patient-view", f.bundle(P, trd_base(P, phq=score)))
+    [card] = client.post("/cds-services/ketamine-trd-patient-view", json=body).json["cards"]
+    assert f"Latest PHQ-9: {score} on " in card["detail"]
 
 
 def test_other_cautions_stay_beside_a_vascular_lesion(client) -> None:
