@@ -17,6 +17,7 @@ from cds_service.services.trd_text import needed_items
 
 __all__ = ["course_status", "missing"]
 
+PROGRESS_CODES = {"induction-complete", "induction-in-progress"}  # the Induction row says so
 DRUG_NAMES = {"esketamine": "Esketamine (Spravato), nasal", "ketamine": "Ketamine, IV"}
 KEY_NAMES = {
     "patient": "The Patient resource",
@@ -59,11 +60,14 @@ def course_status(
         latest = f"{course.latest.value:g} on {day(course.latest.when)}"
         if course.baseline and course.baseline.value and course.latest.value is not None:
             change = (course.latest.value - course.baseline.value) / course.baseline.value
-            latest += f" ({change:+.0%} from baseline)"
+            direction = "lower" if change <= 0 else "higher"
+            latest += f" ({abs(change):.0%} {direction} than baseline)"
         rows.append(("Latest PHQ-9", latest))
-    verdicts = [display(r) for r in course.reasons]
+    verdicts = [display(r) for r in course.reasons if r.code not in PROGRESS_CODES]
     if verdicts:
-        rows.append(("Findings", "; ".join([verdicts[0], *map(sentence_case, verdicts[1:])])))
+        rows.append(
+            ("Response and cautions", "; ".join([verdicts[0], *map(sentence_case, verdicts[1:])]))
+        )
     if course.overdue_days and course.next_due:
         rows.append(
             (

@@ -107,9 +107,10 @@ def test_the_course_status_states_the_courses_own_numbers(view_app: Flask, fhir_
     assert rows["Drug"] == "Ketamine, IV"
     assert rows["Sessions so far"].startswith(f"{len(course.sessions)}, from ")
     change = (course.latest.value - course.baseline.value) / course.baseline.value
-    assert rows["Latest PHQ-9"].endswith(f"({change:+.0%} from baseline)")
+    assert rows["Latest PHQ-9"].endswith(f"({-change:.0%} lower than baseline)")
     assert change <= -0.5  # the fixture is a responder
-    assert rows["Findings"] == "Induction complete; response"
+    assert rows["Induction"] == "complete"
+    assert rows["Response and cautions"] == "Response"
     assert rows["Next session"].startswith("due ")
 
     client = view_app.test_client()
