@@ -867,7 +867,11 @@ SCENARIOS += [
                 "warning",
                 "met",
                 ["dose-outside-band"],
-                ["1.43 mg/kg", "Order IV ketamine with caution", "0.5 mg/kg over about 40 minutes"],
+                [
+                    "1.43 mg/kg",
+                    "Check the IV ketamine order before signing",
+                    "0.5 mg/kg over about 40 minutes",
+                ],
                 [],
             ),
             checklist(

@@ -760,7 +760,7 @@ def test_the_dose_summary_and_checklist_follow_the_sites_dose_band(make_app) -> 
     cards = call(client, patient(), "order-sign", [f.iv_ketamine_draft("d1", P, 60, reason=MDD)])
     eligibility = card(cards, "ketamine-eligibility")
     assert eligibility["summary"] == (
-        "Order IV ketamine with caution: dose 0.86 mg/kg, outside 0.4-0.8 mg/kg"
+        "Check the IV ketamine order before signing: dose 0.86 mg/kg, outside 0.4-0.8 mg/kg"
     )
     assert "outside the dose band 0.4-0.8 mg/kg" in text(card(cards, "order-checklist"))
 

@@ -31,6 +31,7 @@ from cds_service.record.record import PatientRecord
 from cds_service.record.terminology import LOINC, Code, Terminology
 
 __all__ = [
+    "DOSING_CHECKS",
     "intravenous",
     "is_depression_treatment",
     "latest_weight",
@@ -38,6 +39,11 @@ __all__ = [
     "order_reasons",
 ]
 
+# Reasons about how a draft order is written (its dose, its rate, the weight it is dosed by),
+# not about the patient: changing the order answers them.
+DOSING_CHECKS = frozenset(
+    {"dose-outside-band", "weight-missing", "infusion-too-fast", "infusion-length-unknown"}
+)
 INTRAVENOUS_ROUTE = "47625008"  # SNOMED CT: intravenous route
 _IV_TEXT = re.compile(r"\bintravenous|\bIV\b", re.I)
 DEPRESSIVE_SETS = (

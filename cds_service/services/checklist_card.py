@@ -8,7 +8,7 @@ blocks (docs/clinical-basis.md §8); the steps are data in ``cards/text.json``.
 from __future__ import annotations
 
 from cds_service.clinical.assessment import Assessment
-from cds_service.clinical.orders import intravenous, latest_weight
+from cds_service.clinical.orders import DOSING_CHECKS, intravenous, latest_weight
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.protocol.models import Card
 from cds_service.record.orders import DraftOrder
@@ -19,14 +19,7 @@ from cds_service.services.detail import Detail, Table, day
 
 __all__ = ["checklist_card"]
 
-ORDER_REASONS = (
-    "rems-requirements",
-    "off-label-consent",
-    "dose-outside-band",
-    "weight-missing",
-    "infusion-too-fast",
-    "infusion-length-unknown",
-)
+ORDER_REASONS = DOSING_CHECKS | {"rems-requirements", "off-label-consent"}
 
 
 def _could_become_pregnant(assessment: Assessment, settings: ClinicalSettings) -> bool:

@@ -13,6 +13,7 @@ from datetime import date
 
 from cds_service.clinical.assessment import DECISION_OF, Assessment
 from cds_service.clinical.course import Course
+from cds_service.clinical.orders import DOSING_CHECKS
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.protocol.models import Card
 from cds_service.services.alternatives import alternatives, psychotic_depression
@@ -35,13 +36,7 @@ __all__ = ["course_card"]
 
 WARNING_CODES = {"non-response", "off-protocol-frequency", "session-overdue", "response-unmeasured"}
 # Checks of a draft order: its own cards say them, not the course's.
-ORDER_REASONS = {
-    "dose-outside-band",
-    "weight-missing",
-    "infusion-too-fast",
-    "infusion-length-unknown",
-    "oral-antidepressant-needed",
-}
+ORDER_REASONS = DOSING_CHECKS | {"oral-antidepressant-needed"}
 
 
 def _trend_key(course: Course) -> str:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from cds_service.clinical.assessment import BLOCKING, DECISION_OF, Assessment
 from cds_service.clinical.findings import Reason
-from cds_service.clinical.orders import intravenous
+from cds_service.clinical.orders import DOSING_CHECKS, intravenous
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.protocol.models import Action, Card, Link, Suggestion
 from cds_service.record.orders import DraftOrder
@@ -162,9 +162,18 @@ def _summary(
             "score": f"{trd.phq9.value:g}",
             "state": texts()["phq9Short"].get(trd.phq9_state, ""),
         }
+    elif assessment.decision == "candidate-caution" and frame != "view" and _order_only(assessment):
+        pattern = options["orderCheck"]
     else:
         pattern = _pick(options, frame)
     return summary_fit(pattern.format(**fields))
+
+
+def _order_only(assessment: Assessment) -> bool:
+    """Every deciding caution is about how the order is written, so the order is what to
+    check, not the patient's eligibility."""
+    deciding = _deciding(assessment)
+    return bool(deciding) and all(r.code in DOSING_CHECKS for r in deciding)
 
 
 def _do(assessment: Assessment, frame: Frame, drug: str, settings: ClinicalSettings) -> str:
