@@ -1271,7 +1271,7 @@ SCENARIOS += [
                 "met",
                 ["induction-in-progress", "off-protocol-frequency", "session-overdue"],
                 [
-                    "Keep to the schedule: 23 Feb 2026 came too close",
+                    "at most 3 in the first week: 23 Feb 2026 came too close",
                     "Next session 4 days overdue",
                 ],
             ),
@@ -1297,7 +1297,11 @@ SCENARIOS += [
         ],
         [
             course(
-                "warning", "monitoring", "met", ["induction-in-progress", "off-protocol-frequency"]
+                "warning",
+                "monitoring",
+                "met",
+                ["induction-in-progress", "off-protocol-frequency"],
+                ["Space the sessions, at most 2 in any 7 days:", "came too close"],
             ),
         ],
     ),

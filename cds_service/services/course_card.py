@@ -110,13 +110,18 @@ def _next_step(assessment: Assessment, course: Course) -> NextStep:
     return NextStep("continueMaintenance" if maintenance else "continue", due=course.next_due)
 
 
-def _do(step: NextStep, settings: ClinicalSettings) -> str:
+def _do(step: NextStep, drug: str, settings: ClinicalSettings) -> str:
+    pattern = texts()["course"]["do"][step.key]
+    if isinstance(pattern, dict):  # the schedule differs by drug
+        pattern = pattern[drug]
     return str(
-        texts()["course"]["do"][step.key].format(
+        pattern.format(
             reason=step.reason,
             sessions=", ".join(day(d) for d in step.dates),
             days=step.days or settings.course_baseline_days,
             due=day(step.due) if step.due else "",
+            esketamine_max=settings.esketamine_max_sessions_per_7_days,
+            iv_max=settings.iv_first_week_max_sessions,
         )
     )
 
@@ -153,7 +158,7 @@ def course_card(
     )
     step = _next_step(assessment, course)
     detail = Detail(
-        do=_do(step, settings),
+        do=_do(step, course.drug, settings),
         why=[
             words["sessions"].format(
                 count=len(course.sessions),
