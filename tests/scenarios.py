@@ -1379,7 +1379,7 @@ SCENARIOS += [
     ),
     Scenario(
         "order-sign-ketamine-after-non-response",
-        "Six IV infusions without response (PHQ-9 19 to 16); signing another infusion.",
+        "Six IV infusions without response (PHQ-9 19 to 16); signing another infusion: one card.",
         lambda p: _iv_course(p, 19, 16),
         hook="order-sign",
         drafts=lambda p: [f.iv_ketamine_draft(f"{p}-ketamine", p, 35, reason=MDD_REASON)],
@@ -1392,13 +1392,7 @@ SCENARIOS += [
                 ["No response to the last course", "Consider ECT or TMS"],
                 [["create", "ServiceRequest"], ["create", "ServiceRequest"]],
             ),
-            course(
-                "warning",
-                "not-recommended",
-                "met",
-                ["induction-complete", "non-response"],
-                ["Give no further sessions: no response"],
-            ),
+            # no course card: the order's own card already says to stop the course, and why
         ],
     ),
     Scenario(

@@ -99,7 +99,17 @@ def order_cards(call: HookCall) -> list[Card]:
             base_url=base_url,
             view=bool(call.settings.smart_clients),
         )
-        if course:
+        ongoing = context_assessment.course
+        stopped = (  # an order for the course's own drug, whose card already says to stop
+            context_assessment.hard_stop
+            and ongoing is not None
+            and ongoing.drug in drugs
+            and any(
+                card.source.topic is not None and card.source.topic.code == "ketamine-eligibility"
+                for card in cards
+            )
+        )
+        if course and not stopped:
             cards.append(course)
         handouts = (handout(drugs[0], base_url),) if drugs else ()
         first = [

@@ -263,3 +263,18 @@ def test_continuing_a_working_course_is_not_flagged_as_not_trd(client) -> None:
     assessment = course["extension"]["org.ketamine-cds.assessment"]
     assert (assessment["trd"], assessment["decision"]) == ("met", "monitoring")
     assert "response" in course["summary"]
+
+
+def test_an_order_for_a_failed_courses_own_drug_gets_one_stop_card_not_two(client) -> None:
+    days = (24, 22, 20, 17, 15, 10)
+    resources = [
+        *_ketamine_patient(P),
+        f.phq9("base", P, 19, f.ago(27)),
+        *(f.ketamine_administration(f"i{i}", P, f.ago(d)) for i, d in enumerate(days)),
+    ]
+    same_drug = sign(client, resources, [f.iv_ketamine_draft("d1", P, 35)])
+    assert [c["source"]["topic"]["code"] for c in same_drug] == ["ketamine-eligibility"]
+    assert same_drug[0]["summary"].startswith("No further IV ketamine sessions")
+    other_drug = sign(client, resources, [f.spravato_draft("d1", P)])
+    topics = [c["source"]["topic"]["code"] for c in other_drug]
+    assert "ketamine-course" in topics  # stopping the IV course is news beside an esketamine order
