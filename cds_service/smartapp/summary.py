@@ -1,7 +1,8 @@
 """The view's course status and its list of what is missing, as facts from the assessment.
 
 Nothing here judges anew: the course's verdicts are the engine's reasons, named as the cards
-name them (``services.reasons.display``), and the counts are the TRD result's own.
+name them (``services.reasons.display``), and the counts are the TRD result's own. The words
+are data, beside the cards' (``cards/text.json`` "view").
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import date
 from cds_service.clinical.assessment import Assessment
 from cds_service.clinical.settings import ClinicalSettings
 from cds_service.services.common import capital, sentence_case
+from cds_service.services.content import texts
 from cds_service.services.detail import day
 from cds_service.services.reasons import display
 from cds_service.services.trd_text import needed_items
@@ -18,17 +20,6 @@ from cds_service.services.trd_text import needed_items
 __all__ = ["course_status", "missing"]
 
 PROGRESS_CODES = {"induction-complete", "induction-in-progress"}  # the Induction row says so
-DRUG_NAMES = {"esketamine": "Esketamine (Spravato), nasal", "ketamine": "Ketamine, IV"}
-KEY_NAMES = {
-    "patient": "The Patient resource",
-    "conditions": "Conditions",
-    "medicationRequests": "Medication orders",
-    "medicationStatements": "Medication statements",
-    "medicationAdministrations": "Medication administrations (sessions)",
-    "observations": "PHQ-9, blood pressure, pregnancy and weight observations",
-    "allergies": "Allergies",
-    "procedures": "Procedures (ECT, TMS)",
-}
 
 
 def course_status(
@@ -38,45 +29,61 @@ def course_status(
     course = assessment.course
     if course is None:
         return []
+    words = texts()["view"]
+    label = words["rows"]
     rows = [
-        ("Drug", DRUG_NAMES.get(course.drug, course.drug)),
+        (label["drug"], words["drugs"].get(course.drug, course.drug)),
         (
-            "Sessions so far",
-            f"{len(course.sessions)}, from {day(course.start)} to {day(course.sessions[-1].when)}"
-            f" (week {course.week(today)})",
+            label["sessions"],
+            words["sessions"].format(
+                count=len(course.sessions),
+                first=day(course.start),
+                last=day(course.sessions[-1].when),
+                week=course.week(today),
+            ),
         ),
-        ("Induction", "complete" if course.induction_complete else "under way"),
+        (
+            label["induction"],
+            words["induction"]["complete" if course.induction_complete else "underWay"],
+        ),
     ]
-    if course.baseline and course.baseline.value is not None:
-        rows.append(("Baseline PHQ-9", f"{course.baseline.value:g} on {day(course.baseline.when)}"))
-    else:
+    baseline, latest = course.baseline, course.latest
+    if baseline and baseline.value is not None:
         rows.append(
             (
-                "Baseline PHQ-9",
-                f"none in the {settings.course_baseline_days} days before the first session",
+                label["baseline"],
+                words["reading"].format(value=f"{baseline.value:g}", date=day(baseline.when)),
             )
         )
-    if course.latest and course.latest.value is not None:
-        latest = f"{course.latest.value:g} on {day(course.latest.when)}"
-        if course.baseline and course.baseline.value and course.latest.value is not None:
-            change = (course.latest.value - course.baseline.value) / course.baseline.value
-            direction = "lower" if change <= 0 else "higher"
-            latest += f" ({abs(change):.0%} {direction} than baseline)"
-        rows.append(("Latest PHQ-9", latest))
+    else:
+        rows.append(
+            (label["baseline"], words["noBaseline"].format(days=settings.course_baseline_days))
+        )
+    if latest and latest.value is not None:
+        shown = words["reading"].format(value=f"{latest.value:g}", date=day(latest.when))
+        if baseline and baseline.value:
+            change = (latest.value - baseline.value) / baseline.value
+            shown = words["change"].format(
+                value=f"{latest.value:g}",
+                date=day(latest.when),
+                percent=f"{abs(change):.0%}",
+                direction=words["lower" if change <= 0 else "higher"],
+            )
+        rows.append((label["latest"], shown))
     verdicts = [display(r) for r in course.reasons if r.code not in PROGRESS_CODES]
     if verdicts:
         rows.append(
-            ("Response and cautions", "; ".join([verdicts[0], *map(sentence_case, verdicts[1:])]))
+            (label["findings"], "; ".join([verdicts[0], *map(sentence_case, verdicts[1:])]))
         )
     if course.overdue_days and course.next_due:
         rows.append(
             (
-                "Next session",
-                f"overdue by {course.overdue_days} days (was due {day(course.next_due)})",
+                label["next"],
+                words["overdue"].format(days=course.overdue_days, due=day(course.next_due)),
             )
         )
     elif course.next_due:
-        rows.append(("Next session", f"due {day(course.next_due)}"))
+        rows.append((label["next"], words["due"].format(due=day(course.next_due))))
     return rows
 
 
@@ -85,12 +92,15 @@ def missing(
 ) -> list[str]:
     """What the view could not read, then what the record still needs before the decision
     can be made, in the eligibility card's own words."""
-    lines = [f"{KEY_NAMES.get(key, key)}: {'; '.join(notes)}." for key, notes in gaps.items()]
+    words = texts()["view"]
+    lines = [
+        words["unread"].format(what=words["keys"].get(key, key), why="; ".join(notes))
+        for key, notes in gaps.items()
+    ]
     lines += [capital(item) + "." for item in needed_items(assessment, settings)]
-    course = assessment.course
-    if course is not None and course.baseline is None:
+    if assessment.course is not None and assessment.course.baseline is None:
+        # the course card's own words for it
         lines.append(
-            f"No baseline PHQ-9 in the {settings.course_baseline_days} days before the first "
-            "session, so response cannot be judged."
+            texts()["course"]["do"]["noBaseline"].format(days=settings.course_baseline_days)
         )
     return lines

@@ -104,7 +104,7 @@ def test_the_course_status_states_the_courses_own_numbers(view_app: Flask, fhir_
     course = assessment.course
     assert course is not None and course.baseline and course.latest
     rows = dict(course_status(assessment, ClinicalSettings(), NOW.date()))
-    assert rows["Drug"] == "Ketamine, IV"
+    assert rows["Drug"] == "IV ketamine"
     assert rows["Sessions so far"].startswith(f"{len(course.sessions)}, from ")
     change = (course.latest.value - course.baseline.value) / course.baseline.value
     assert rows["Latest PHQ-9"].endswith(f"({-change:.0%} lower than baseline)")
@@ -131,3 +131,23 @@ def test_missing_data_is_named_on_the_view(view_app: Flask, fhir_base: str) -> N
     assert "<li>A blood pressure within 30 days.</li>" in missing
     assert "<li>A PHQ-9 within 30 days.</li>" in missing
     assert "Nothing the decision depends on is missing." not in missing
+
+
+def test_a_course_without_a_baseline_says_what_to_record() -> None:
+    from dataclasses import replace
+
+    from cds_service.smartapp.summary import course_status, missing
+
+    bundle = json.loads((FIXTURES / "patients" / "course-iv-ketamine-responder.json").read_text())
+    _, assessment, _ = view_of(bundle)
+    unmeasured = replace(assessment, course=replace(assessment.course, baseline=None))
+    settings = ClinicalSettings()
+    assert (
+        "Record a PHQ-9 now: with none in the 14 days before the first session, the response "
+        "cannot be judged." in missing(unmeasured, {}, settings)
+    )
+    rows = dict(course_status(unmeasured, settings, NOW.date()))
+    assert rows["Baseline PHQ-9"] == "none in the 14 days before the first session"
+    assert "than baseline" not in rows["Latest PHQ-9"]
+    unread = missing(assessment, {"allergies": ["fhirServer answered HTTP 500"]}, settings)
+    assert unread[0] == "Allergies: fhirServer answered HTTP 500."
