@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cds_service.clinical.assessment import Assessment
 from cds_service.clinical.settings import ClinicalSettings
-from cds_service.clinical.trd import Episode
+from cds_service.clinical.trd import Episode, counts_toward_trd
 from cds_service.clinical.trials import Trial
 from cds_service.clinical.vitals import latest_blood_pressure
 from cds_service.services.content import md, texts
@@ -20,31 +20,32 @@ def phq9_label(assessment: Assessment) -> str:
 
 
 def trial_row(trial: Trial, settings: ClinicalSettings) -> list[str]:
-    statuses = texts()["trialStatus"]
+    """Medication, daily dose, dates and whether it counts toward TRD, in the cards' words."""
+    statuses, notes = texts()["trialStatus"], texts()["trialNotes"]
     status = statuses[trial.status].format(
         never=settings.trial_never_counts_below_days, minimum=settings.trial_min_days
     )
     if trial.status == "subtherapeutic-dose" and trial.minimum_dose_mg is not None:
-        status += f", {trial.minimum_dose_mg:g} mg/day"
+        status += notes["minimumDose"].format(dose=f"{trial.minimum_dose_mg:g}")
     if trial.status == "indeterminate":
         if trial.minimum_dose_mg is None:
-            status += ": no adequate dose on file for this drug"
+            status += notes["noAdequateDose"]
         elif trial.daily_dose_mg is None:
-            status += ": dose not recorded"
+            status += notes["doseNotRecorded"]
         elif trial.ongoing:
-            status += ": ongoing, no recent PHQ-9"
+            status += notes["ongoingNoPhq9"]
         else:
-            status += f": {trial.days} days, {settings.trial_min_days} needed"
-    name = md(trial.medication) + (", matched by name" if trial.matched_by_name else "")
+            status += notes["tooShort"].format(days=trial.days, minimum=settings.trial_min_days)
+    name = md(trial.medication) + (notes["matchedByName"] if trial.matched_by_name else "")
     if trial.augmenter:
-        name += ", augmentation"
-        if not settings.augmentation_counts_as_trial and trial.status == "adequate-failed":
+        name += notes["augmentation"]
+        if trial.status == "adequate-failed" and not counts_toward_trd(trial, settings):
             status = statuses["augmenter"]
-    start = day(trial.start) if trial.start else "unknown"
-    end = "ongoing" if trial.ongoing else (day(trial.end) if trial.end else "unknown")
-    days = f", {trial.days} days" if trial.days is not None else ""
-    dose = f"{trial.daily_dose_mg:g} mg" if trial.daily_dose_mg is not None else "unknown"
-    return [name, dose, f"{start} to {end}{days}", status]
+    start = day(trial.start) if trial.start else notes["unknown"]
+    end = notes["ongoing"] if trial.ongoing else (day(trial.end) if trial.end else notes["unknown"])
+    days = notes["days"].format(days=trial.days) if trial.days is not None else ""
+    dose = f"{trial.daily_dose_mg:g} mg" if trial.daily_dose_mg is not None else notes["unknown"]
+    return [name, dose, notes["dates"].format(start=start, end=end, days=days), status]
 
 
 def _episode(episode: Episode, settings: ClinicalSettings) -> str:
