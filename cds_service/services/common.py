@@ -9,10 +9,9 @@ from cds_service.clinical.assessment import Assessment
 from cds_service.clinical.findings import Reason
 from cds_service.protocol.models import Action, Link, Source, Suggestion
 from cds_service.services.codes import reason_concept, topic
-from cds_service.services.content import evidence_links, referrals
+from cds_service.services.content import evidence_links, referrals, texts
 
 __all__ = [
-    "HANDOUT_LABELS",
     "SOURCE_LABEL",
     "capital",
     "extension",
@@ -87,32 +86,30 @@ def referral(
     )
 
 
-HANDOUTS_LABEL = "Patient handouts: esketamine and ketamine"
-HANDOUT_LABELS = {
-    "esketamine": "Patient handout: esketamine (Spravato)",
-    "ketamine": "Patient handout: ketamine infusions",
-}
 MAX_LINKS = 3
 VIEW_LAUNCH_PATH = "/app/launch"
-VIEW_LABEL = "Open TRD and course view"
 
 
 def handout(drug: str, base_url: str) -> Link:
     """The patient handout for ``ketamine`` or ``esketamine``, served by this service."""
     return Link(
-        label=HANDOUT_LABELS[drug], url=f"{base_url.rstrip('/')}/handouts/{drug}", type="absolute"
+        label=texts()["links"]["handout"][drug],
+        url=f"{base_url.rstrip('/')}/handouts/{drug}",
+        type="absolute",
     )
 
 
 def handouts_index(base_url: str) -> Link:
     """Both handouts, on one page: for a card whose third link is the view."""
-    return Link(label=HANDOUTS_LABEL, url=f"{base_url.rstrip('/')}/handouts", type="absolute")
+    label = texts()["links"]["handouts"]
+    return Link(label=label, url=f"{base_url.rstrip('/')}/handouts", type="absolute")
 
 
 def view_link(base_url: str) -> Link:
     """The TRD and course view, a SMART app: the EHR adds ``iss`` and ``launch``. No
     ``appContext``: the launch context names the patient, and the link carries no PHI."""
-    return Link(label=VIEW_LABEL, url=f"{base_url.rstrip('/')}{VIEW_LAUNCH_PATH}", type="smart")
+    label = texts()["links"]["view"]
+    return Link(label=label, url=f"{base_url.rstrip('/')}{VIEW_LAUNCH_PATH}", type="smart")
 
 
 def links(*ids: str, handouts: tuple[Link, ...] = (), view: Link | None = None) -> list[Link]:

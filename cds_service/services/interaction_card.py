@@ -46,7 +46,7 @@ def interaction_card(
             for r in reasons
         ],
         source=sources(
-            ["Andrade 2017"] if drug == "ketamine" else [],
+            [words["drugSource"][drug]] if drug in words["drugSource"] else [],
             [words["sources"][r.code] for r in reasons],
         ),
     )
